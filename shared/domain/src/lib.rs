@@ -1,0 +1,18 @@
+//! The Attest compliance model.
+//!
+//! Everything here is plain data and pure functions: the vocabulary of API.md, roles and the
+//! permission matrix, regulation templates, improvement actions and their instances, the status
+//! rules, history entries and scoring. No I/O and no AWS types.
+
+pub mod action;
+pub mod assessment;
+pub mod error;
+pub mod group;
+pub mod history;
+pub mod identity;
+pub mod ids;
+pub mod regulation;
+pub mod score;
+pub mod vocab;
+
+pub use error::{DomainError, FieldError};

@@ -1,0 +1,169 @@
+//! Regulation templates: families of controls, each control mapped to improvement actions of
+//! the action library. One action may satisfy controls of several regulations.
+
+use serde::{Deserialize, Serialize};
+
+use crate::action::InstanceScope;
+use crate::ids::{ActionId, GroupId, RegulationId};
+use crate::vocab::{ActionType, Category, ControlType, Enforcement, ManagedBy, TestingType};
+
+/// An improvement action of the library: what to do, and how much it weighs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImprovementAction {
+    pub id: ActionId,
+    pub title: String,
+    pub guidance: String,
+    pub category: Category,
+    pub action_type: ActionType,
+    pub control_type: ControlType,
+    pub enforcement: Enforcement,
+    pub testing_type: TestingType,
+    pub managed_by: ManagedBy,
+}
+
+/// API.md "Scoring": points by control type and enforcement.
+pub fn points(control_type: ControlType, enforcement: Enforcement) -> u32 {
+    use ControlType::*;
+    use Enforcement::*;
+    match (control_type, enforcement) {
+        (Preventive, Mandatory) => 27,
+        (Preventive, Discretionary) => 9,
+        (Detective, Mandatory) | (Corrective, Mandatory) => 3,
+        (Detective, Discretionary) | (Corrective, Discretionary) => 1,
+    }
+}
+
+impl ImprovementAction {
+    pub fn points(&self) -> u32 {
+        points(self.control_type, self.enforcement)
+    }
+
+    /// Where this action's instance lives when the action is used by an assessment in `group`:
+    /// technical and provider-managed actions once per tenant, documentation and operational
+    /// ones once per assessment group.
+    pub fn scope_in(&self, group: &GroupId) -> InstanceScope {
+        if self.action_type.is_technical() || self.managed_by == ManagedBy::Provider {
+            InstanceScope::Tenant
+        } else {
+            InstanceScope::Group(group.clone())
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Control {
+    /// The display ID, e.g. `AC-2(1)` or `A.5.1`.
+    pub id: String,
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    /// The improvement actions that satisfy this control.
+    pub actions: Vec<ActionId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Family {
+    pub id: String,
+    pub title: String,
+    pub controls: Vec<Control>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Regulation {
+    pub id: RegulationId,
+    pub name: String,
+    pub families: Vec<Family>,
+}
+
+impl Regulation {
+    pub fn controls(&self) -> impl Iterator<Item = &Control> {
+        self.families.iter().flat_map(|f| f.controls.iter())
+    }
+
+    /// The distinct actions its controls reference, in first-seen order.
+    pub fn action_ids(&self) -> Vec<&ActionId> {
+        let mut seen = std::collections::HashSet::new();
+        self.controls()
+            .flat_map(|c| c.actions.iter())
+            .filter(|a| seen.insert(*a))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn action(
+        id: &str,
+        action_type: ActionType,
+        managed_by: ManagedBy,
+    ) -> ImprovementAction {
+        ImprovementAction {
+            id: ActionId::parse(id).unwrap(),
+            title: id.into(),
+            guidance: String::new(),
+            category: Category::ControlAccess,
+            action_type,
+            control_type: ControlType::Preventive,
+            enforcement: Enforcement::Mandatory,
+            testing_type: TestingType::Manual,
+            managed_by,
+        }
+    }
+
+    #[test]
+    fn points_follow_the_api_table() {
+        use ControlType::*;
+        use Enforcement::*;
+        assert_eq!(points(Preventive, Mandatory), 27);
+        assert_eq!(points(Preventive, Discretionary), 9);
+        assert_eq!(points(Detective, Mandatory), 3);
+        assert_eq!(points(Detective, Discretionary), 1);
+        assert_eq!(points(Corrective, Mandatory), 3);
+        assert_eq!(points(Corrective, Discretionary), 1);
+    }
+
+    #[test]
+    fn instance_scope_by_action_type_and_manager() {
+        let g = GroupId::parse("g1").unwrap();
+        let tech = action("t", ActionType::Technical, ManagedBy::Customer);
+        let doc = action("d", ActionType::Documentation, ManagedBy::Customer);
+        let ops = action("o", ActionType::Operational, ManagedBy::Customer);
+        let prov = action("p", ActionType::Documentation, ManagedBy::Provider);
+        assert_eq!(tech.scope_in(&g), InstanceScope::Tenant);
+        assert_eq!(prov.scope_in(&g), InstanceScope::Tenant);
+        assert_eq!(doc.scope_in(&g), InstanceScope::Group(g.clone()));
+        assert_eq!(ops.scope_in(&g), InstanceScope::Group(g));
+    }
+
+    #[test]
+    fn distinct_actions_of_a_regulation() {
+        let a = ActionId::parse("a").unwrap();
+        let b = ActionId::parse("b").unwrap();
+        let reg = Regulation {
+            id: RegulationId::parse("r").unwrap(),
+            name: "R".into(),
+            families: vec![Family {
+                id: "f".into(),
+                title: "F".into(),
+                controls: vec![
+                    Control {
+                        id: "1".into(),
+                        title: "one".into(),
+                        description: String::new(),
+                        actions: vec![a.clone(), b.clone()],
+                    },
+                    Control {
+                        id: "2".into(),
+                        title: "two".into(),
+                        description: String::new(),
+                        actions: vec![a.clone()],
+                    },
+                ],
+            }],
+        };
+        assert_eq!(reg.action_ids(), vec![&a, &b]);
+        assert_eq!(reg.controls().count(), 2);
+    }
+}

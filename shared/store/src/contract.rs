@@ -1,0 +1,430 @@
+//! The contract every backend passes: the same cases run against the embedded store and
+//! against DynamoDB Local. Use [`backend_contract_tests!`](crate::backend_contract_tests) with
+//! an async factory that returns a fresh, empty backend.
+
+use std::sync::Arc;
+
+use attest_domain::group::{AssessmentGroup, GroupName};
+use attest_domain::ids::{GroupId, TenantId};
+use serde_json::json;
+
+use crate::backend::*;
+use crate::{Store, StoreError};
+
+fn item(pk: &str, sk: &str, version: u64, body: serde_json::Value) -> Item {
+    Item {
+        key: Key::new(pk, sk),
+        version,
+        body,
+    }
+}
+
+fn put(item: Item, condition: Condition) -> WriteOp {
+    WriteOp::Put { item, condition }
+}
+
+pub async fn put_then_get_returns_the_item(b: Arc<dyn Backend>) {
+    let it = item(
+        "p",
+        "a",
+        1,
+        json!({"name": "Ä ✓", "n": 3, "list": [1, null, true]}),
+    );
+    b.write(vec![put(it.clone(), Condition::NotExists)])
+        .await
+        .unwrap();
+    assert_eq!(b.get(&Key::new("p", "a")).await.unwrap(), Some(it));
+    assert_eq!(b.get(&Key::new("p", "b")).await.unwrap(), None);
+    assert_eq!(b.get(&Key::new("q", "a")).await.unwrap(), None);
+}
+
+pub async fn conditional_writes_refuse_and_keep_what_is_stored(b: Arc<dyn Backend>) {
+    let first = item("p", "a", 1, json!({"v": "first"}));
+    b.write(vec![put(first.clone(), Condition::NotExists)])
+        .await
+        .unwrap();
+    let err = b
+        .write(vec![put(
+            item("p", "a", 1, json!({"v": "second"})),
+            Condition::NotExists,
+        )])
+        .await
+        .unwrap_err();
+    assert_eq!(err, BackendError::ConditionFailed { index: 0 });
+    assert_eq!(b.get(&first.key).await.unwrap(), Some(first.clone()));
+
+    // Versioned update: the right version wins once, a stale one is refused.
+    let second = item("p", "a", 2, json!({"v": "second"}));
+    b.write(vec![put(second.clone(), Condition::Version(1))])
+        .await
+        .unwrap();
+    let stale = b
+        .write(vec![put(
+            item("p", "a", 2, json!({"v": "lost"})),
+            Condition::Version(1),
+        )])
+        .await
+        .unwrap_err();
+    assert_eq!(stale, BackendError::ConditionFailed { index: 0 });
+    assert_eq!(b.get(&first.key).await.unwrap(), Some(second));
+
+    // Version conditions on a missing item fail; Exists guards deletes.
+    let missing = b
+        .write(vec![put(
+            item("p", "zz", 2, json!({})),
+            Condition::Version(1),
+        )])
+        .await
+        .unwrap_err();
+    assert_eq!(missing, BackendError::ConditionFailed { index: 0 });
+    assert_eq!(b.get(&Key::new("p", "zz")).await.unwrap(), None);
+    let del = b
+        .write(vec![WriteOp::Delete {
+            key: Key::new("p", "zz"),
+            condition: Condition::Exists,
+        }])
+        .await
+        .unwrap_err();
+    assert_eq!(del, BackendError::ConditionFailed { index: 0 });
+    b.write(vec![WriteOp::Delete {
+        key: first.key.clone(),
+        condition: Condition::Version(2),
+    }])
+    .await
+    .unwrap();
+    assert_eq!(b.get(&first.key).await.unwrap(), None);
+}
+
+pub async fn a_failed_transaction_writes_nothing(b: Arc<dyn Backend>) {
+    let existing = item("p", "b", 1, json!({"keep": true}));
+    let doomed = item("p", "d", 1, json!({"gone": true}));
+    b.write(vec![
+        put(existing.clone(), Condition::NotExists),
+        put(doomed.clone(), Condition::NotExists),
+    ])
+    .await
+    .unwrap();
+    let err = b
+        .write(vec![
+            put(
+                item("p", "a", 1, json!({"new": true})),
+                Condition::NotExists,
+            ),
+            WriteOp::Delete {
+                key: doomed.key.clone(),
+                condition: Condition::Always,
+            },
+            put(
+                item("p", "b", 1, json!({"overwritten": true})),
+                Condition::NotExists,
+            ),
+        ])
+        .await
+        .unwrap_err();
+    assert_eq!(err, BackendError::ConditionFailed { index: 2 });
+    assert_eq!(
+        b.get(&Key::new("p", "a")).await.unwrap(),
+        None,
+        "first put rolled back"
+    );
+    assert_eq!(
+        b.get(&doomed.key).await.unwrap(),
+        Some(doomed.clone()),
+        "delete rolled back"
+    );
+    assert_eq!(b.get(&existing.key).await.unwrap(), Some(existing.clone()));
+
+    // A check that fails cancels the writes beside it.
+    let err = b
+        .write(vec![
+            put(item("p", "c", 1, json!({})), Condition::NotExists),
+            WriteOp::Check {
+                key: existing.key.clone(),
+                condition: Condition::Version(7),
+            },
+        ])
+        .await
+        .unwrap_err();
+    assert_eq!(err, BackendError::ConditionFailed { index: 1 });
+    assert_eq!(b.get(&Key::new("p", "c")).await.unwrap(), None);
+
+    // More than 100 operations or a key twice: refused whole.
+    let many: Vec<_> = (0..101)
+        .map(|i| {
+            put(
+                item("p", &format!("m{i:03}"), 1, json!({})),
+                Condition::Always,
+            )
+        })
+        .collect();
+    assert!(matches!(
+        b.write(many).await,
+        Err(BackendError::InvalidWrite(_))
+    ));
+    assert_eq!(b.get(&Key::new("p", "m000")).await.unwrap(), None);
+    let twice = vec![
+        put(item("p", "t", 1, json!({})), Condition::Always),
+        put(item("p", "t", 1, json!({})), Condition::Always),
+    ];
+    assert!(matches!(
+        b.write(twice).await,
+        Err(BackendError::InvalidWrite(_))
+    ));
+
+    // And 100 operations succeed together.
+    let hundred: Vec<_> = (0..100)
+        .map(|i| {
+            put(
+                item("p", &format!("m{i:03}"), 1, json!({})),
+                Condition::NotExists,
+            )
+        })
+        .collect();
+    b.write(hundred).await.unwrap();
+    assert!(b.get(&Key::new("p", "m099")).await.unwrap().is_some());
+}
+
+pub async fn concurrent_writers_lose_no_update(b: Arc<dyn Backend>) {
+    let key = Key::new("p", "counter");
+    b.write(vec![put(
+        item("p", "counter", 1, json!({"n": 0})),
+        Condition::NotExists,
+    )])
+    .await
+    .unwrap();
+    let writers = 8;
+    let mut tasks = Vec::new();
+    for _ in 0..writers {
+        let b = b.clone();
+        let key = key.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut conflicts = 0;
+            loop {
+                let cur = b.get(&key).await.unwrap().unwrap();
+                let n = cur.body["n"].as_u64().unwrap();
+                let next = Item {
+                    key: key.clone(),
+                    version: cur.version + 1,
+                    body: json!({"n": n + 1}),
+                };
+                match b
+                    .write(vec![put(next, Condition::Version(cur.version))])
+                    .await
+                {
+                    Ok(()) => return conflicts,
+                    Err(BackendError::ConditionFailed { .. })
+                    | Err(BackendError::TransactionConflict) => conflicts += 1,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let last = b.get(&key).await.unwrap().unwrap();
+    assert_eq!(last.body["n"], json!(writers));
+    assert_eq!(last.version, 1 + writers);
+}
+
+pub async fn queries_select_by_prefix_in_order_and_page(b: Arc<dyn Backend>) {
+    let mut ops = Vec::new();
+    for sk in ["b#2", "a#1", "b#1", "b#3", "c#1", "b"] {
+        ops.push(put(
+            item("p", sk, 1, json!({"sk": sk})),
+            Condition::NotExists,
+        ));
+    }
+    ops.push(put(
+        item("other", "b#9", 1, json!({})),
+        Condition::NotExists,
+    ));
+    b.write(ops).await.unwrap();
+    let sks = |page: &Page| {
+        page.items
+            .iter()
+            .map(|i| i.key.sk.clone())
+            .collect::<Vec<_>>()
+    };
+
+    let all = b.query(&Query::prefix("p", "b#")).await.unwrap();
+    assert_eq!(sks(&all), ["b#1", "b#2", "b#3"]);
+    assert_eq!(all.next, None);
+
+    let everything = b.query(&Query::prefix("p", "")).await.unwrap();
+    assert_eq!(sks(&everything), ["a#1", "b", "b#1", "b#2", "b#3", "c#1"]);
+
+    let mut q = Query::prefix("p", "b#");
+    q.limit = Some(2);
+    let first = b.query(&q).await.unwrap();
+    assert_eq!(sks(&first), ["b#1", "b#2"]);
+    q.after = first.next.clone();
+    assert!(q.after.is_some());
+    let second = b.query(&q).await.unwrap();
+    assert_eq!(sks(&second), ["b#3"]);
+
+    let mut desc = Query::prefix("p", "b#");
+    desc.descending = true;
+    desc.limit = Some(2);
+    let d1 = b.query(&desc).await.unwrap();
+    assert_eq!(sks(&d1), ["b#3", "b#2"]);
+    desc.after = d1.next;
+    let d2 = b.query(&desc).await.unwrap();
+    assert_eq!(sks(&d2), ["b#1"]);
+
+    assert!(b
+        .query(&Query::prefix("nobody", ""))
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+}
+
+pub async fn queries_page_past_one_megabyte(b: Arc<dyn Backend>) {
+    // 12 items of ~150 KB: about 1.8 MB in one partition, more than one 1 MB page.
+    let blob = "x".repeat(150 * 1024);
+    for chunk in (0..12).collect::<Vec<u32>>().chunks(4) {
+        let ops = chunk
+            .iter()
+            .map(|i| {
+                put(
+                    item("big", &format!("i{i:02}"), 1, json!({"i": i, "blob": blob})),
+                    Condition::NotExists,
+                )
+            })
+            .collect();
+        b.write(ops).await.unwrap();
+    }
+    let mut q = Query::prefix("big", "i");
+    let mut pages = 0;
+    let mut seen = Vec::new();
+    loop {
+        let page = b.query(&q).await.unwrap();
+        pages += 1;
+        let bytes: usize = page.items.iter().map(Item::size).sum();
+        assert!(
+            bytes <= MAX_PAGE_BYTES + 200 * 1024,
+            "a page holds about 1 MB, got {bytes}"
+        );
+        seen.extend(page.items.iter().map(|i| i.body["i"].as_u64().unwrap()));
+        match page.next {
+            Some(n) => q.after = Some(n),
+            None => break,
+        }
+        assert!(pages < 20, "pagination does not end");
+    }
+    assert!(pages >= 2, "expected more than one page, got {pages}");
+    assert_eq!(seen, (0..12).collect::<Vec<u64>>());
+}
+
+fn group(name: &str) -> AssessmentGroup {
+    AssessmentGroup {
+        id: GroupId::parse(attest_domain::ids::new_id()).unwrap(),
+        name: GroupName::parse(name).unwrap(),
+        created_at: chrono::Utc::now(),
+        created_by: "tester".into(),
+    }
+}
+
+pub async fn group_names_are_unique_per_tenant_without_case(b: Arc<dyn Backend>) {
+    let store = Store::new(b);
+    let acme = TenantId::parse("acme").unwrap();
+    let globex = TenantId::parse("globex").unwrap();
+    let europe = store.create_group(&acme, &group("Europe")).await.unwrap();
+    assert_eq!(europe.version, 1);
+    let dup = store
+        .create_group(&acme, &group("EUROPE"))
+        .await
+        .unwrap_err();
+    assert!(matches!(dup, StoreError::Conflict(_)), "{dup}");
+    // Another tenant may use the name and sees none of acme's groups.
+    store.create_group(&globex, &group("europe")).await.unwrap();
+    store.create_group(&acme, &group("americas")).await.unwrap();
+    let names = |gs: Vec<crate::Versioned<AssessmentGroup>>| {
+        gs.into_iter()
+            .map(|g| g.value.name.as_str().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(store.list_groups(&acme).await.unwrap()),
+        ["americas", "Europe"]
+    );
+    assert_eq!(names(store.list_groups(&globex).await.unwrap()), ["europe"]);
+    assert!(matches!(
+        store.get_group(&globex, &europe.value.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // Renaming frees the old name and takes the new one; a taken name is refused.
+    let id = europe.value.id.clone();
+    let renamed = store
+        .rename_group(&acme, &id, GroupName::parse("EMEA").unwrap(), Some(1))
+        .await
+        .unwrap();
+    assert_eq!(renamed.version, 2);
+    store.create_group(&acme, &group("europe")).await.unwrap();
+    let taken = store
+        .rename_group(&acme, &id, GroupName::parse("Americas").unwrap(), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(taken, StoreError::Conflict(_)), "{taken}");
+    assert_eq!(
+        store.get_group(&acme, &id).await.unwrap(),
+        renamed,
+        "refused rename changed nothing"
+    );
+    // A case-only rename keeps its own lock.
+    let emea = store
+        .rename_group(&acme, &id, GroupName::parse("emea").unwrap(), None)
+        .await
+        .unwrap();
+    assert_eq!(emea.value.name.as_str(), "emea");
+    // A stale version changes nothing.
+    let stale = store
+        .rename_group(&acme, &id, GroupName::parse("Asia").unwrap(), Some(1))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        stale,
+        StoreError::StaleVersion {
+            expected: 1,
+            current: 3
+        }
+    );
+    assert_eq!(
+        store
+            .get_group(&acme, &id)
+            .await
+            .unwrap()
+            .value
+            .name
+            .as_str(),
+        "emea"
+    );
+    store.create_group(&acme, &group("Asia")).await.unwrap();
+}
+
+/// Generates one `#[tokio::test]` per contract case. `$factory` is an async fn returning a
+/// fresh, empty `Arc<dyn Backend>`.
+#[macro_export]
+macro_rules! backend_contract_tests {
+    ($factory:path) => {
+        $crate::backend_contract_tests!(@cases $factory;
+            put_then_get_returns_the_item,
+            conditional_writes_refuse_and_keep_what_is_stored,
+            a_failed_transaction_writes_nothing,
+            concurrent_writers_lose_no_update,
+            queries_select_by_prefix_in_order_and_page,
+            queries_page_past_one_megabyte,
+            group_names_are_unique_per_tenant_without_case,
+        );
+    };
+    (@cases $factory:path; $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                $crate::contract::$case($factory().await).await;
+            }
+        )+
+    };
+}

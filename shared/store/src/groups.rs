@@ -1,0 +1,143 @@
+//! Assessment groups. A group item plus a name-lock item per group keep names unique per
+//! tenant without regard to case; both are written in one transaction.
+
+use attest_domain::group::{AssessmentGroup, GroupName};
+use attest_domain::ids::{GroupId, TenantId};
+
+use crate::backend::{BackendError, Condition, WriteOp};
+use crate::record::{decode, encode, Versioned};
+use crate::{keys, Store, StoreError};
+
+fn name_taken(name: &GroupName) -> StoreError {
+    StoreError::Conflict(format!(
+        "a group named {:?} already exists (names are compared without regard to case)",
+        name.as_str()
+    ))
+}
+
+fn lock_item(tenant: &TenantId, group: &AssessmentGroup) -> WriteOp {
+    WriteOp::Put {
+        item: crate::record::encode(
+            keys::group_name(tenant, &group.name.unique_key()),
+            1,
+            &serde_json::json!({ "group_id": group.id }),
+        ),
+        condition: Condition::NotExists,
+    }
+}
+
+impl Store {
+    /// Every group of the tenant, ordered by name (case-insensitive).
+    pub async fn list_groups(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<Versioned<AssessmentGroup>>, StoreError> {
+        let items = self.query_all(keys::groups(tenant), "").await?;
+        let mut groups = items
+            .into_iter()
+            .map(decode::<AssessmentGroup>)
+            .collect::<Result<Vec<_>, _>>()?;
+        groups.sort_by_cached_key(|g| g.value.name.unique_key());
+        Ok(groups)
+    }
+
+    pub async fn get_group(
+        &self,
+        tenant: &TenantId,
+        id: &GroupId,
+    ) -> Result<Versioned<AssessmentGroup>, StoreError> {
+        match self.backend().get(&keys::group(tenant, id)).await? {
+            Some(item) => Ok(decode(item)?),
+            None => Err(StoreError::NotFound(format!("group {id}"))),
+        }
+    }
+
+    /// Stores a new group; 409-style conflict when the name is taken.
+    pub async fn create_group(
+        &self,
+        tenant: &TenantId,
+        group: &AssessmentGroup,
+    ) -> Result<Versioned<AssessmentGroup>, StoreError> {
+        let ops = vec![
+            WriteOp::Put {
+                item: encode(keys::group(tenant, &group.id), 1, group),
+                condition: Condition::NotExists,
+            },
+            lock_item(tenant, group),
+        ];
+        match self.backend().write(ops).await {
+            Ok(()) => Ok(Versioned {
+                version: 1,
+                value: group.clone(),
+            }),
+            Err(BackendError::ConditionFailed { index: 1 }) => Err(name_taken(&group.name)),
+            Err(BackendError::ConditionFailed { .. }) => Err(StoreError::Conflict(format!(
+                "group {} already exists",
+                group.id
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Renames a group. With `expected_version` (If-Match), a stale version changes nothing;
+    /// without it, a concurrent change is re-read and the rename applied on top.
+    pub async fn rename_group(
+        &self,
+        tenant: &TenantId,
+        id: &GroupId,
+        name: GroupName,
+        expected_version: Option<u64>,
+    ) -> Result<Versioned<AssessmentGroup>, StoreError> {
+        const ATTEMPTS: usize = 5;
+        for _ in 0..ATTEMPTS {
+            let current = self.get_group(tenant, id).await?;
+            if let Some(expected) = expected_version.filter(|v| *v != current.version) {
+                return Err(StoreError::StaleVersion {
+                    expected,
+                    current: current.version,
+                });
+            }
+            let mut renamed = current.value.clone();
+            renamed.name = name.clone();
+            if renamed.name == current.value.name {
+                return Ok(current);
+            }
+            let version = current.version + 1;
+            let mut ops = vec![WriteOp::Put {
+                item: encode(keys::group(tenant, id), version, &renamed),
+                condition: Condition::Version(current.version),
+            }];
+            let (old_key, new_key) = (current.value.name.unique_key(), renamed.name.unique_key());
+            if old_key != new_key {
+                ops.push(lock_item(tenant, &renamed));
+                ops.push(WriteOp::Delete {
+                    key: keys::group_name(tenant, &old_key),
+                    condition: Condition::Always,
+                });
+            }
+            match self.backend().write(ops).await {
+                Ok(()) => {
+                    return Ok(Versioned {
+                        version,
+                        value: renamed,
+                    })
+                }
+                Err(BackendError::ConditionFailed { index: 0 })
+                | Err(BackendError::TransactionConflict) => {
+                    if let Some(expected) = expected_version {
+                        let now = self.get_group(tenant, id).await?;
+                        return Err(StoreError::StaleVersion {
+                            expected,
+                            current: now.version,
+                        });
+                    }
+                }
+                Err(BackendError::ConditionFailed { .. }) => return Err(name_taken(&renamed.name)),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Conflict(format!(
+            "group {id} kept changing while it was renamed; try again"
+        )))
+    }
+}

@@ -1,0 +1,56 @@
+//! Storage for Attest.
+//!
+//! One data model — item keys, item layout, conditions and transactions — written once in this
+//! crate ([`Store`]), over a small [`Backend`] trait of primitive operations (get, query by
+//! partition and sort-key prefix, conditional transactional write). The DynamoDB backend and
+//! the embedded backend implement only those primitives, and both pass the same contract suite
+//! ([`contract`], behind the `contract` feature).
+
+pub mod backend;
+pub mod error;
+pub mod groups;
+pub mod keys;
+pub mod record;
+
+#[cfg(feature = "contract")]
+pub mod contract;
+
+pub use backend::{Backend, BackendError, Condition, Item, Key, Page, Query, WriteOp};
+pub use error::StoreError;
+pub use record::Versioned;
+
+use std::sync::Arc;
+
+/// The Attest data model over one backend. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    backend: Arc<dyn Backend>,
+}
+
+impl Store {
+    pub fn new(backend: Arc<dyn Backend>) -> Self {
+        Self { backend }
+    }
+
+    pub fn backend(&self) -> &dyn Backend {
+        &*self.backend
+    }
+
+    /// Every item of one partition under a sort-key prefix, following pages to the end.
+    pub(crate) async fn query_all(
+        &self,
+        pk: String,
+        sk_prefix: &str,
+    ) -> Result<Vec<Item>, BackendError> {
+        let mut out = Vec::new();
+        let mut query = Query::prefix(pk, sk_prefix);
+        loop {
+            let page = self.backend.query(&query).await?;
+            out.extend(page.items);
+            match page.next {
+                Some(next) => query.after = Some(next),
+                None => return Ok(out),
+            }
+        }
+    }
+}
