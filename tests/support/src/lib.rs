@@ -1,1 +1,122 @@
+//! Test set-up shared by the test suites: starts AWS's DynamoDB Local on a free loopback port,
+//! once per test process, and stops it when the process ends.
+//!
+//! The emulator comes from the npm package `amplify-dynamodb-simulator`, which ships AWS's
+//! `DynamoDBLocal.jar`; `infra/install-test-tools.sh` fetches it into `.tools/`. Set
+//! `ATTEST_DYNAMODB_LOCAL_DIR` to use another copy (the folder holding `DynamoDBLocal.jar`).
 
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::{mpsc, OnceLock};
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until something accepts connections on `addr`.
+pub fn wait_for_port(addr: SocketAddr, timeout: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+fn dynamodb_local_dir() -> PathBuf {
+    match std::env::var_os("ATTEST_DYNAMODB_LOCAL_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => repo_root().join(".tools/dynamodb-local/package/emulator"),
+    }
+}
+
+/// Runs `command` so that it dies with this test process (PR_SET_PDEATHSIG), from a thread
+/// that lives as long as the child: the signal follows the spawning thread, not the process.
+fn spawn_tied_to_process(mut command: Command) -> std::io::Result<u32> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        match command.spawn() {
+            Ok(mut child) => {
+                let _ = tx.send(Ok(child.id()));
+                let _ = child.wait();
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e));
+            }
+        }
+    });
+    rx.recv().expect("spawner thread answers")
+}
+
+/// A running DynamoDB Local.
+pub struct DynamoDbLocal {
+    pub endpoint: String,
+}
+
+/// DynamoDB Local for this test process, started on first use.
+pub fn dynamodb_local() -> &'static DynamoDbLocal {
+    static INSTANCE: OnceLock<DynamoDbLocal> = OnceLock::new();
+    INSTANCE.get_or_init(|| {
+        let dir = dynamodb_local_dir();
+        let jar = dir.join("DynamoDBLocal.jar");
+        assert!(
+            jar.is_file(),
+            "DynamoDB Local is not installed at {}: run `infra/install-test-tools.sh` (the README's test command does) or set ATTEST_DYNAMODB_LOCAL_DIR",
+            jar.display()
+        );
+        let port = free_port();
+        let mut cmd = Command::new("java");
+        cmd.current_dir(&dir)
+            .arg(format!("-Djava.library.path={}", dir.join("DynamoDBLocal_lib").display()))
+            .args(["-Xmx512m", "-jar", "DynamoDBLocal.jar", "-inMemory", "-port"])
+            .arg(port.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        spawn_tied_to_process(cmd).expect("start java for DynamoDB Local (is Java 17 installed?)");
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        assert!(
+            wait_for_port(addr, Duration::from_secs(60)),
+            "DynamoDB Local did not listen on {addr} within 60 s"
+        );
+        DynamoDbLocal { endpoint: format!("http://{addr}") }
+    })
+}
+
+/// A name no other test in this run uses.
+pub fn unique_name(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
