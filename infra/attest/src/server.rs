@@ -1,0 +1,100 @@
+//! `attest serve`: the API routers over the embedded store, with local token verification and
+//! one log line per request.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use attest_api::{ApiError, AppState};
+use attest_store::Store;
+use attest_store_embedded::EmbeddedBackend;
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::Router;
+
+use crate::data_dir::DataDir;
+
+/// Puts the verified caller (or why the token was refused) into the request.
+async fn authenticate(
+    State(secret): State<Arc<Vec<u8>>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if let Some(value) = req.headers().get(header::AUTHORIZATION) {
+        let outcome = match value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")) {
+            Some(token) => crate::token::verify(&secret, token.trim()),
+            None => Err(ApiError::Unauthorized(
+                "use the Authorization: Bearer <token> scheme".into(),
+            )),
+        };
+        match outcome {
+            Ok(identity) => {
+                req.extensions_mut().insert(identity);
+            }
+            Err(e) => {
+                req.extensions_mut().insert(e);
+            }
+        }
+    }
+    next.run(req).await
+}
+
+/// One line per request: method, path, status, milliseconds. No bodies, no tokens.
+async fn log_request(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let response = next.run(req).await;
+    tracing::info!(
+        "{method} {path} {} {:.1}ms",
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    response
+}
+
+/// The whole local application over a data directory.
+pub fn app(data: &DataDir) -> Result<Router, Box<dyn std::error::Error + Send + Sync>> {
+    let backend = EmbeddedBackend::open(&data.database()).map_err(|e| {
+        format!(
+            "cannot open the database {}: {e}",
+            data.database().display()
+        )
+    })?;
+    let secret = Arc::new(data.token_secret()?);
+    let state = AppState::new(Store::new(Arc::new(backend)));
+    Ok(attest_api::router(state)
+        .layer(middleware::from_fn_with_state(secret, authenticate))
+        .layer(middleware::from_fn(log_request)))
+}
+
+/// Serves until Ctrl-C or SIGTERM.
+pub async fn serve(listener: tokio::net::TcpListener, app: Router) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await
+}
+
+async fn shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("install SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+}
+
+pub fn bind_addr(host: &str, port: u16) -> Result<SocketAddr, String> {
+    format!("{host}:{port}").parse().map_err(|_| {
+        format!("cannot listen on {host}:{port}: give an IP address such as 127.0.0.1")
+    })
+}
