@@ -1,1 +1,6 @@
-fn main() {}
+//! `GET /api/compliance/health`.
+
+#[tokio::main]
+async fn main() -> Result<(), attest_lambda::Error> {
+    attest_lambda::run(attest_api::routes::health::router()).await
+}
