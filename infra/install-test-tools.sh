@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what the tests need beside cargo, into .tools/ (idempotent; safe to run again):
+#   - DynamoDB Local (AWS's DynamoDBLocal.jar, shipped in the npm package amplify-dynamodb-simulator)
+#   - Java 17 to run it, if missing (Debian package)
+#   - cfn-lint and the AWS SAM CLI in a Python venv, to lint template.yaml
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TOOLS=.tools
+DDB_VERSION=2.9.30
+SAM_VERSION=1.170.0
+CFN_LINT_VERSION=1.58.0
+
+need_apt() {
+  if command -v apt-get >/dev/null 2>&1; then
+    [ -n "${APT_UPDATED:-}" ] || { apt-get update -qq; APT_UPDATED=1; }
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  else
+    echo "install-test-tools: please install $* (no apt-get here)" >&2
+    exit 1
+  fi
+}
+
+command -v java >/dev/null 2>&1 || need_apt openjdk-17-jre-headless
+command -v npm >/dev/null 2>&1 || need_apt nodejs npm
+command -v python3 >/dev/null 2>&1 || need_apt python3 python3-venv
+
+mkdir -p "$TOOLS"
+ddb="$TOOLS/dynamodb-local"
+if [ ! -f "$ddb/package/emulator/DynamoDBLocal.jar" ] || [ "$(cat "$ddb/version" 2>/dev/null)" != "$DDB_VERSION" ]; then
+  echo "install-test-tools: fetching DynamoDB Local (amplify-dynamodb-simulator@$DDB_VERSION)"
+  rm -rf "$ddb" && mkdir -p "$ddb"
+  (cd "$ddb" && npm pack --silent "amplify-dynamodb-simulator@$DDB_VERSION" >/dev/null && tar xzf ./*.tgz && rm -f ./*.tgz)
+  echo "$DDB_VERSION" > "$ddb/version"
+fi
+
+venv="$TOOLS/venv"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+installed() { "$venv/bin/python" -c "import importlib.metadata as m; print(m.version('$1'))" 2>/dev/null || true; }
+if [ "$(installed aws-sam-cli)" != "$SAM_VERSION" ] || [ "$(installed cfn-lint)" != "$CFN_LINT_VERSION" ]; then
+  echo "install-test-tools: installing aws-sam-cli $SAM_VERSION and cfn-lint $CFN_LINT_VERSION"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "aws-sam-cli==$SAM_VERSION" "cfn-lint==$CFN_LINT_VERSION"
+fi
+echo "install-test-tools: ready ($(java -version 2>&1 | head -1); DynamoDB Local $DDB_VERSION; sam $SAM_VERSION; cfn-lint $CFN_LINT_VERSION)"

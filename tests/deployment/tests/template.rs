@@ -1,0 +1,220 @@
+//! template.yaml is what gets deployed: it must lint clean, declare the table the code uses,
+//! and route every API path it declares to a function whose binary exists and serves it.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+
+use attest_store_dynamodb::schema;
+use serde_yaml::Value;
+use tower::ServiceExt;
+
+fn root() -> PathBuf {
+    attest_testkit::repo_root()
+}
+
+fn template() -> Value {
+    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    serde_yaml::from_str(&text).unwrap()
+}
+
+fn resources() -> serde_yaml::Mapping {
+    template()["Resources"].as_mapping().unwrap().clone()
+}
+
+fn of_type(kind: &str) -> Vec<(String, Value)> {
+    resources()
+        .into_iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some(kind))
+        .map(|(k, r)| (k.as_str().unwrap().to_owned(), r))
+        .collect()
+}
+
+/// A linter from the test tools' venv (or PATH).
+fn tool(name: &str) -> Command {
+    let venv = root().join(".tools/venv/bin").join(name);
+    let mut cmd = Command::new(if venv.exists() {
+        venv
+    } else {
+        PathBuf::from(name)
+    });
+    cmd.current_dir(root()).env("SAM_CLI_TELEMETRY", "0");
+    cmd
+}
+
+fn run_ok(mut cmd: Command, what: &str) {
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!("{what} could not run ({e}); run infra/install-test-tools.sh (the README's test command does)")
+    });
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn cfn_lint_passes() {
+    let mut cmd = tool("cfn-lint");
+    cmd.arg("template.yaml");
+    run_ok(cmd, "cfn-lint template.yaml");
+}
+
+#[test]
+fn sam_validate_lint_passes() {
+    let mut cmd = tool("sam");
+    cmd.args([
+        "validate",
+        "--lint",
+        "--region",
+        "us-east-1",
+        "--template-file",
+        "template.yaml",
+    ]);
+    run_ok(cmd, "sam validate --lint");
+}
+
+#[test]
+fn the_table_matches_the_schema_the_code_uses() {
+    let tables = of_type("AWS::DynamoDB::Table");
+    assert_eq!(tables.len(), 1, "one table");
+    let props = &tables[0].1["Properties"];
+    let keys: Vec<(String, String)> = props["KeySchema"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["AttributeName"].as_str().unwrap().into(),
+                k["KeyType"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> = schema::KEY_SCHEMA
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(keys, expected);
+    let mut attrs: Vec<(String, String)> = props["AttributeDefinitions"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["AttributeName"].as_str().unwrap().into(),
+                k["AttributeType"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    attrs.sort();
+    let mut expected: Vec<(String, String)> = schema::ATTRIBUTE_DEFINITIONS
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    expected.sort();
+    assert_eq!(attrs, expected);
+    assert_eq!(props["BillingMode"].as_str(), Some(schema::BILLING_MODE));
+    assert_eq!(
+        props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        Value::Bool(true)
+    );
+    assert_eq!(props["SSESpecification"]["SSEEnabled"], Value::Bool(true));
+}
+
+struct Route {
+    function: String,
+    method: String,
+    path: String,
+    public: bool,
+}
+
+fn routes() -> Vec<Route> {
+    let mut out = Vec::new();
+    for (name, f) in of_type("AWS::Serverless::Function") {
+        let Some(events) = f["Properties"]["Events"].as_mapping() else {
+            continue;
+        };
+        for (_, e) in events {
+            if e["Type"].as_str() != Some("HttpApi") {
+                continue;
+            }
+            let p = &e["Properties"];
+            out.push(Route {
+                function: name.clone(),
+                method: p["Method"].as_str().unwrap().to_owned(),
+                path: p["Path"].as_str().unwrap().to_owned(),
+                public: p["Auth"]["Authorizer"].as_str() == Some("NONE"),
+            });
+        }
+    }
+    out
+}
+
+#[test]
+fn every_function_builds_an_existing_arm64_binary() {
+    let t = template();
+    assert_eq!(
+        t["Globals"]["Function"]["Runtime"].as_str(),
+        Some("provided.al2023")
+    );
+    assert_eq!(
+        t["Globals"]["Function"]["Architectures"][0].as_str(),
+        Some("arm64")
+    );
+    let functions = of_type("AWS::Serverless::Function");
+    assert!(!functions.is_empty());
+    for (name, f) in functions {
+        assert_eq!(
+            f["Metadata"]["BuildMethod"].as_str(),
+            Some("rust-cargolambda"),
+            "{name}"
+        );
+        let binary = f["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+        let manifest = root().join("functions").join(binary).join("Cargo.toml");
+        let text = std::fs::read_to_string(&manifest)
+            .unwrap_or_else(|_| panic!("{name}: no {}", manifest.display()));
+        assert!(
+            text.contains(&format!("name = \"{binary}\"")),
+            "{name}: {binary} is not a bin of {}",
+            manifest.display()
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_declared_route_is_served_and_only_health_is_public() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend =
+        attest_store_embedded::EmbeddedBackend::open(&dir.path().join("db.redb")).unwrap();
+    let app = attest_api::router(attest_api::AppState::new(attest_store::Store::new(
+        Arc::new(backend),
+    )));
+    let routes = routes();
+    assert!(routes.len() >= 5, "routes found: {}", routes.len());
+    for r in routes {
+        assert_eq!(
+            r.public,
+            r.path == "/api/compliance/health",
+            "{} {}: only health skips the authorizer",
+            r.method,
+            r.path
+        );
+        let path = r.path.replace("{id}", "some-id");
+        let req = axum::http::Request::builder()
+            .method(r.method.as_str())
+            .uri(&path)
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from("{}"))
+            .unwrap();
+        let res = app.clone().oneshot(req).await.unwrap();
+        let status = res.status().as_u16();
+        // Without a caller a served route answers 200 (public) or 401; an unserved one 404/405.
+        let expected = if r.public { 200 } else { 401 };
+        assert_eq!(
+            status, expected,
+            "{} {} ({}) answered {status}",
+            r.method, r.path, r.function
+        );
+    }
+}
