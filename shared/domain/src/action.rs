@@ -24,6 +24,35 @@ pub enum InstanceScope {
     Group(GroupId),
 }
 
+/// One action instance: an action of the library where it is worked on. Its API id is the
+/// action id, followed by `@{group}` for group-scoped instances.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InstanceRef {
+    pub action: crate::ids::ActionId,
+    pub scope: InstanceScope,
+}
+
+impl InstanceRef {
+    pub fn api_id(&self) -> String {
+        match &self.scope {
+            InstanceScope::Tenant => self.action.to_string(),
+            InstanceScope::Group(g) => format!("{}@{g}", self.action),
+        }
+    }
+
+    /// Parses an API id; `None` when it cannot name an instance.
+    pub fn parse(id: &str) -> Option<Self> {
+        let (action, scope) = match id.split_once('@') {
+            Some((a, g)) => (a, InstanceScope::Group(GroupId::parse(g).ok()?)),
+            None => (id, InstanceScope::Tenant),
+        };
+        Some(Self {
+            action: crate::ids::ActionId::parse(action).ok()?,
+            scope,
+        })
+    }
+}
+
 /// The editable state of an action instance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActionStatus {
@@ -264,6 +293,17 @@ mod tests {
 
     fn patch(json: &str) -> ActionPatch {
         serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn instance_ids_round_trip() {
+        let t = InstanceRef::parse("mfa-admins").unwrap();
+        assert_eq!(t.scope, InstanceScope::Tenant);
+        let g = InstanceRef::parse("policy@g1").unwrap();
+        assert_eq!(g.scope, InstanceScope::Group(GroupId::parse("g1").unwrap()));
+        assert_eq!(g.api_id(), "policy@g1");
+        assert!(InstanceRef::parse("a@b#c").is_none());
+        assert!(InstanceRef::parse("").is_none());
     }
 
     #[test]

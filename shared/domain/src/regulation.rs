@@ -72,12 +72,19 @@ pub struct Family {
 pub struct Regulation {
     pub id: RegulationId,
     pub name: String,
+    /// Where the template comes from (publication, file, author).
+    #[serde(default)]
+    pub source: String,
     pub families: Vec<Family>,
 }
 
 impl Regulation {
     pub fn controls(&self) -> impl Iterator<Item = &Control> {
         self.families.iter().flat_map(|f| f.controls.iter())
+    }
+
+    pub fn control(&self, id: &str) -> Option<&Control> {
+        self.controls().find(|c| c.id.eq_ignore_ascii_case(id))
     }
 
     /// The distinct actions its controls reference, in first-seen order.
@@ -144,6 +151,7 @@ mod tests {
         let reg = Regulation {
             id: RegulationId::parse("r").unwrap(),
             name: "R".into(),
+            source: String::new(),
             families: vec![Family {
                 id: "f".into(),
                 title: "F".into(),

@@ -320,6 +320,7 @@ mod tests {
         Regulation {
             id: RegulationId::parse("r").unwrap(),
             name: "R".into(),
+            source: String::new(),
             families: vec![Family {
                 id: "f".into(),
                 title: "F".into(),
