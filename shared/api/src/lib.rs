@@ -9,8 +9,10 @@ pub mod body;
 pub mod claims;
 pub mod etag;
 pub mod problem;
+pub mod query;
 pub mod routes;
 pub mod state;
+pub mod usecases;
 
 pub use problem::ApiError;
 pub use state::AppState;
@@ -21,7 +23,12 @@ pub const BASE_PATH: &str = "/api/compliance";
 /// Every route of the API, as the local server serves it.
 pub fn router(state: AppState) -> axum::Router {
     routes::health::router()
-        .merge(routes::groups::router(state))
+        .merge(routes::groups::router(state.clone()))
+        .merge(routes::assessments::router(state.clone()))
+        .merge(routes::actions::router(state.clone()))
+        .merge(routes::regulations::router(state.clone()))
+        .merge(routes::users::router(state.clone()))
+        .merge(routes::score::router(state))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
 }

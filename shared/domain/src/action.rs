@@ -69,6 +69,11 @@ pub struct ActionStatus {
 impl ActionStatus {
     /// The state of an action nobody has worked on yet.
     pub fn initial(action: &ImprovementAction) -> Self {
+        Self::blank(action.testing_type)
+    }
+
+    /// An untouched status with the given testing type.
+    pub fn blank(testing_type: TestingType) -> Self {
         Self {
             owner: None,
             implementation_status: ImplementationStatus::NotImplemented,
@@ -77,7 +82,7 @@ impl ActionStatus {
             test_status: TestStatus::None,
             test_date: None,
             test_notes: String::new(),
-            testing_type: action.testing_type,
+            testing_type,
         }
     }
 }
@@ -245,7 +250,8 @@ pub fn apply_patch(
     Ok((next, changes))
 }
 
-fn diff(old: &ActionStatus, new: &ActionStatus) -> Vec<FieldChange> {
+/// The fields that differ between two states, in a fixed order.
+pub fn diff(old: &ActionStatus, new: &ActionStatus) -> Vec<FieldChange> {
     let (old, new) = (
         serde_json::to_value(old).expect("status serializes"),
         serde_json::to_value(new).expect("status serializes"),

@@ -1,7 +1,8 @@
 //! Item keys. Every partition key starts with the tenant, so that no key built here can reach
 //! another tenant's items. Tenant ids are validated (`TenantId`) and cannot contain `#`.
 
-use attest_domain::ids::{GroupId, TenantId};
+use attest_domain::action::{InstanceRef, InstanceScope};
+use attest_domain::ids::{ActionId, AssessmentId, GroupId, RegulationId, TenantId, UserId};
 
 use crate::backend::Key;
 
@@ -21,6 +22,80 @@ pub fn group(tenant: &TenantId, id: &GroupId) -> Key {
 /// The lock item that makes a group name unique (case-insensitive) within a tenant.
 pub fn group_name(tenant: &TenantId, unique_name: &str) -> Key {
     Key::new(pk(tenant, "GROUPNAME"), unique_name)
+}
+
+/// Tenant regulation headers (custom templates and imports).
+pub fn regulations(tenant: &TenantId) -> String {
+    pk(tenant, "REG")
+}
+
+pub fn regulation(tenant: &TenantId, id: &RegulationId) -> Key {
+    Key::new(regulations(tenant), id.as_str())
+}
+
+/// The parts a regulation's families are stored in, sort key = part number.
+pub fn regulation_parts(tenant: &TenantId, id: &RegulationId) -> String {
+    pk(tenant, &format!("REGPART#{id}"))
+}
+
+/// Actions the tenant's templates generated (the library's own live in code).
+pub fn action_defs(tenant: &TenantId) -> String {
+    pk(tenant, "ACTDEF")
+}
+
+pub fn action_def(tenant: &TenantId, id: &ActionId) -> Key {
+    Key::new(action_defs(tenant), id.as_str())
+}
+
+pub fn assessments(tenant: &TenantId) -> String {
+    pk(tenant, "ASMT")
+}
+
+pub fn assessment(tenant: &TenantId, id: &AssessmentId) -> Key {
+    Key::new(assessments(tenant), id.as_str())
+}
+
+/// The lock that keeps one assessment per (regulation, service) pair in a group.
+pub fn pair_lock(tenant: &TenantId, group: &GroupId, regulation: &RegulationId, service: &str) -> Key {
+    Key::new(pk(tenant, "PAIR"), format!("{group}#{regulation}#{service}"))
+}
+
+/// The frozen snapshot of an archived assessment, in parts.
+pub fn snapshot_parts(tenant: &TenantId, id: &AssessmentId) -> String {
+    pk(tenant, &format!("SNAP#{id}"))
+}
+
+/// Action instances. Tenant-wide ones sort under `T#`, a group's under `G#{group}#`.
+pub fn instances(tenant: &TenantId) -> String {
+    pk(tenant, "INST")
+}
+
+pub fn instance_sk(instance: &InstanceRef) -> String {
+    match &instance.scope {
+        InstanceScope::Tenant => format!("T#{}", instance.action),
+        InstanceScope::Group(g) => format!("G#{g}#{}", instance.action),
+    }
+}
+
+pub fn instance(tenant: &TenantId, instance: &InstanceRef) -> Key {
+    Key::new(instances(tenant), instance_sk(instance))
+}
+
+pub fn group_instances_prefix(group: &GroupId) -> String {
+    format!("G#{group}#")
+}
+
+/// An instance's change history, sort key = time and sequence.
+pub fn history(tenant: &TenantId, instance: &InstanceRef) -> String {
+    pk(tenant, &format!("HIST#{}", instance_sk(instance)))
+}
+
+pub fn users(tenant: &TenantId) -> String {
+    pk(tenant, "USER")
+}
+
+pub fn user(tenant: &TenantId, id: &UserId) -> Key {
+    Key::new(users(tenant), id.as_str())
 }
 
 #[cfg(test)]

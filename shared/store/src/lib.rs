@@ -8,9 +8,13 @@
 
 pub mod backend;
 pub mod error;
+pub mod assessments;
 pub mod groups;
+pub mod instances;
 pub mod keys;
 pub mod record;
+pub mod regulations;
+pub mod users;
 
 #[cfg(feature = "contract")]
 pub mod contract;
@@ -34,6 +38,18 @@ impl Store {
 
     pub fn backend(&self) -> &dyn Backend {
         &*self.backend
+    }
+
+    /// Writes `ops` in transactions of at most [`backend::MAX_TRANSACTION_OPS`], in order.
+    /// Only for writes whose parts are safe to land one transaction at a time.
+    pub(crate) async fn write_chunked(&self, ops: Vec<WriteOp>) -> Result<(), BackendError> {
+        let mut ops = ops;
+        while !ops.is_empty() {
+            let rest = ops.split_off(ops.len().min(backend::MAX_TRANSACTION_OPS));
+            self.backend.write(ops).await?;
+            ops = rest;
+        }
+        Ok(())
     }
 
     /// Every item of one partition under a sort-key prefix, following pages to the end.

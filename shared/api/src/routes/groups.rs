@@ -3,7 +3,10 @@
 use attest_domain::group::{AssessmentGroup, GroupName};
 use attest_domain::identity::Permission;
 use attest_domain::ids::{new_id, GroupId};
-use attest_store::Versioned;
+use attest_domain::action::{diff, ActionStatus, InstanceRef, InstanceScope};
+use attest_domain::history::Source;
+use attest_store::instances::InstanceUpdate;
+use attest_store::{StoreError, Versioned};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -101,34 +104,85 @@ struct CreateGroup {
     copy_from: Option<GroupId>,
 }
 
+/// A group just created.
+pub struct GroupRef {
+    pub id: GroupId,
+    pub group: Versioned<AssessmentGroup>,
+}
+
+/// Creates a group; with `copy_from`, its shared non-technical actions start from that
+/// group's owners, statuses, dates and notes (recorded in history with source `import`).
+pub async fn create_group_named(
+    state: &AppState,
+    caller: &Caller,
+    name: GroupName,
+    copy_from: Option<GroupId>,
+) -> Result<GroupRef, ApiError> {
+    let tenant = &caller.0.tenant;
+    if let Some(source) = &copy_from {
+        state.store.get_group(tenant, source).await.map_err(|e| match e {
+            StoreError::NotFound(_) => ApiError::invalid("copy_from", format!("no group {source} to copy from")),
+            other => other.into(),
+        })?;
+    }
+    let group = AssessmentGroup {
+        id: GroupId::parse(new_id()).expect("generated ids are valid"),
+        name,
+        created_at: chrono::Utc::now(),
+        created_by: caller.0.user.to_string(),
+    };
+    let created = state.store.create_group(tenant, &group).await?;
+    tracing::info!(tenant = %tenant, group = %created.value.id, "group created");
+    if let Some(source) = &copy_from {
+        let copied = copy_instances(state, caller, source, &created.value.id).await?;
+        tracing::info!(tenant = %tenant, group = %created.value.id, from = %source, copied, "group instances copied");
+    }
+    Ok(GroupRef { id: created.value.id.clone(), group: created })
+}
+
+async fn copy_instances(state: &AppState, caller: &Caller, from: &GroupId, to: &GroupId) -> Result<usize, ApiError> {
+    let tenant = &caller.0.tenant;
+    let now = chrono::Utc::now();
+    let mut updates = Vec::new();
+    for (instance, status) in state.store.list_instances_for_group(tenant, from).await? {
+        if instance.scope != InstanceScope::Group(from.clone()) {
+            continue;
+        }
+        let blank = ActionStatus::blank(status.value.testing_type);
+        let history = diff(&blank, &status.value)
+            .into_iter()
+            .map(|c| c.into_entry(now, caller.0.user.as_str(), Source::Import))
+            .collect();
+        updates.push(InstanceUpdate {
+            instance: InstanceRef { action: instance.action, scope: InstanceScope::Group(to.clone()) },
+            expected_version: 0,
+            status: status.value,
+            history,
+        });
+    }
+    let count = updates.len();
+    let mut batch: Vec<InstanceUpdate> = Vec::new();
+    for u in updates {
+        if batch.iter().map(InstanceUpdate::ops).sum::<usize>() + u.ops() > attest_store::backend::MAX_TRANSACTION_OPS {
+            state.store.update_instances(tenant, &batch).await?;
+            batch.clear();
+        }
+        batch.push(u);
+    }
+    if !batch.is_empty() {
+        state.store.update_instances(tenant, &batch).await?;
+    }
+    Ok(count)
+}
+
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(body): JsonBody<CreateGroup>,
 ) -> Result<Response, ApiError> {
     caller.require(Permission::ManageAssessments)?;
-    let tenant = &caller.0.tenant;
-    if let Some(source) = &body.copy_from {
-        state
-            .store
-            .get_group(tenant, source)
-            .await
-            .map_err(|e| match e {
-                attest_store::StoreError::NotFound(_) => {
-                    ApiError::invalid("copy_from", format!("no group {source} to copy from"))
-                }
-                other => other.into(),
-            })?;
-    }
-    let group = AssessmentGroup {
-        id: GroupId::parse(new_id()).expect("generated ids are valid"),
-        name: body.name,
-        created_at: chrono::Utc::now(),
-        created_by: caller.0.user.to_string(),
-    };
-    let created = state.store.create_group(tenant, &group).await?;
-    tracing::info!(tenant = %tenant, group = %created.value.id, "group created");
-    Ok(single(StatusCode::CREATED, created))
+    let created = create_group_named(&state, &caller, body.name, body.copy_from).await?;
+    Ok(single(StatusCode::CREATED, created.group))
 }
 
 #[derive(Deserialize)]

@@ -1,7 +1,12 @@
 //! Routes, one module per resource area.
 
+pub mod actions;
+pub mod assessments;
 pub mod groups;
 pub mod health;
+pub mod regulations;
+pub mod score;
+pub mod users;
 
 use crate::ApiError;
 

@@ -1,0 +1,6 @@
+//! Use cases: what a route asks of the domain and the store, free of HTTP types.
+
+pub mod actions;
+pub mod catalog;
+pub mod views;
+pub mod workspace;

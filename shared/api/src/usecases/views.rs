@@ -1,0 +1,228 @@
+//! What the API shows of assessments, controls and actions, computed from templates and
+//! instance statuses. Archived assessments keep these views frozen in their snapshot.
+
+use std::collections::HashMap;
+
+use attest_domain::action::{ActionStatus, InstanceRef};
+use attest_domain::assessment::Assessment;
+use attest_domain::ids::{ActionId, AssessmentId, GroupId, RegulationId};
+use attest_domain::regulation::{ImprovementAction, Regulation};
+use attest_domain::score::{self, Progress, Resolved, Score};
+use attest_domain::vocab::*;
+use attest_store::Versioned;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::catalog::Catalog;
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ScoreView {
+    pub achieved: u32,
+    pub possible: u32,
+    pub percent: f64,
+}
+
+impl From<Score> for ScoreView {
+    fn from(s: Score) -> Self {
+        Self { achieved: s.achieved, possible: s.possible, percent: s.percent() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgressView {
+    pub controls_total: u32,
+    pub controls_assessed: u32,
+}
+
+impl From<Progress> for ProgressView {
+    fn from(p: Progress) -> Self {
+        Self { controls_total: p.controls_total, controls_assessed: p.controls_assessed }
+    }
+}
+
+/// An action instance as listed under a control or in `GET /actions`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionSummary {
+    /// The instance id used by `/actions/{id}`.
+    pub id: String,
+    pub action_id: ActionId,
+    pub title: String,
+    pub category: Category,
+    pub action_type: ActionType,
+    pub control_type: ControlType,
+    pub enforcement: Enforcement,
+    pub managed_by: ManagedBy,
+    pub testing_type: TestingType,
+    pub points: u32,
+    pub owner: Option<String>,
+    pub implementation_status: ImplementationStatus,
+    pub implementation_date: Option<NaiveDate>,
+    pub test_status: TestStatus,
+    pub test_date: Option<NaiveDate>,
+    pub score: ScoreView,
+    pub version: u64,
+}
+
+impl ActionSummary {
+    pub fn new(def: &ImprovementAction, instance: &InstanceRef, status: &ActionStatus, version: u64) -> Self {
+        Self {
+            id: instance.api_id(),
+            action_id: def.id.clone(),
+            title: def.title.clone(),
+            category: def.category,
+            action_type: def.action_type,
+            control_type: def.control_type,
+            enforcement: def.enforcement,
+            managed_by: def.managed_by,
+            testing_type: status.testing_type,
+            points: def.points(),
+            owner: status.owner.clone(),
+            implementation_status: status.implementation_status,
+            implementation_date: status.implementation_date,
+            test_status: status.test_status,
+            test_date: status.test_date,
+            score: score::action_score(def, status).into(),
+            version,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ControlView {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub family_id: String,
+    pub family_title: String,
+    pub score: ScoreView,
+    pub actions: Vec<ActionSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssessmentView {
+    pub id: AssessmentId,
+    pub name: String,
+    pub group_id: GroupId,
+    pub group_name: String,
+    pub regulation_id: RegulationId,
+    pub regulation_name: String,
+    pub services: Vec<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub archived: bool,
+    pub archived_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub score: ScoreView,
+    pub progress: ProgressView,
+    pub version: u64,
+}
+
+/// One resolved action of an assessment: template, instance and its current status.
+pub struct Entry<'a> {
+    pub def: &'a ImprovementAction,
+    pub instance: InstanceRef,
+    pub status: ActionStatus,
+    pub version: u64,
+}
+
+/// The actions of a regulation as one group sees them.
+pub struct ResolvedActions<'a> {
+    pub entries: HashMap<ActionId, Entry<'a>>,
+}
+
+impl<'a> ResolvedActions<'a> {
+    pub fn new(
+        regulation: &Regulation,
+        group: &GroupId,
+        catalog: &'a Catalog,
+        statuses: &HashMap<InstanceRef, Versioned<ActionStatus>>,
+    ) -> Self {
+        let mut entries = HashMap::new();
+        for id in regulation.action_ids() {
+            let Some(def) = catalog.action(id) else {
+                tracing::warn!(action = %id, regulation = %regulation.id, "control maps to an unknown action");
+                continue;
+            };
+            let instance = InstanceRef { action: id.clone(), scope: def.scope_in(group) };
+            let (status, version) = match statuses.get(&instance) {
+                Some(v) => (v.value.clone(), v.version),
+                None => (ActionStatus::initial(def), 0),
+            };
+            entries.insert(id.clone(), Entry { def, instance, status, version });
+        }
+        Self { entries }
+    }
+
+    pub fn as_scoring(&self) -> Resolved<'_> {
+        self.entries.iter().map(|(id, e)| (id, (e.def, &e.status))).collect()
+    }
+}
+
+pub fn controls_view(regulation: &Regulation, resolved: &ResolvedActions<'_>) -> Vec<ControlView> {
+    let scoring = resolved.as_scoring();
+    let mut out = Vec::new();
+    for family in &regulation.families {
+        for control in &family.controls {
+            let actions = control
+                .actions
+                .iter()
+                .filter_map(|a| resolved.entries.get(a))
+                .map(|e| ActionSummary::new(e.def, &e.instance, &e.status, e.version))
+                .collect();
+            out.push(ControlView {
+                id: control.id.clone(),
+                title: control.title.clone(),
+                description: control.description.clone(),
+                family_id: family.id.clone(),
+                family_title: family.title.clone(),
+                score: score::control_score(control, &scoring).into(),
+                actions,
+            });
+        }
+    }
+    out
+}
+
+pub fn assessment_view(
+    a: &Versioned<Assessment>,
+    group_name: &str,
+    regulation: &Regulation,
+    resolved: &ResolvedActions<'_>,
+) -> AssessmentView {
+    let scoring = resolved.as_scoring();
+    AssessmentView {
+        id: a.value.id.clone(),
+        name: a.value.name.clone(),
+        group_id: a.value.group_id.clone(),
+        group_name: group_name.to_owned(),
+        regulation_id: regulation.id.clone(),
+        regulation_name: regulation.name.clone(),
+        services: a.value.services.clone(),
+        created_at: a.value.created_at,
+        archived: a.value.is_archived(),
+        archived_at: a.value.archived_at,
+        score: score::assessment_score(regulation, &scoring).into(),
+        progress: score::progress(regulation, &scoring).into(),
+        version: a.version,
+    }
+}
+
+/// `GET /assessments/{id}/controls` filters. Each list is OR; the lists combine with AND.
+#[derive(Debug, Default, Clone)]
+pub struct ControlFilter {
+    pub article: Vec<String>,
+    pub control: Vec<String>,
+    pub owner: Vec<String>,
+    pub implementation_status: Vec<ImplementationStatus>,
+    pub test_status: Vec<TestStatus>,
+}
+
+impl ControlFilter {
+    pub fn matches(&self, c: &ControlView) -> bool {
+        let any = |list: &[String], v: &str| list.is_empty() || list.iter().any(|x| x.eq_ignore_ascii_case(v));
+        (self.article.is_empty() || any(&self.article, &c.id) || any(&self.article, &c.family_id))
+            && any(&self.control, &c.id)
+            && (self.owner.is_empty() || c.actions.iter().any(|a| a.owner.as_deref().is_some_and(|o| any(&self.owner, o))))
+            && (self.implementation_status.is_empty()
+                || c.actions.iter().any(|a| self.implementation_status.contains(&a.implementation_status)))
+            && (self.test_status.is_empty() || c.actions.iter().any(|a| self.test_status.contains(&a.test_status)))
+    }
+}

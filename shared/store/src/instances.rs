@@ -1,0 +1,132 @@
+//! Action instances and their history. An instance nobody has changed yet is not stored: it
+//! has version 0 and the action's initial status. Every change writes the instance and its
+//! history entries in one transaction, conditioned on the version the change was based on.
+
+use std::collections::HashMap;
+
+use attest_domain::action::{ActionStatus, InstanceRef, InstanceScope};
+use attest_domain::history::HistoryEntry;
+use attest_domain::ids::{ActionId, GroupId, TenantId};
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{BackendError, Condition, WriteOp, MAX_TRANSACTION_OPS};
+use crate::record::{decode, encode, Versioned};
+use crate::{keys, Key, Query, Store, StoreError};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredInstance {
+    action_id: ActionId,
+    scope: InstanceScope,
+    status: ActionStatus,
+}
+
+/// One instance's change: the version it was based on (0: not stored yet), the new status,
+/// and the history entries that describe it.
+#[derive(Debug, Clone)]
+pub struct InstanceUpdate {
+    pub instance: InstanceRef,
+    pub expected_version: u64,
+    pub status: ActionStatus,
+    pub history: Vec<HistoryEntry>,
+}
+
+impl InstanceUpdate {
+    pub fn ops(&self) -> usize {
+        1 + self.history.len()
+    }
+}
+
+fn history_sk(entry: &HistoryEntry, n: usize) -> String {
+    format!("{}#{n:03}", entry.at.format("%Y-%m-%dT%H:%M:%S%.9fZ"))
+}
+
+fn decode_instance(item: crate::Item) -> Result<(InstanceRef, Versioned<ActionStatus>), BackendError> {
+    let v = decode::<StoredInstance>(item)?;
+    Ok((
+        InstanceRef { action: v.value.action_id, scope: v.value.scope },
+        Versioned { version: v.version, value: v.value.status },
+    ))
+}
+
+impl Store {
+    /// Every stored instance of the tenant.
+    pub async fn list_instances(&self, tenant: &TenantId) -> Result<HashMap<InstanceRef, Versioned<ActionStatus>>, StoreError> {
+        let items = self.query_all(keys::instances(tenant), "").await?;
+        Ok(items.into_iter().map(decode_instance).collect::<Result<_, _>>()?)
+    }
+
+    /// The stored instances one group sees: the tenant-wide ones and the group's own.
+    pub async fn list_instances_for_group(
+        &self,
+        tenant: &TenantId,
+        group: &GroupId,
+    ) -> Result<HashMap<InstanceRef, Versioned<ActionStatus>>, StoreError> {
+        let mut items = self.query_all(keys::instances(tenant), "T#").await?;
+        items.extend(self.query_all(keys::instances(tenant), &keys::group_instances_prefix(group)).await?);
+        Ok(items.into_iter().map(decode_instance).collect::<Result<_, _>>()?)
+    }
+
+    /// A stored instance; `None` when nobody has changed it yet.
+    pub async fn get_instance(&self, tenant: &TenantId, instance: &InstanceRef) -> Result<Option<Versioned<ActionStatus>>, StoreError> {
+        match self.backend().get(&keys::instance(tenant, instance)).await? {
+            Some(item) => Ok(Some(decode_instance(item)?.1)),
+            None => Ok(None),
+        }
+    }
+
+    /// Applies all updates or none. A stale version is reported for the first instance whose
+    /// version moved on.
+    pub async fn update_instances(&self, tenant: &TenantId, updates: &[InstanceUpdate]) -> Result<Vec<u64>, StoreError> {
+        let total: usize = updates.iter().map(InstanceUpdate::ops).sum();
+        if total > MAX_TRANSACTION_OPS {
+            return Err(StoreError::Conflict(format!(
+                "this change touches {total} records; at most {MAX_TRANSACTION_OPS} change together"
+            )));
+        }
+        let mut ops = Vec::with_capacity(total);
+        let mut owner = Vec::with_capacity(total);
+        for (i, u) in updates.iter().enumerate() {
+            let stored = StoredInstance { action_id: u.instance.action.clone(), scope: u.instance.scope.clone(), status: u.status.clone() };
+            ops.push(WriteOp::Put {
+                item: encode(keys::instance(tenant, &u.instance), u.expected_version + 1, &stored),
+                condition: match u.expected_version {
+                    0 => Condition::NotExists,
+                    v => Condition::Version(v),
+                },
+            });
+            owner.push(i);
+            let pk = keys::history(tenant, &u.instance);
+            for (n, entry) in u.history.iter().enumerate() {
+                ops.push(WriteOp::Put { item: encode(Key::new(pk.clone(), history_sk(entry, n)), 1, entry), condition: Condition::Always });
+                owner.push(i);
+            }
+        }
+        match self.backend().write(ops).await {
+            Ok(()) => Ok(updates.iter().map(|u| u.expected_version + 1).collect()),
+            Err(BackendError::ConditionFailed { index }) => {
+                let u = &updates[owner[index]];
+                let current = self.get_instance(tenant, &u.instance).await?.map(|v| v.version).unwrap_or(0);
+                Err(StoreError::StaleVersion { expected: u.expected_version, current })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// An instance's history, newest first.
+    pub async fn list_history(&self, tenant: &TenantId, instance: &InstanceRef, limit: usize) -> Result<Vec<HistoryEntry>, StoreError> {
+        let mut query = Query::prefix(keys::history(tenant, instance), "");
+        query.descending = true;
+        let mut out = Vec::new();
+        loop {
+            query.limit = Some(limit - out.len());
+            let page = self.backend().query(&query).await?;
+            for item in page.items {
+                out.push(decode::<HistoryEntry>(item)?.value);
+            }
+            match page.next {
+                Some(next) if out.len() < limit => query.after = Some(next),
+                _ => return Ok(out),
+            }
+        }
+    }
+}
