@@ -1,4 +1,4 @@
-//! `GET /api/compliance/health`.
+//! Lambda function api-health: `GET /health` and the OpenAPI document.
 
 #[tokio::main]
 async fn main() -> Result<(), attest_lambda::Error> {

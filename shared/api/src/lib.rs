@@ -1,3 +1,4 @@
+#![recursion_limit = "512"]
 //! The Attest HTTP API: routers, identity, request parsing and problem+json errors.
 //!
 //! The Lambda functions and the local server (`attest serve`) mount these same routers; each

@@ -11,11 +11,19 @@ pub struct QueryParams {
 impl QueryParams {
     /// Parses `raw`; a parameter not in `allowed` is a 400 that names it.
     pub fn parse(raw: Option<&str>, allowed: &[&str]) -> Result<Self, ApiError> {
-        let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or("").as_bytes()).into_owned().collect();
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
         if let Some((unknown, _)) = pairs.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
             return Err(ApiError::BadRequest {
-                detail: format!("unknown query parameter {unknown:?}; this route takes: {}", allowed.join(", ")),
-                errors: vec![attest_domain::FieldError::new(unknown.clone(), "unknown query parameter")],
+                detail: format!(
+                    "unknown query parameter {unknown:?}; this route takes: {}",
+                    allowed.join(", ")
+                ),
+                errors: vec![attest_domain::FieldError::new(
+                    unknown.clone(),
+                    "unknown query parameter",
+                )],
             });
         }
         Ok(Self { pairs })
@@ -23,15 +31,27 @@ impl QueryParams {
 
     /// Every value of a repeatable parameter.
     pub fn all(&self, name: &str) -> Vec<String> {
-        self.pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect()
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 
     pub fn one(&self, name: &str) -> Option<String> {
-        self.pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
     }
 
     /// Every value parsed; a bad one is a 422 naming the parameter.
-    pub fn parsed<T>(&self, name: &str, parse: impl Fn(&str) -> Result<T, DomainError>) -> Result<Vec<T>, ApiError> {
+    pub fn parsed<T>(
+        &self,
+        name: &str,
+        parse: impl Fn(&str) -> Result<T, DomainError>,
+    ) -> Result<Vec<T>, ApiError> {
         self.all(name)
             .iter()
             .map(|v| parse(v).map_err(|e| ApiError::invalid(name, e.to_string())))
@@ -42,7 +62,10 @@ impl QueryParams {
         match self.one(name).as_deref() {
             None | Some("false") => Ok(false),
             Some("true") | Some("") => Ok(true),
-            Some(other) => Err(ApiError::invalid(name, format!("{other:?} is not true or false"))),
+            Some(other) => Err(ApiError::invalid(
+                name,
+                format!("{other:?} is not true or false"),
+            )),
         }
     }
 
@@ -51,7 +74,10 @@ impl QueryParams {
             None => Ok(default),
             Some(v) => match v.parse::<usize>() {
                 Ok(n) if (1..=max).contains(&n) => Ok(n),
-                _ => Err(ApiError::invalid("limit", format!("must be a whole number from 1 to {max}"))),
+                _ => Err(ApiError::invalid(
+                    "limit",
+                    format!("must be a whole number from 1 to {max}"),
+                )),
             },
         }
     }

@@ -30,24 +30,32 @@ async fn group_events_carry_the_caller_from_the_authorizer() {
     let state = AppState::new(Store::new(Arc::new(backend)));
     let app = attest_lambda::with_authorizer_identity(attest_api::routes::groups::router(state));
 
-    let (status, body) = call(&app, event("functions/api-groups/events/create-group.json")).await;
+    let (status, body) = call(
+        &app,
+        event("functions/api-assessments/events/create-group.json"),
+    )
+    .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["created_by"], "7c1f0e2a-admin");
 
     let (status, body) = call(
         &app,
-        event("functions/api-groups/events/create-group-as-reader.json"),
+        event("functions/api-assessments/events/create-group-as-reader.json"),
     )
     .await;
     assert_eq!(status, 403, "{body}");
 
-    let (status, body) = call(&app, event("functions/api-groups/events/list-groups.json")).await;
+    let (status, body) = call(
+        &app,
+        event("functions/api-assessments/events/list-groups.json"),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(body["items"][0]["name"], "Europe");
 
     let (status, body) = call(
         &app,
-        event("functions/api-groups/events/list-groups-other-tenant.json"),
+        event("functions/api-assessments/events/list-groups-other-tenant.json"),
     )
     .await;
     assert_eq!(status, 200);
@@ -59,7 +67,7 @@ async fn group_events_carry_the_caller_from_the_authorizer() {
 
     let (status, body) = call(
         &app,
-        event("functions/api-groups/events/list-groups-no-authorizer.json"),
+        event("functions/api-assessments/events/list-groups-no-authorizer.json"),
     )
     .await;
     assert_eq!(status, 401, "{body}");

@@ -17,28 +17,53 @@ struct SnapshotPart {
 }
 
 fn pair_locks(tenant: &TenantId, a: &Assessment) -> Vec<Key> {
-    a.services.iter().map(|s| keys::pair_lock(tenant, &a.group_id, &a.regulation_id, s)).collect()
+    a.services
+        .iter()
+        .map(|s| keys::pair_lock(tenant, &a.group_id, &a.regulation_id, s))
+        .collect()
 }
 
 impl Store {
     /// Stores a new assessment in an existing group; conflict when the group already holds an
     /// assessment of the same regulation for one of its services.
-    pub async fn create_assessment(&self, tenant: &TenantId, a: &Assessment) -> Result<Versioned<Assessment>, StoreError> {
+    pub async fn create_assessment(
+        &self,
+        tenant: &TenantId,
+        a: &Assessment,
+    ) -> Result<Versioned<Assessment>, StoreError> {
         let mut ops = vec![
-            WriteOp::Check { key: keys::group(tenant, &a.group_id), condition: Condition::Exists },
-            WriteOp::Put { item: encode(keys::assessment(tenant, &a.id), 1, a), condition: Condition::NotExists },
+            WriteOp::Check {
+                key: keys::group(tenant, &a.group_id),
+                condition: Condition::Exists,
+            },
+            WriteOp::Put {
+                item: encode(keys::assessment(tenant, &a.id), 1, a),
+                condition: Condition::NotExists,
+            },
         ];
         let lock_body = serde_json::json!({ "assessment_id": a.id });
         for key in pair_locks(tenant, a) {
             ops.push(WriteOp::Put {
-                item: crate::Item { key, version: 1, body: lock_body.clone() },
+                item: crate::Item {
+                    key,
+                    version: 1,
+                    body: lock_body.clone(),
+                },
                 condition: Condition::NotExists,
             });
         }
         match self.backend().write(ops).await {
-            Ok(()) => Ok(Versioned { version: 1, value: a.clone() }),
-            Err(BackendError::ConditionFailed { index: 0 }) => Err(StoreError::NotFound(format!("group {}", a.group_id))),
-            Err(BackendError::ConditionFailed { index: 1 }) => Err(StoreError::Conflict(format!("assessment {} already exists", a.id))),
+            Ok(()) => Ok(Versioned {
+                version: 1,
+                value: a.clone(),
+            }),
+            Err(BackendError::ConditionFailed { index: 0 }) => {
+                Err(StoreError::NotFound(format!("group {}", a.group_id)))
+            }
+            Err(BackendError::ConditionFailed { index: 1 }) => Err(StoreError::Conflict(format!(
+                "assessment {} already exists",
+                a.id
+            ))),
             Err(BackendError::ConditionFailed { index }) => Err(StoreError::Conflict(format!(
                 "the group already has an assessment of regulation {} for service {}",
                 a.regulation_id,
@@ -48,14 +73,29 @@ impl Store {
         }
     }
 
-    pub async fn list_assessments(&self, tenant: &TenantId) -> Result<Vec<Versioned<Assessment>>, StoreError> {
+    pub async fn list_assessments(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<Versioned<Assessment>>, StoreError> {
         let items = self.query_all(keys::assessments(tenant), "").await?;
-        let mut out = items.into_iter().map(decode::<Assessment>).collect::<Result<Vec<_>, _>>()?;
-        out.sort_by(|a, b| a.value.created_at.cmp(&b.value.created_at).then(a.value.id.cmp(&b.value.id)));
+        let mut out = items
+            .into_iter()
+            .map(decode::<Assessment>)
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by(|a, b| {
+            a.value
+                .created_at
+                .cmp(&b.value.created_at)
+                .then(a.value.id.cmp(&b.value.id))
+        });
         Ok(out)
     }
 
-    pub async fn get_assessment(&self, tenant: &TenantId, id: &AssessmentId) -> Result<Versioned<Assessment>, StoreError> {
+    pub async fn get_assessment(
+        &self,
+        tenant: &TenantId,
+        id: &AssessmentId,
+    ) -> Result<Versioned<Assessment>, StoreError> {
         match self.backend().get(&keys::assessment(tenant, id)).await? {
             Some(item) => Ok(decode(item)?),
             None => Err(StoreError::NotFound(format!("assessment {id}"))),
@@ -71,7 +111,10 @@ impl Store {
         at: chrono::DateTime<chrono::Utc>,
         snapshot: &serde_json::Value,
     ) -> Result<Versioned<Assessment>, StoreError> {
-        current.value.ensure_live().map_err(|e| StoreError::Conflict(e.to_string()))?;
+        current
+            .value
+            .ensure_live()
+            .map_err(|e| StoreError::Conflict(e.to_string()))?;
         let text = snapshot.to_string();
         let pk = keys::snapshot_parts(tenant, &current.value.id);
         let chars: Vec<char> = text.chars().collect();
@@ -79,7 +122,13 @@ impl Store {
             .chunks(SNAPSHOT_PART_CHARS)
             .enumerate()
             .map(|(i, chunk)| WriteOp::Put {
-                item: encode(Key::new(pk.clone(), format!("{i:04}")), 1, &SnapshotPart { text: chunk.iter().collect() }),
+                item: encode(
+                    Key::new(pk.clone(), format!("{i:04}")),
+                    1,
+                    &SnapshotPart {
+                        text: chunk.iter().collect(),
+                    },
+                ),
                 condition: Condition::Always,
             })
             .collect();
@@ -91,43 +140,86 @@ impl Store {
             item: encode(keys::assessment(tenant, &archived.id), version, &archived),
             condition: Condition::Version(current.version),
         }];
-        ops.extend(pair_locks(tenant, &current.value).into_iter().map(|key| WriteOp::Delete { key, condition: Condition::Always }));
+        ops.extend(
+            pair_locks(tenant, &current.value)
+                .into_iter()
+                .map(|key| WriteOp::Delete {
+                    key,
+                    condition: Condition::Always,
+                }),
+        );
         match self.backend().write(ops).await {
-            Ok(()) => Ok(Versioned { version, value: archived }),
-            Err(BackendError::ConditionFailed { .. }) => {
-                Err(StoreError::Conflict(format!("assessment {} changed while it was archived; try again", archived.id)))
-            }
+            Ok(()) => Ok(Versioned {
+                version,
+                value: archived,
+            }),
+            Err(BackendError::ConditionFailed { .. }) => Err(StoreError::Conflict(format!(
+                "assessment {} changed while it was archived; try again",
+                archived.id
+            ))),
             Err(e) => Err(e.into()),
         }
     }
 
-    pub async fn get_snapshot(&self, tenant: &TenantId, id: &AssessmentId) -> Result<serde_json::Value, StoreError> {
+    pub async fn get_snapshot(
+        &self,
+        tenant: &TenantId,
+        id: &AssessmentId,
+    ) -> Result<serde_json::Value, StoreError> {
         let items = self.query_all(keys::snapshot_parts(tenant, id), "").await?;
         let mut text = String::new();
         for item in items {
             text.push_str(&decode::<SnapshotPart>(item)?.value.text);
         }
-        serde_json::from_str(&text)
-            .map_err(|e| StoreError::Backend(BackendError::Corrupt(format!("snapshot of assessment {id}: {e}"))))
+        serde_json::from_str(&text).map_err(|e| {
+            StoreError::Backend(BackendError::Corrupt(format!(
+                "snapshot of assessment {id}: {e}"
+            )))
+        })
     }
 
     /// Deletes the assessment, its pair locks and its snapshot. Action instances stay: other
     /// assessments share them.
-    pub async fn delete_assessment(&self, tenant: &TenantId, current: &Versioned<Assessment>) -> Result<(), StoreError> {
+    pub async fn delete_assessment(
+        &self,
+        tenant: &TenantId,
+        current: &Versioned<Assessment>,
+    ) -> Result<(), StoreError> {
         let a = &current.value;
-        let mut ops = vec![WriteOp::Delete { key: keys::assessment(tenant, &a.id), condition: Condition::Version(current.version) }];
+        let mut ops = vec![WriteOp::Delete {
+            key: keys::assessment(tenant, &a.id),
+            condition: Condition::Version(current.version),
+        }];
         if !a.is_archived() {
-            ops.extend(pair_locks(tenant, a).into_iter().map(|key| WriteOp::Delete { key, condition: Condition::Always }));
+            ops.extend(
+                pair_locks(tenant, a)
+                    .into_iter()
+                    .map(|key| WriteOp::Delete {
+                        key,
+                        condition: Condition::Always,
+                    }),
+            );
         }
         match self.backend().write(ops).await {
             Ok(()) => {}
             Err(BackendError::ConditionFailed { .. }) => {
-                return Err(StoreError::Conflict(format!("assessment {} changed while it was deleted; try again", a.id)))
+                return Err(StoreError::Conflict(format!(
+                    "assessment {} changed while it was deleted; try again",
+                    a.id
+                )))
             }
             Err(e) => return Err(e.into()),
         }
-        let parts = self.query_all(keys::snapshot_parts(tenant, &a.id), "").await?;
-        let deletes = parts.into_iter().map(|i| WriteOp::Delete { key: i.key, condition: Condition::Always }).collect();
+        let parts = self
+            .query_all(keys::snapshot_parts(tenant, &a.id), "")
+            .await?;
+        let deletes = parts
+            .into_iter()
+            .map(|i| WriteOp::Delete {
+                key: i.key,
+                condition: Condition::Always,
+            })
+            .collect();
         self.write_chunked(deletes).await?;
         Ok(())
     }

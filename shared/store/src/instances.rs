@@ -40,19 +40,33 @@ fn history_sk(entry: &HistoryEntry, n: usize) -> String {
     format!("{}#{n:03}", entry.at.format("%Y-%m-%dT%H:%M:%S%.9fZ"))
 }
 
-fn decode_instance(item: crate::Item) -> Result<(InstanceRef, Versioned<ActionStatus>), BackendError> {
+fn decode_instance(
+    item: crate::Item,
+) -> Result<(InstanceRef, Versioned<ActionStatus>), BackendError> {
     let v = decode::<StoredInstance>(item)?;
     Ok((
-        InstanceRef { action: v.value.action_id, scope: v.value.scope },
-        Versioned { version: v.version, value: v.value.status },
+        InstanceRef {
+            action: v.value.action_id,
+            scope: v.value.scope,
+        },
+        Versioned {
+            version: v.version,
+            value: v.value.status,
+        },
     ))
 }
 
 impl Store {
     /// Every stored instance of the tenant.
-    pub async fn list_instances(&self, tenant: &TenantId) -> Result<HashMap<InstanceRef, Versioned<ActionStatus>>, StoreError> {
+    pub async fn list_instances(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<HashMap<InstanceRef, Versioned<ActionStatus>>, StoreError> {
         let items = self.query_all(keys::instances(tenant), "").await?;
-        Ok(items.into_iter().map(decode_instance).collect::<Result<_, _>>()?)
+        Ok(items
+            .into_iter()
+            .map(decode_instance)
+            .collect::<Result<_, _>>()?)
     }
 
     /// The stored instances one group sees: the tenant-wide ones and the group's own.
@@ -62,13 +76,30 @@ impl Store {
         group: &GroupId,
     ) -> Result<HashMap<InstanceRef, Versioned<ActionStatus>>, StoreError> {
         let mut items = self.query_all(keys::instances(tenant), "T#").await?;
-        items.extend(self.query_all(keys::instances(tenant), &keys::group_instances_prefix(group)).await?);
-        Ok(items.into_iter().map(decode_instance).collect::<Result<_, _>>()?)
+        items.extend(
+            self.query_all(
+                keys::instances(tenant),
+                &keys::group_instances_prefix(group),
+            )
+            .await?,
+        );
+        Ok(items
+            .into_iter()
+            .map(decode_instance)
+            .collect::<Result<_, _>>()?)
     }
 
     /// A stored instance; `None` when nobody has changed it yet.
-    pub async fn get_instance(&self, tenant: &TenantId, instance: &InstanceRef) -> Result<Option<Versioned<ActionStatus>>, StoreError> {
-        match self.backend().get(&keys::instance(tenant, instance)).await? {
+    pub async fn get_instance(
+        &self,
+        tenant: &TenantId,
+        instance: &InstanceRef,
+    ) -> Result<Option<Versioned<ActionStatus>>, StoreError> {
+        match self
+            .backend()
+            .get(&keys::instance(tenant, instance))
+            .await?
+        {
             Some(item) => Ok(Some(decode_instance(item)?.1)),
             None => Ok(None),
         }
@@ -76,7 +107,11 @@ impl Store {
 
     /// Applies all updates or none. A stale version is reported for the first instance whose
     /// version moved on.
-    pub async fn update_instances(&self, tenant: &TenantId, updates: &[InstanceUpdate]) -> Result<Vec<u64>, StoreError> {
+    pub async fn update_instances(
+        &self,
+        tenant: &TenantId,
+        updates: &[InstanceUpdate],
+    ) -> Result<Vec<u64>, StoreError> {
         let total: usize = updates.iter().map(InstanceUpdate::ops).sum();
         if total > MAX_TRANSACTION_OPS {
             return Err(StoreError::Conflict(format!(
@@ -86,9 +121,17 @@ impl Store {
         let mut ops = Vec::with_capacity(total);
         let mut owner = Vec::with_capacity(total);
         for (i, u) in updates.iter().enumerate() {
-            let stored = StoredInstance { action_id: u.instance.action.clone(), scope: u.instance.scope.clone(), status: u.status.clone() };
+            let stored = StoredInstance {
+                action_id: u.instance.action.clone(),
+                scope: u.instance.scope.clone(),
+                status: u.status.clone(),
+            };
             ops.push(WriteOp::Put {
-                item: encode(keys::instance(tenant, &u.instance), u.expected_version + 1, &stored),
+                item: encode(
+                    keys::instance(tenant, &u.instance),
+                    u.expected_version + 1,
+                    &stored,
+                ),
                 condition: match u.expected_version {
                     0 => Condition::NotExists,
                     v => Condition::Version(v),
@@ -97,7 +140,10 @@ impl Store {
             owner.push(i);
             let pk = keys::history(tenant, &u.instance);
             for (n, entry) in u.history.iter().enumerate() {
-                ops.push(WriteOp::Put { item: encode(Key::new(pk.clone(), history_sk(entry, n)), 1, entry), condition: Condition::Always });
+                ops.push(WriteOp::Put {
+                    item: encode(Key::new(pk.clone(), history_sk(entry, n)), 1, entry),
+                    condition: Condition::Always,
+                });
                 owner.push(i);
             }
         }
@@ -105,15 +151,27 @@ impl Store {
             Ok(()) => Ok(updates.iter().map(|u| u.expected_version + 1).collect()),
             Err(BackendError::ConditionFailed { index }) => {
                 let u = &updates[owner[index]];
-                let current = self.get_instance(tenant, &u.instance).await?.map(|v| v.version).unwrap_or(0);
-                Err(StoreError::StaleVersion { expected: u.expected_version, current })
+                let current = self
+                    .get_instance(tenant, &u.instance)
+                    .await?
+                    .map(|v| v.version)
+                    .unwrap_or(0);
+                Err(StoreError::StaleVersion {
+                    expected: u.expected_version,
+                    current,
+                })
             }
             Err(e) => Err(e.into()),
         }
     }
 
     /// An instance's history, newest first.
-    pub async fn list_history(&self, tenant: &TenantId, instance: &InstanceRef, limit: usize) -> Result<Vec<HistoryEntry>, StoreError> {
+    pub async fn list_history(
+        &self,
+        tenant: &TenantId,
+        instance: &InstanceRef,
+        limit: usize,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
         let mut query = Query::prefix(keys::history(tenant, instance), "");
         query.descending = true;
         let mut out = Vec::new();

@@ -56,8 +56,16 @@ pub fn assessment(tenant: &TenantId, id: &AssessmentId) -> Key {
 }
 
 /// The lock that keeps one assessment per (regulation, service) pair in a group.
-pub fn pair_lock(tenant: &TenantId, group: &GroupId, regulation: &RegulationId, service: &str) -> Key {
-    Key::new(pk(tenant, "PAIR"), format!("{group}#{regulation}#{service}"))
+pub fn pair_lock(
+    tenant: &TenantId,
+    group: &GroupId,
+    regulation: &RegulationId,
+    service: &str,
+) -> Key {
+    Key::new(
+        pk(tenant, "PAIR"),
+        format!("{group}#{regulation}#{service}"),
+    )
 }
 
 /// The frozen snapshot of an archived assessment, in parts.

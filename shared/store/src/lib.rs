@@ -6,9 +6,9 @@
 //! the embedded backend implement only those primitives, and both pass the same contract suite
 //! ([`contract`], behind the `contract` feature).
 
+pub mod assessments;
 pub mod backend;
 pub mod error;
-pub mod assessments;
 pub mod groups;
 pub mod instances;
 pub mod keys;

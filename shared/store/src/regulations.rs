@@ -33,18 +33,33 @@ struct RegulationPart {
 /// Splits families into parts of about `PART_BYTES`; a family larger than that is split
 /// into several parts with the same id and title.
 fn split(families: &[Family]) -> Vec<RegulationPart> {
-    let mut parts = vec![RegulationPart { families: Vec::new() }];
+    let mut parts = vec![RegulationPart {
+        families: Vec::new(),
+    }];
     let mut size = 0;
     for family in families {
-        let mut current = Family { id: family.id.clone(), title: family.title.clone(), controls: Vec::new() };
+        let mut current = Family {
+            id: family.id.clone(),
+            title: family.title.clone(),
+            controls: Vec::new(),
+        };
         for control in &family.controls {
             let bytes = serde_json::to_string(control).map(|s| s.len()).unwrap_or(0);
             if size + bytes > PART_BYTES && (size > 0) {
-                let full = std::mem::replace(&mut current, Family { id: family.id.clone(), title: family.title.clone(), controls: Vec::new() });
+                let full = std::mem::replace(
+                    &mut current,
+                    Family {
+                        id: family.id.clone(),
+                        title: family.title.clone(),
+                        controls: Vec::new(),
+                    },
+                );
                 if !full.controls.is_empty() {
                     parts.last_mut().expect("one part").families.push(full);
                 }
-                parts.push(RegulationPart { families: Vec::new() });
+                parts.push(RegulationPart {
+                    families: Vec::new(),
+                });
                 size = 0;
             }
             size += bytes;
@@ -61,7 +76,9 @@ fn join(parts: Vec<RegulationPart>) -> Vec<Family> {
     for part in parts {
         for family in part.families {
             match families.last_mut() {
-                Some(last) if last.id == family.id && last.title == family.title => last.controls.extend(family.controls),
+                Some(last) if last.id == family.id && last.title == family.title => {
+                    last.controls.extend(family.controls)
+                }
                 _ => families.push(family),
             }
         }
@@ -78,12 +95,23 @@ impl Store {
         generated: &[ImprovementAction],
         created_by: &str,
     ) -> Result<RegulationHeader, StoreError> {
-        if self.backend().get(&keys::regulation(tenant, &regulation.id)).await?.is_some() {
-            return Err(StoreError::Conflict(format!("a regulation with id {} already exists", regulation.id)));
+        if self
+            .backend()
+            .get(&keys::regulation(tenant, &regulation.id))
+            .await?
+            .is_some()
+        {
+            return Err(StoreError::Conflict(format!(
+                "a regulation with id {} already exists",
+                regulation.id
+            )));
         }
         let actions = generated
             .iter()
-            .map(|a| WriteOp::Put { item: encode(keys::action_def(tenant, &a.id), 1, a), condition: Condition::Always })
+            .map(|a| WriteOp::Put {
+                item: encode(keys::action_def(tenant, &a.id), 1, a),
+                condition: Condition::Always,
+            })
             .collect();
         self.write_chunked(actions).await?;
         let parts = split(&regulation.families);
@@ -113,28 +141,50 @@ impl Store {
         };
         match self.backend().write(vec![put]).await {
             Ok(()) => Ok(header),
-            Err(BackendError::ConditionFailed { .. }) => {
-                Err(StoreError::Conflict(format!("a regulation with id {} already exists", regulation.id)))
-            }
+            Err(BackendError::ConditionFailed { .. }) => Err(StoreError::Conflict(format!(
+                "a regulation with id {} already exists",
+                regulation.id
+            ))),
             Err(e) => Err(e.into()),
         }
     }
 
-    pub async fn list_regulation_headers(&self, tenant: &TenantId) -> Result<Vec<RegulationHeader>, StoreError> {
+    pub async fn list_regulation_headers(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<RegulationHeader>, StoreError> {
         let items = self.query_all(keys::regulations(tenant), "").await?;
-        Ok(items.into_iter().map(|i| decode(i).map(|v| v.value)).collect::<Result<_, _>>()?)
+        Ok(items
+            .into_iter()
+            .map(|i| decode(i).map(|v| v.value))
+            .collect::<Result<_, _>>()?)
     }
 
-    async fn load_regulation(&self, tenant: &TenantId, header: RegulationHeader) -> Result<Regulation, StoreError> {
-        let items = self.query_all(keys::regulation_parts(tenant, &header.id), "").await?;
+    async fn load_regulation(
+        &self,
+        tenant: &TenantId,
+        header: RegulationHeader,
+    ) -> Result<Regulation, StoreError> {
+        let items = self
+            .query_all(keys::regulation_parts(tenant, &header.id), "")
+            .await?;
         let parts = items
             .into_iter()
             .map(|i| decode::<RegulationPart>(i).map(|v| v.value))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Regulation { id: header.id, name: header.name, source: header.source, families: join(parts) })
+        Ok(Regulation {
+            id: header.id,
+            name: header.name,
+            source: header.source,
+            families: join(parts),
+        })
     }
 
-    pub async fn get_regulation(&self, tenant: &TenantId, id: &RegulationId) -> Result<Regulation, StoreError> {
+    pub async fn get_regulation(
+        &self,
+        tenant: &TenantId,
+        id: &RegulationId,
+    ) -> Result<Regulation, StoreError> {
         let item = self
             .backend()
             .get(&keys::regulation(tenant, id))
@@ -153,16 +203,26 @@ impl Store {
         Ok(out)
     }
 
-    pub async fn get_action_def(&self, tenant: &TenantId, id: &ActionId) -> Result<Option<ImprovementAction>, StoreError> {
+    pub async fn get_action_def(
+        &self,
+        tenant: &TenantId,
+        id: &ActionId,
+    ) -> Result<Option<ImprovementAction>, StoreError> {
         match self.backend().get(&keys::action_def(tenant, id)).await? {
             Some(item) => Ok(Some(decode(item)?.value)),
             None => Ok(None),
         }
     }
 
-    pub async fn list_action_defs(&self, tenant: &TenantId) -> Result<Vec<ImprovementAction>, StoreError> {
+    pub async fn list_action_defs(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<ImprovementAction>, StoreError> {
         let items = self.query_all(keys::action_defs(tenant), "").await?;
-        Ok(items.into_iter().map(|i| decode(i).map(|v| v.value)).collect::<Result<_, _>>()?)
+        Ok(items
+            .into_iter()
+            .map(|i| decode(i).map(|v| v.value))
+            .collect::<Result<_, _>>()?)
     }
 }
 
@@ -179,7 +239,12 @@ mod tests {
                 id: format!("F{f}"),
                 title: format!("Family {f}"),
                 controls: (0..5)
-                    .map(|c| Control { id: format!("{f}.{c}"), title: "t".into(), description: big.clone(), actions: vec![] })
+                    .map(|c| Control {
+                        id: format!("{f}.{c}"),
+                        title: "t".into(),
+                        description: big.clone(),
+                        actions: vec![],
+                    })
                     .collect(),
             })
             .collect();

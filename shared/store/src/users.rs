@@ -22,7 +22,11 @@ pub struct UserRecord {
 }
 
 impl Store {
-    pub async fn get_user(&self, tenant: &TenantId, id: &UserId) -> Result<Option<Versioned<UserRecord>>, StoreError> {
+    pub async fn get_user(
+        &self,
+        tenant: &TenantId,
+        id: &UserId,
+    ) -> Result<Option<Versioned<UserRecord>>, StoreError> {
         match self.backend().get(&keys::user(tenant, id)).await? {
             Some(item) => Ok(Some(decode(item)?)),
             None => Ok(None),
@@ -30,15 +34,25 @@ impl Store {
     }
 
     /// Records a user the first time they are seen; a concurrent first sight is fine.
-    pub async fn record_user(&self, tenant: &TenantId, user: &UserRecord) -> Result<(), StoreError> {
-        let op = WriteOp::Put { item: encode(keys::user(tenant, &user.id), 1, user), condition: Condition::NotExists };
+    pub async fn record_user(
+        &self,
+        tenant: &TenantId,
+        user: &UserRecord,
+    ) -> Result<(), StoreError> {
+        let op = WriteOp::Put {
+            item: encode(keys::user(tenant, &user.id), 1, user),
+            condition: Condition::NotExists,
+        };
         match self.backend().write(vec![op]).await {
             Ok(()) | Err(BackendError::ConditionFailed { .. }) => Ok(()),
             Err(e) => Err(e.into()),
         }
     }
 
-    pub async fn list_users(&self, tenant: &TenantId) -> Result<Vec<Versioned<UserRecord>>, StoreError> {
+    pub async fn list_users(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<Versioned<UserRecord>>, StoreError> {
         let items = self.query_all(keys::users(tenant), "").await?;
         Ok(items.into_iter().map(decode).collect::<Result<_, _>>()?)
     }
@@ -51,13 +65,30 @@ impl Store {
         expected_version: u64,
     ) -> Result<Versioned<UserRecord>, StoreError> {
         let version = expected_version + 1;
-        let condition = if expected_version == 0 { Condition::NotExists } else { Condition::Version(expected_version) };
-        let op = WriteOp::Put { item: encode(keys::user(tenant, &user.id), version, &user), condition };
+        let condition = if expected_version == 0 {
+            Condition::NotExists
+        } else {
+            Condition::Version(expected_version)
+        };
+        let op = WriteOp::Put {
+            item: encode(keys::user(tenant, &user.id), version, &user),
+            condition,
+        };
         match self.backend().write(vec![op]).await {
-            Ok(()) => Ok(Versioned { version, value: user }),
+            Ok(()) => Ok(Versioned {
+                version,
+                value: user,
+            }),
             Err(BackendError::ConditionFailed { .. }) => {
-                let current = self.get_user(tenant, &user.id).await?.map(|u| u.version).unwrap_or(0);
-                Err(StoreError::StaleVersion { expected: expected_version, current })
+                let current = self
+                    .get_user(tenant, &user.id)
+                    .await?
+                    .map(|u| u.version)
+                    .unwrap_or(0);
+                Err(StoreError::StaleVersion {
+                    expected: expected_version,
+                    current,
+                })
             }
             Err(e) => Err(e.into()),
         }

@@ -182,38 +182,60 @@ fn every_function_builds_an_existing_arm64_binary() {
     }
 }
 
+#[test]
+fn the_template_routes_exactly_the_route_table() {
+    let mut declared: Vec<(String, String, String, bool)> = routes()
+        .into_iter()
+        .map(|r| {
+            let function = of_type("AWS::Serverless::Function")
+                .into_iter()
+                .find(|(name, _)| name == &r.function)
+                .map(|(_, f)| {
+                    f["Metadata"]["BuildProperties"]["Binary"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned()
+                })
+                .unwrap();
+            (r.method, r.path, function, r.public)
+        })
+        .collect();
+    let mut table: Vec<(String, String, String, bool)> = attest_api::routes::table::ROUTES
+        .iter()
+        .map(|r| {
+            (
+                r.method.to_owned(),
+                r.path.to_owned(),
+                r.function.to_owned(),
+                r.permission.is_none(),
+            )
+        })
+        .collect();
+    declared.sort();
+    table.sort();
+    assert_eq!(declared, table);
+}
+
 #[tokio::test]
-async fn every_declared_route_is_served_and_only_health_is_public() {
+async fn every_function_serves_its_routes_and_only_public_ones_skip_the_token() {
     let dir = tempfile::tempdir().unwrap();
     let backend =
         attest_store_embedded::EmbeddedBackend::open(&dir.path().join("db.redb")).unwrap();
-    let app = attest_api::router(attest_api::AppState::new(attest_store::Store::new(
-        Arc::new(backend),
-    )));
-    let routes = routes();
-    assert!(routes.len() >= 5, "routes found: {}", routes.len());
-    for r in routes {
-        assert_eq!(
-            r.public,
-            r.path == "/api/compliance/health",
-            "{} {}: only health skips the authorizer",
-            r.method,
-            r.path
-        );
-        let path = r.path.replace("{id}", "some-id");
+    let state = attest_api::AppState::new(attest_store::Store::new(Arc::new(backend)));
+    for r in attest_api::routes::table::ROUTES {
+        let app = attest_api::routes::table::function_router(r.function, state.clone()).unwrap();
         let req = axum::http::Request::builder()
-            .method(r.method.as_str())
-            .uri(&path)
+            .method(r.method)
+            .uri(r.path.replace("{id}", "some-id"))
             .header("content-type", "application/json")
             .body(axum::body::Body::from("{}"))
             .unwrap();
-        let res = app.clone().oneshot(req).await.unwrap();
-        let status = res.status().as_u16();
+        let status = app.oneshot(req).await.unwrap().status().as_u16();
         // Without a caller a served route answers 200 (public) or 401; an unserved one 404/405.
-        let expected = if r.public { 200 } else { 401 };
+        let expected = if r.permission.is_none() { 200 } else { 401 };
         assert_eq!(
             status, expected,
-            "{} {} ({}) answered {status}",
+            "{} {} on {} answered {status}",
             r.method, r.path, r.function
         );
     }

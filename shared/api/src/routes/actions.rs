@@ -30,9 +30,15 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route(&format!("{BASE_PATH}/actions"), get(list))
         .route(&format!("{BASE_PATH}/actions/assign"), post(assign))
-        .route(&format!("{BASE_PATH}/actions/{{id}}"), get(show).patch(update))
+        .route(
+            &format!("{BASE_PATH}/actions/{{id}}"),
+            get(show).patch(update),
+        )
         .route(&format!("{BASE_PATH}/actions/{{id}}/history"), get(history))
-        .route(&format!("{BASE_PATH}/actions/{{id}}/controls"), get(related_controls))
+        .route(
+            &format!("{BASE_PATH}/actions/{{id}}/controls"),
+            get(related_controls),
+        )
         .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
         .with_state(state)
 }
@@ -55,11 +61,25 @@ fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::invalid("cursor", "not a cursor this API returned"))
 }
 
-async fn list(State(state): State<AppState>, caller: Caller, RawQuery(raw): RawQuery) -> Result<Json<ActionPage>, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<ActionPage>, ApiError> {
     caller.require(Permission::Read)?;
     let q = QueryParams::parse(
         raw.as_deref(),
-        &["assessment", "group", "owner", "implementation_status", "test_status", "category", "regulation", "cursor", "limit"],
+        &[
+            "assessment",
+            "group",
+            "owner",
+            "implementation_status",
+            "test_status",
+            "category",
+            "regulation",
+            "cursor",
+            "limit",
+        ],
     )?;
     let assessments = q.parsed("assessment", |s| AssessmentId::parse(s))?;
     let groups = q.parsed("group", |s| GroupId::parse(s))?;
@@ -78,10 +98,15 @@ async fn list(State(state): State<AppState>, caller: Caller, RawQuery(raw): RawQ
         if after.as_ref().is_some_and(|a| &id <= a) {
             continue;
         }
-        let keep = (assessments.is_empty() || assessments.iter().any(|a| u.assessments.contains(a)))
+        let keep = (assessments.is_empty()
+            || assessments.iter().any(|a| u.assessments.contains(a)))
             && (groups.is_empty() || groups.iter().any(|g| u.groups.contains(g)))
             && (regulations.is_empty() || regulations.iter().any(|r| u.regulations.contains(r)))
-            && (owners.is_empty() || u.status.owner.as_ref().is_some_and(|o| owners.iter().any(|w| w.eq_ignore_ascii_case(o))))
+            && (owners.is_empty()
+                || u.status
+                    .owner
+                    .as_ref()
+                    .is_some_and(|o| owners.iter().any(|w| w.eq_ignore_ascii_case(o))))
             && (impl_status.is_empty() || impl_status.contains(&u.status.implementation_status))
             && (test_status.is_empty() || test_status.contains(&u.status.test_status))
             && (categories.is_empty() || categories.contains(&u.def.category));
@@ -128,7 +153,11 @@ fn detail(ctx: &InstanceContext) -> Response {
         assessments: ctx
             .usages
             .iter()
-            .map(|a| UsedBy { assessment_id: a.value.id.clone(), name: a.value.name.clone(), regulation_id: a.value.regulation_id.clone() })
+            .map(|a| UsedBy {
+                assessment_id: a.value.id.clone(),
+                name: a.value.name.clone(),
+                regulation_id: a.value.regulation_id.clone(),
+            })
             .collect(),
     };
     let mut r = Json(body).into_response();
@@ -136,9 +165,15 @@ fn detail(ctx: &InstanceContext) -> Response {
     r
 }
 
-async fn show(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     caller.require(Permission::Read)?;
-    Ok(detail(&find_instance(&state.store, &caller.0.tenant, &id).await?))
+    Ok(detail(
+        &find_instance(&state.store, &caller.0.tenant, &id).await?,
+    ))
 }
 
 async fn update(
@@ -148,14 +183,22 @@ async fn update(
     headers: HeaderMap,
     JsonBody(patch): JsonBody<ActionPatch>,
 ) -> Result<Response, ApiError> {
-    caller.require(Permission::EditData).or_else(|_| caller.require(Permission::EditTests))?;
+    caller
+        .require(Permission::EditData)
+        .or_else(|_| caller.require(Permission::EditTests))?;
     if patch.is_empty() {
-        return Err(ApiError::invalid("body", "name at least one field to change"));
+        return Err(ApiError::invalid(
+            "body",
+            "name at least one field to change",
+        ));
     }
     let expected = if_match(&headers)?;
     let mut ctx = find_instance(&state.store, &caller.0.tenant, &id).await?;
     let update = prepare_update(&ctx, &patch, &caller.0, expected)?;
-    let versions = state.store.update_instances(&caller.0.tenant, std::slice::from_ref(&update)).await?;
+    let versions = state
+        .store
+        .update_instances(&caller.0.tenant, std::slice::from_ref(&update))
+        .await?;
     ctx.status = update.status;
     ctx.version = versions[0];
     Ok(detail(&ctx))
@@ -173,27 +216,47 @@ struct AssignResult {
     items: Vec<ActionSummary>,
 }
 
-async fn assign(State(state): State<AppState>, caller: Caller, JsonBody(body): JsonBody<Assign>) -> Result<Json<AssignResult>, ApiError> {
+async fn assign(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<Assign>,
+) -> Result<Json<AssignResult>, ApiError> {
     caller.require(Permission::EditData)?;
     if body.action_ids.is_empty() || body.action_ids.len() > MAX_BULK {
-        return Err(ApiError::invalid("action_ids", format!("give 1 to {MAX_BULK} action ids")));
+        return Err(ApiError::invalid(
+            "action_ids",
+            format!("give 1 to {MAX_BULK} action ids"),
+        ));
     }
     let mut seen = std::collections::HashSet::new();
     if let Some(dup) = body.action_ids.iter().find(|id| !seen.insert(id.as_str())) {
-        return Err(ApiError::invalid("action_ids", format!("{dup} appears twice")));
+        return Err(ApiError::invalid(
+            "action_ids",
+            format!("{dup} appears twice"),
+        ));
     }
-    let patch = ActionPatch { owner: Some(body.owner), ..Default::default() };
+    let patch = ActionPatch {
+        owner: Some(body.owner),
+        ..Default::default()
+    };
     let mut contexts = Vec::new();
     let mut updates = Vec::new();
     for (i, id) in body.action_ids.iter().enumerate() {
-        let ctx = find_instance(&state.store, &caller.0.tenant, id).await.map_err(|e| match e {
-            ApiError::NotFound(_) => ApiError::invalid(format!("action_ids[{i}]"), format!("no action {id}")),
-            other => other,
-        })?;
+        let ctx = find_instance(&state.store, &caller.0.tenant, id)
+            .await
+            .map_err(|e| match e {
+                ApiError::NotFound(_) => {
+                    ApiError::invalid(format!("action_ids[{i}]"), format!("no action {id}"))
+                }
+                other => other,
+            })?;
         updates.push(prepare_update(&ctx, &patch, &caller.0, None)?);
         contexts.push(ctx);
     }
-    let versions = state.store.update_instances(&caller.0.tenant, &updates).await?;
+    let versions = state
+        .store
+        .update_instances(&caller.0.tenant, &updates)
+        .await?;
     let items = contexts
         .iter()
         .zip(updates.iter().zip(versions))
@@ -207,12 +270,20 @@ struct HistoryList {
     items: Vec<attest_domain::history::HistoryEntry>,
 }
 
-async fn history(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, RawQuery(raw): RawQuery) -> Result<Json<HistoryList>, ApiError> {
+async fn history(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<HistoryList>, ApiError> {
     caller.require(Permission::Read)?;
     let q = QueryParams::parse(raw.as_deref(), &["limit"])?;
     let limit = q.limit(100, 1000)?;
     let ctx = find_instance(&state.store, &caller.0.tenant, &id).await?;
-    let items = state.store.list_history(&caller.0.tenant, &ctx.instance, limit).await?;
+    let items = state
+        .store
+        .list_history(&caller.0.tenant, &ctx.instance, limit)
+        .await?;
     Ok(Json(HistoryList { items }))
 }
 
@@ -231,16 +302,30 @@ struct RelatedList {
     items: Vec<RelatedControl>,
 }
 
-async fn related_controls(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, RawQuery(raw): RawQuery) -> Result<Json<RelatedList>, ApiError> {
+async fn related_controls(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<RelatedList>, ApiError> {
     caller.require(Permission::Read)?;
     let q = QueryParams::parse(raw.as_deref(), &["regulation"])?;
-    let only = q.parsed("regulation", |s| RegulationId::parse(s).map_err(|e: DomainError| e))?;
+    let only = q.parsed("regulation", |s| {
+        RegulationId::parse(s).map_err(|e: DomainError| e)
+    })?;
     let ctx = find_instance(&state.store, &caller.0.tenant, &id).await?;
     let catalog = Catalog::load(&state.store, &caller.0.tenant).await?;
     let mut items = Vec::new();
-    for reg in catalog.regulations().filter(|r| only.is_empty() || only.contains(&r.id)) {
+    for reg in catalog
+        .regulations()
+        .filter(|r| only.is_empty() || only.contains(&r.id))
+    {
         for family in &reg.families {
-            for control in family.controls.iter().filter(|c| c.actions.contains(&ctx.instance.action)) {
+            for control in family
+                .controls
+                .iter()
+                .filter(|c| c.actions.contains(&ctx.instance.action))
+            {
                 items.push(RelatedControl {
                     regulation_id: reg.id.clone(),
                     regulation_name: reg.name.clone(),
@@ -254,4 +339,3 @@ async fn related_controls(State(state): State<AppState>, caller: Caller, Path(id
     }
     Ok(Json(RelatedList { items }))
 }
-

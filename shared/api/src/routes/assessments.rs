@@ -19,16 +19,28 @@ use crate::etag::etag;
 use crate::query::QueryParams;
 use crate::routes::groups::{create_group_named, GroupRef};
 use crate::usecases::catalog::Catalog;
-use crate::usecases::views::{assessment_view, controls_view, AssessmentView, ControlFilter, ControlView, ProgressView, ResolvedActions, ScoreView};
+use crate::usecases::views::{
+    assessment_view, controls_view, AssessmentView, ControlFilter, ControlView, ProgressView,
+    ResolvedActions, ScoreView,
+};
 use crate::usecases::workspace::Workspace;
 use crate::{ApiError, AppState, BASE_PATH};
 
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route(&format!("{BASE_PATH}/assessments"), get(list).post(create))
-        .route(&format!("{BASE_PATH}/assessments/{{id}}"), get(show).delete(remove))
-        .route(&format!("{BASE_PATH}/assessments/{{id}}/controls"), get(controls))
-        .route(&format!("{BASE_PATH}/assessments/{{id}}/archive"), post(archive))
+        .route(
+            &format!("{BASE_PATH}/assessments/{{id}}"),
+            get(show).delete(remove),
+        )
+        .route(
+            &format!("{BASE_PATH}/assessments/{{id}}/controls"),
+            get(controls),
+        )
+        .route(
+            &format!("{BASE_PATH}/assessments/{{id}}/archive"),
+            post(archive),
+        )
         .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
         .with_state(state)
 }
@@ -51,22 +63,39 @@ struct Snapshot {
     controls: Vec<ControlView>,
 }
 
-async fn snapshot(state: &AppState, caller: &Caller, id: &AssessmentId) -> Result<Snapshot, ApiError> {
+async fn snapshot(
+    state: &AppState,
+    caller: &Caller,
+    id: &AssessmentId,
+) -> Result<Snapshot, ApiError> {
     let value = state.store.get_snapshot(&caller.0.tenant, id).await?;
     serde_json::from_value(value).map_err(|e| ApiError::Internal(format!("snapshot of {id}: {e}")))
 }
 
 /// The live view of one assessment and its controls.
-async fn live_view(state: &AppState, caller: &Caller, a: &Versioned<Assessment>) -> Result<(AssessmentView, Vec<ControlView>), ApiError> {
+async fn live_view(
+    state: &AppState,
+    caller: &Caller,
+    a: &Versioned<Assessment>,
+) -> Result<(AssessmentView, Vec<ControlView>), ApiError> {
     let tenant = &caller.0.tenant;
     let group = state.store.get_group(tenant, &a.value.group_id).await?;
     let catalog = Catalog::load_for(&state.store, tenant, [&a.value.regulation_id]).await?;
-    let regulation = catalog
-        .regulation(&a.value.regulation_id)
-        .ok_or_else(|| ApiError::Internal(format!("assessment {} uses missing regulation {}", a.value.id, a.value.regulation_id)))?;
-    let statuses = state.store.list_instances_for_group(tenant, &a.value.group_id).await?;
+    let regulation = catalog.regulation(&a.value.regulation_id).ok_or_else(|| {
+        ApiError::Internal(format!(
+            "assessment {} uses missing regulation {}",
+            a.value.id, a.value.regulation_id
+        ))
+    })?;
+    let statuses = state
+        .store
+        .list_instances_for_group(tenant, &a.value.group_id)
+        .await?;
     let resolved = ResolvedActions::new(regulation, &a.value.group_id, &catalog, &statuses);
-    Ok((assessment_view(a, group.value.name.as_str(), regulation, &resolved), controls_view(regulation, &resolved)))
+    Ok((
+        assessment_view(a, group.value.name.as_str(), regulation, &resolved),
+        controls_view(regulation, &resolved),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -80,36 +109,60 @@ struct CreateAssessment {
     name: Option<String>,
 }
 
-async fn create(State(state): State<AppState>, caller: Caller, JsonBody(body): JsonBody<CreateAssessment>) -> Result<Response, ApiError> {
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<CreateAssessment>,
+) -> Result<Response, ApiError> {
     caller.require(Permission::ManageAssessments)?;
     let tenant = &caller.0.tenant;
     let services = normalize_services(&body.services)?;
     let catalog = Catalog::load_for(&state.store, tenant, [&body.regulation_id]).await?;
-    let regulation = catalog
-        .regulation(&body.regulation_id)
-        .ok_or_else(|| ApiError::invalid("regulation_id", format!("no regulation {}", body.regulation_id)))?;
+    let regulation = catalog.regulation(&body.regulation_id).ok_or_else(|| {
+        ApiError::invalid(
+            "regulation_id",
+            format!("no regulation {}", body.regulation_id),
+        )
+    })?;
     let name = match body.name.as_deref().map(str::trim) {
         Some("") => return Err(ApiError::invalid("name", "must not be empty")),
-        Some(n) if n.chars().count() > 200 => return Err(ApiError::invalid("name", "must be at most 200 characters")),
+        Some(n) if n.chars().count() > 200 => {
+            return Err(ApiError::invalid("name", "must be at most 200 characters"))
+        }
         Some(n) => n.to_owned(),
         None => format!("{} - {}", services.join(", "), regulation.name),
     };
     let group_id = match (body.group_id, body.group_name) {
         (Some(id), None) => {
             if body.copy_from.is_some() {
-                return Err(ApiError::invalid("copy_from", "only a new group (group_name) can copy from another group"));
+                return Err(ApiError::invalid(
+                    "copy_from",
+                    "only a new group (group_name) can copy from another group",
+                ));
             }
-            state.store.get_group(tenant, &id).await.map_err(|e| match e {
-                StoreError::NotFound(_) => ApiError::invalid("group_id", format!("no group {id}")),
-                other => other.into(),
-            })?;
+            state
+                .store
+                .get_group(tenant, &id)
+                .await
+                .map_err(|e| match e {
+                    StoreError::NotFound(_) => {
+                        ApiError::invalid("group_id", format!("no group {id}"))
+                    }
+                    other => other.into(),
+                })?;
             id
         }
         (None, Some(group_name)) => {
-            let GroupRef { id, .. } = create_group_named(&state, &caller, group_name, body.copy_from).await?;
+            let GroupRef { id, .. } =
+                create_group_named(&state, &caller, group_name, body.copy_from).await?;
             id
         }
-        _ => return Err(ApiError::invalid("group_id", "give either group_id (an existing group) or group_name (a new one)")),
+        _ => {
+            return Err(ApiError::invalid(
+                "group_id",
+                "give either group_id (an existing group) or group_name (a new one)",
+            ))
+        }
     };
     let assessment = Assessment {
         id: AssessmentId::parse(new_id()).expect("generated ids are valid"),
@@ -120,10 +173,14 @@ async fn create(State(state): State<AppState>, caller: Caller, JsonBody(body): J
         created_at: chrono::Utc::now(),
         archived_at: None,
     };
-    let created = state.store.create_assessment(tenant, &assessment).await.map_err(|e| match e {
-        StoreError::NotFound(what) => ApiError::invalid("group_id", format!("no {what}")),
-        other => other.into(),
-    })?;
+    let created = state
+        .store
+        .create_assessment(tenant, &assessment)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound(what) => ApiError::invalid("group_id", format!("no {what}")),
+            other => other.into(),
+        })?;
     tracing::info!(tenant = %tenant, assessment = %created.value.id, regulation = %created.value.regulation_id, "assessment created");
     let (view, _) = live_view(&state, &caller, &created).await?;
     let mut response = with_etag(StatusCode::CREATED, view);
@@ -138,7 +195,11 @@ struct AssessmentList {
     items: Vec<AssessmentView>,
 }
 
-async fn list(State(state): State<AppState>, caller: Caller, RawQuery(raw): RawQuery) -> Result<Json<AssessmentList>, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<AssessmentList>, ApiError> {
     caller.require(Permission::Read)?;
     let q = QueryParams::parse(raw.as_deref(), &["include_archived"])?;
     let include_archived = q.flag("include_archived")?;
@@ -152,15 +213,27 @@ async fn list(State(state): State<AppState>, caller: Caller, RawQuery(raw): RawQ
             continue;
         }
         if let Some((regulation, resolved)) = ws.resolve(&a.value) {
-            items.push(assessment_view(a, ws.group_name(&a.value.group_id), regulation, &resolved));
+            items.push(assessment_view(
+                a,
+                ws.group_name(&a.value.group_id),
+                regulation,
+                &resolved,
+            ));
         }
     }
     Ok(Json(AssessmentList { items }))
 }
 
-async fn show(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     caller.require(Permission::Read)?;
-    let a = state.store.get_assessment(&caller.0.tenant, &assessment_id(&id)?).await?;
+    let a = state
+        .store
+        .get_assessment(&caller.0.tenant, &assessment_id(&id)?)
+        .await?;
     let view = if a.value.is_archived() {
         snapshot(&state, &caller, &a.value.id).await?.assessment
     } else {
@@ -178,9 +251,23 @@ struct ControlList {
     items: Vec<ControlView>,
 }
 
-async fn controls(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, RawQuery(raw): RawQuery) -> Result<Json<ControlList>, ApiError> {
+async fn controls(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<ControlList>, ApiError> {
     caller.require(Permission::Read)?;
-    let q = QueryParams::parse(raw.as_deref(), &["article", "control", "owner", "implementation_status", "test_status"])?;
+    let q = QueryParams::parse(
+        raw.as_deref(),
+        &[
+            "article",
+            "control",
+            "owner",
+            "implementation_status",
+            "test_status",
+        ],
+    )?;
     let filter = ControlFilter {
         article: q.all("article"),
         control: q.all("control"),
@@ -188,7 +275,10 @@ async fn controls(State(state): State<AppState>, caller: Caller, Path(id): Path<
         implementation_status: q.parsed("implementation_status", ImplementationStatus::parse)?,
         test_status: q.parsed("test_status", TestStatus::parse)?,
     };
-    let a = state.store.get_assessment(&caller.0.tenant, &assessment_id(&id)?).await?;
+    let a = state
+        .store
+        .get_assessment(&caller.0.tenant, &assessment_id(&id)?)
+        .await?;
     let (view, controls) = if a.value.is_archived() {
         let s = snapshot(&state, &caller, &a.value.id).await?;
         (s.assessment, s.controls)
@@ -204,24 +294,45 @@ async fn controls(State(state): State<AppState>, caller: Caller, Path(id): Path<
     }))
 }
 
-async fn archive(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn archive(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     caller.require(Permission::ManageAssessments)?;
-    let a = state.store.get_assessment(&caller.0.tenant, &assessment_id(&id)?).await?;
+    let a = state
+        .store
+        .get_assessment(&caller.0.tenant, &assessment_id(&id)?)
+        .await?;
     a.value.ensure_live()?;
     let (mut view, controls) = live_view(&state, &caller, &a).await?;
     let at = chrono::Utc::now();
     view.archived = true;
     view.archived_at = Some(at);
     view.version = a.version + 1;
-    let snapshot = serde_json::to_value(Snapshot { assessment: view.clone(), controls }).map_err(|e| ApiError::Internal(e.to_string()))?;
-    state.store.archive_assessment(&caller.0.tenant, &a, at, &snapshot).await?;
+    let snapshot = serde_json::to_value(Snapshot {
+        assessment: view.clone(),
+        controls,
+    })
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    state
+        .store
+        .archive_assessment(&caller.0.tenant, &a, at, &snapshot)
+        .await?;
     tracing::info!(tenant = %caller.0.tenant, assessment = %a.value.id, "assessment archived");
     Ok(with_etag(StatusCode::OK, view))
 }
 
-async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     caller.require(Permission::ManageAssessments)?;
-    let a = state.store.get_assessment(&caller.0.tenant, &assessment_id(&id)?).await?;
+    let a = state
+        .store
+        .get_assessment(&caller.0.tenant, &assessment_id(&id)?)
+        .await?;
     state.store.delete_assessment(&caller.0.tenant, &a).await?;
     tracing::info!(tenant = %caller.0.tenant, assessment = %a.value.id, "assessment deleted");
     Ok(StatusCode::NO_CONTENT)

@@ -1,10 +1,10 @@
 //! Assessment groups: `GET /groups`, `POST /groups`, `PATCH /groups/{id}`.
 
+use attest_domain::action::{diff, ActionStatus, InstanceRef, InstanceScope};
 use attest_domain::group::{AssessmentGroup, GroupName};
+use attest_domain::history::Source;
 use attest_domain::identity::Permission;
 use attest_domain::ids::{new_id, GroupId};
-use attest_domain::action::{diff, ActionStatus, InstanceRef, InstanceScope};
-use attest_domain::history::Source;
 use attest_store::instances::InstanceUpdate;
 use attest_store::{StoreError, Versioned};
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -120,10 +120,16 @@ pub async fn create_group_named(
 ) -> Result<GroupRef, ApiError> {
     let tenant = &caller.0.tenant;
     if let Some(source) = &copy_from {
-        state.store.get_group(tenant, source).await.map_err(|e| match e {
-            StoreError::NotFound(_) => ApiError::invalid("copy_from", format!("no group {source} to copy from")),
-            other => other.into(),
-        })?;
+        state
+            .store
+            .get_group(tenant, source)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound(_) => {
+                    ApiError::invalid("copy_from", format!("no group {source} to copy from"))
+                }
+                other => other.into(),
+            })?;
     }
     let group = AssessmentGroup {
         id: GroupId::parse(new_id()).expect("generated ids are valid"),
@@ -137,10 +143,18 @@ pub async fn create_group_named(
         let copied = copy_instances(state, caller, source, &created.value.id).await?;
         tracing::info!(tenant = %tenant, group = %created.value.id, from = %source, copied, "group instances copied");
     }
-    Ok(GroupRef { id: created.value.id.clone(), group: created })
+    Ok(GroupRef {
+        id: created.value.id.clone(),
+        group: created,
+    })
 }
 
-async fn copy_instances(state: &AppState, caller: &Caller, from: &GroupId, to: &GroupId) -> Result<usize, ApiError> {
+async fn copy_instances(
+    state: &AppState,
+    caller: &Caller,
+    from: &GroupId,
+    to: &GroupId,
+) -> Result<usize, ApiError> {
     let tenant = &caller.0.tenant;
     let now = chrono::Utc::now();
     let mut updates = Vec::new();
@@ -154,7 +168,10 @@ async fn copy_instances(state: &AppState, caller: &Caller, from: &GroupId, to: &
             .map(|c| c.into_entry(now, caller.0.user.as_str(), Source::Import))
             .collect();
         updates.push(InstanceUpdate {
-            instance: InstanceRef { action: instance.action, scope: InstanceScope::Group(to.clone()) },
+            instance: InstanceRef {
+                action: instance.action,
+                scope: InstanceScope::Group(to.clone()),
+            },
             expected_version: 0,
             status: status.value,
             history,
@@ -163,7 +180,9 @@ async fn copy_instances(state: &AppState, caller: &Caller, from: &GroupId, to: &
     let count = updates.len();
     let mut batch: Vec<InstanceUpdate> = Vec::new();
     for u in updates {
-        if batch.iter().map(InstanceUpdate::ops).sum::<usize>() + u.ops() > attest_store::backend::MAX_TRANSACTION_OPS {
+        if batch.iter().map(InstanceUpdate::ops).sum::<usize>() + u.ops()
+            > attest_store::backend::MAX_TRANSACTION_OPS
+        {
             state.store.update_instances(tenant, &batch).await?;
             batch.clear();
         }

@@ -4,8 +4,10 @@ pub mod actions;
 pub mod assessments;
 pub mod groups;
 pub mod health;
+pub mod openapi;
 pub mod regulations;
 pub mod score;
+pub mod table;
 pub mod users;
 
 use crate::ApiError;

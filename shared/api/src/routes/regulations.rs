@@ -5,7 +5,9 @@ use std::collections::HashSet;
 use attest_domain::identity::Permission;
 use attest_domain::ids::{new_id, ActionId, RegulationId};
 use attest_domain::regulation::Regulation;
-use attest_domain::vocab::{ActionType, Category, ControlType, Enforcement, ManagedBy, TestingType};
+use attest_domain::vocab::{
+    ActionType, Category, ControlType, Enforcement, ManagedBy, TestingType,
+};
 use attest_library::assemble::{assemble, ControlDraft, FamilyDraft};
 use attest_library::oscal;
 use axum::body::Bytes;
@@ -28,9 +30,20 @@ pub const MAX_CONTROLS: usize = 5_000;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route(&format!("{BASE_PATH}/regulations"), get(list).post(create).layer(DefaultBodyLimit::max(OSCAL_BODY_LIMIT)))
-        .route(&format!("{BASE_PATH}/regulations/import/oscal"), post(import_oscal).layer(DefaultBodyLimit::max(OSCAL_BODY_LIMIT)))
-        .route(&format!("{BASE_PATH}/regulations/{{id}}"), get(show).layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT)))
+        .route(
+            &format!("{BASE_PATH}/regulations"),
+            get(list)
+                .post(create)
+                .layer(DefaultBodyLimit::max(OSCAL_BODY_LIMIT)),
+        )
+        .route(
+            &format!("{BASE_PATH}/regulations/import/oscal"),
+            post(import_oscal).layer(DefaultBodyLimit::max(OSCAL_BODY_LIMIT)),
+        )
+        .route(
+            &format!("{BASE_PATH}/regulations/{{id}}"),
+            get(show).layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT)),
+        )
         .with_state(state)
 }
 
@@ -60,11 +73,29 @@ struct RegulationList {
     items: Vec<RegulationSummary>,
 }
 
-async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<RegulationList>, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<RegulationList>, ApiError> {
     caller.require(Permission::Read)?;
-    let mut items: Vec<RegulationSummary> = attest_library::builtin().regulations().iter().map(|r| summary(r, true)).collect();
-    for h in state.store.list_regulation_headers(&caller.0.tenant).await? {
-        items.push(RegulationSummary { id: h.id, name: h.name, source: h.source, built_in: false, families: h.families, controls: h.controls });
+    let mut items: Vec<RegulationSummary> = attest_library::builtin()
+        .regulations()
+        .iter()
+        .map(|r| summary(r, true))
+        .collect();
+    for h in state
+        .store
+        .list_regulation_headers(&caller.0.tenant)
+        .await?
+    {
+        items.push(RegulationSummary {
+            id: h.id,
+            name: h.name,
+            source: h.source,
+            built_in: false,
+            families: h.families,
+            controls: h.controls,
+        });
     }
     Ok(Json(RegulationList { items }))
 }
@@ -143,22 +174,30 @@ fn detail(catalog: &Catalog, r: &Regulation) -> RegulationDetail {
     }
 }
 
-async fn show(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<RegulationDetail>, ApiError> {
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<RegulationDetail>, ApiError> {
     caller.require(Permission::Read)?;
-    let id = RegulationId::parse(&id).map_err(|_| ApiError::NotFound(format!("regulation {id}")))?;
+    let id =
+        RegulationId::parse(&id).map_err(|_| ApiError::NotFound(format!("regulation {id}")))?;
     let catalog = Catalog::load_for(&state.store, &caller.0.tenant, [&id]).await?;
-    let r = catalog.regulation(&id).ok_or_else(|| ApiError::NotFound(format!("regulation {id}")))?;
+    let r = catalog
+        .regulation(&id)
+        .ok_or_else(|| ApiError::NotFound(format!("regulation {id}")))?;
     Ok(Json(detail(&catalog, r)))
 }
 
 /// A new regulation id: the caller's, checked, or a generated one.
 fn new_regulation_id(given: Option<RegulationId>, prefix: &str) -> Result<RegulationId, ApiError> {
     match given {
-        Some(id) if attest_library::builtin().regulation(&id).is_some() => {
-            Err(ApiError::Conflict(format!("{id} is a built-in regulation; choose another id")))
-        }
+        Some(id) if attest_library::builtin().regulation(&id).is_some() => Err(ApiError::Conflict(
+            format!("{id} is a built-in regulation; choose another id"),
+        )),
         Some(id) => Ok(id),
-        None => Ok(RegulationId::parse(format!("{prefix}-{}", &new_id()[..12])).expect("generated ids are valid")),
+        None => Ok(RegulationId::parse(format!("{prefix}-{}", &new_id()[..12]))
+            .expect("generated ids are valid")),
     }
 }
 
@@ -199,7 +238,11 @@ struct NewRegulation {
     families: Vec<NewFamily>,
 }
 
-async fn create(State(state): State<AppState>, caller: Caller, JsonBody(body): JsonBody<NewRegulation>) -> Result<Response, ApiError> {
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<NewRegulation>,
+) -> Result<Response, ApiError> {
     caller.require(Permission::ManageAssessments)?;
     let tenant = &caller.0.tenant;
     if body.name.trim().is_empty() {
@@ -210,7 +253,10 @@ async fn create(State(state): State<AppState>, caller: Caller, JsonBody(body): J
     let mut count = 0;
     for (fi, f) in body.families.iter().enumerate() {
         if f.id.trim().is_empty() || f.title.trim().is_empty() {
-            return Err(ApiError::invalid(format!("families[{fi}]"), "id and title must not be empty"));
+            return Err(ApiError::invalid(
+                format!("families[{fi}]"),
+                "id and title must not be empty",
+            ));
         }
         for (ci, c) in f.controls.iter().enumerate() {
             let field = format!("families[{fi}].controls[{ci}]");
@@ -218,19 +264,30 @@ async fn create(State(state): State<AppState>, caller: Caller, JsonBody(body): J
                 return Err(ApiError::invalid(field, "id and title must not be empty"));
             }
             if !ids.insert(c.id.to_lowercase()) {
-                return Err(ApiError::invalid(format!("{field}.id"), format!("control {} appears twice", c.id)));
+                return Err(ApiError::invalid(
+                    format!("{field}.id"),
+                    format!("control {} appears twice", c.id),
+                ));
             }
             if let Some(a) = c.actions.iter().find(|a| catalog.action(a).is_none()) {
-                return Err(ApiError::invalid(format!("{field}.actions"), format!("no improvement action {a}")));
+                return Err(ApiError::invalid(
+                    format!("{field}.actions"),
+                    format!("no improvement action {a}"),
+                ));
             }
             count += 1;
         }
     }
     if count == 0 {
-        return Err(ApiError::invalid("families", "a regulation needs at least one control"));
+        return Err(ApiError::invalid(
+            "families",
+            "a regulation needs at least one control",
+        ));
     }
     if count > MAX_CONTROLS {
-        return Err(ApiError::PayloadTooLarge(format!("{count} controls; at most {MAX_CONTROLS}")));
+        return Err(ApiError::PayloadTooLarge(format!(
+            "{count} controls; at most {MAX_CONTROLS}"
+        )));
     }
     let id = new_regulation_id(body.id, "custom")?;
     let families = body
@@ -242,12 +299,20 @@ async fn create(State(state): State<AppState>, caller: Caller, JsonBody(body): J
             controls: f
                 .controls
                 .into_iter()
-                .map(|c| ControlDraft { id: c.id, title: c.title, description: c.description, actions: c.actions })
+                .map(|c| ControlDraft {
+                    id: c.id,
+                    title: c.title,
+                    description: c.description,
+                    actions: c.actions,
+                })
                 .collect(),
         })
         .collect();
     let (regulation, generated) = assemble(id, body.name.trim().to_owned(), body.source, families);
-    state.store.put_regulation(tenant, &regulation, &generated, caller.0.user.as_str()).await?;
+    state
+        .store
+        .put_regulation(tenant, &regulation, &generated, caller.0.user.as_str())
+        .await?;
     let catalog = Catalog::load_for(&state.store, tenant, [&regulation.id]).await?;
     Ok(created(&catalog, &regulation))
 }
@@ -268,32 +333,60 @@ async fn import_oscal(
             RegulationId::parse(&m)
                 .ok()
                 .and_then(|id| attest_library::builtin().regulation(&id))
-                .ok_or_else(|| ApiError::invalid("map_as", format!("{m:?} is not a built-in regulation")))?,
+                .ok_or_else(|| {
+                    ApiError::invalid("map_as", format!("{m:?} is not a built-in regulation"))
+                })?,
         ),
     };
-    let given_id = q.one("id").map(|i| RegulationId::parse(i).map_err(|e| ApiError::invalid("id", e.to_string()))).transpose()?;
+    let given_id = q
+        .one("id")
+        .map(|i| RegulationId::parse(i).map_err(|e| ApiError::invalid("id", e.to_string())))
+        .transpose()?;
     let name = q.one("name").filter(|n| !n.trim().is_empty());
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if !content_type.starts_with("application/json") && !content_type.contains("+json") {
-        return Err(ApiError::UnsupportedMediaType(format!("send the OSCAL catalog as application/json (got {content_type:?})")));
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "send the OSCAL catalog as application/json (got {content_type:?})"
+        )));
     }
     let bytes = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge(format!("the catalog is larger than {} MB", OSCAL_BODY_LIMIT / 1024 / 1024))
+            ApiError::PayloadTooLarge(format!(
+                "the catalog is larger than {} MB",
+                OSCAL_BODY_LIMIT / 1024 / 1024
+            ))
         } else {
-            ApiError::BadRequest { detail: format!("could not read the body: {rejection}"), errors: vec![] }
+            ApiError::BadRequest {
+                detail: format!("could not read the body: {rejection}"),
+                errors: vec![],
+            }
         }
     })?;
     let json: serde_json::Value = parse_json(&bytes)?;
     let id = new_regulation_id(given_id, "oscal")?;
-    let imported = oscal::import(&json, id, name, map_as).map_err(|e| ApiError::Unprocessable { detail: e.to_string(), errors: vec![] })?;
+    let imported = oscal::import(&json, id, name, map_as).map_err(|e| ApiError::Unprocessable {
+        detail: e.to_string(),
+        errors: vec![],
+    })?;
     let count = imported.regulation.controls().count();
     if count > MAX_CONTROLS {
-        return Err(ApiError::PayloadTooLarge(format!("{count} controls; at most {MAX_CONTROLS}")));
+        return Err(ApiError::PayloadTooLarge(format!(
+            "{count} controls; at most {MAX_CONTROLS}"
+        )));
     }
-    state.store.put_regulation(tenant, &imported.regulation, &imported.generated, caller.0.user.as_str()).await?;
+    state
+        .store
+        .put_regulation(
+            tenant,
+            &imported.regulation,
+            &imported.generated,
+            caller.0.user.as_str(),
+        )
+        .await?;
     tracing::info!(tenant = %tenant, regulation = %imported.regulation.id, controls = count, generated = imported.generated.len(), "OSCAL catalog imported");
     let catalog = Catalog::load_for(&state.store, tenant, [&imported.regulation.id]).await?;
     Ok(created(&catalog, &imported.regulation))
 }
-

@@ -13,7 +13,9 @@ use crate::usecases::workspace::Workspace;
 use crate::{ApiError, AppState, BASE_PATH};
 
 pub fn router(state: AppState) -> Router {
-    Router::new().route(&format!("{BASE_PATH}/score"), get(score)).with_state(state)
+    Router::new()
+        .route(&format!("{BASE_PATH}/score"), get(score))
+        .with_state(state)
 }
 
 #[derive(Serialize)]
@@ -29,13 +31,23 @@ struct ScoreResponse {
     assessments: usize,
 }
 
-async fn score(State(state): State<AppState>, caller: Caller) -> Result<Json<ScoreResponse>, ApiError> {
+async fn score(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<ScoreResponse>, ApiError> {
     caller.require(Permission::Read)?;
     let ws = Workspace::load(&state.store, &caller.0.tenant).await?;
     let score = ws.tenant_score();
     Ok(Json(ScoreResponse {
         overall: score.overall().into(),
-        by_category: score.by_category().iter().map(|(c, s)| CategoryScore { category: *c, score: (*s).into() }).collect(),
+        by_category: score
+            .by_category()
+            .iter()
+            .map(|(c, s)| CategoryScore {
+                category: *c,
+                score: (*s).into(),
+            })
+            .collect(),
         assessments: ws.live().count(),
     }))
 }

@@ -39,7 +39,14 @@ struct UserView {
 
 impl From<Versioned<UserRecord>> for UserView {
     fn from(u: Versioned<UserRecord>) -> Self {
-        Self { id: u.value.id, name: u.value.name, email: u.value.email, roles: u.value.roles, first_seen: u.value.first_seen, version: u.version }
+        Self {
+            id: u.value.id,
+            name: u.value.name,
+            email: u.value.email,
+            roles: u.value.roles,
+            first_seen: u.value.first_seen,
+            version: u.version,
+        }
     }
 }
 
@@ -51,7 +58,9 @@ struct UserList {
 async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<UserList>, ApiError> {
     caller.require(Permission::Read)?;
     let users = state.store.list_users(&caller.0.tenant).await?;
-    Ok(Json(UserList { items: users.into_iter().map(UserView::from).collect() }))
+    Ok(Json(UserList {
+        items: users.into_iter().map(UserView::from).collect(),
+    }))
 }
 
 #[derive(Deserialize)]
@@ -73,7 +82,9 @@ async fn set_roles(
     let current = state.store.get_user(tenant, &id).await?;
     let version = current.as_ref().map(|u| u.version).unwrap_or(0);
     if let Some(expected) = if_match(&headers)?.filter(|v| *v != version) {
-        return Err(ApiError::PreconditionFailed(format!("If-Match names version {expected} but user {id} is at version {version}")));
+        return Err(ApiError::PreconditionFailed(format!(
+            "If-Match names version {expected} but user {id} is at version {version}"
+        )));
     }
     let mut record = current.map(|u| u.value).unwrap_or(UserRecord {
         id: id.clone(),

@@ -22,7 +22,11 @@ pub struct InstanceContext {
 }
 
 /// Resolves `/actions/{id}`. An id that no live assessment of the tenant uses is 404.
-pub async fn find_instance(store: &Store, tenant: &TenantId, id: &str) -> Result<InstanceContext, ApiError> {
+pub async fn find_instance(
+    store: &Store,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<InstanceContext, ApiError> {
     let not_found = || ApiError::NotFound(format!("action {id}"));
     let instance = InstanceRef::parse(id).ok_or_else(not_found)?;
     let assessments: Vec<Versioned<Assessment>> = store
@@ -35,8 +39,16 @@ pub async fn find_instance(store: &Store, tenant: &TenantId, id: &str) -> Result
             InstanceScope::Group(g) => &a.value.group_id == g,
         })
         .collect();
-    let catalog = Catalog::load_for(store, tenant, assessments.iter().map(|a| &a.value.regulation_id)).await?;
-    let def = catalog.action(&instance.action).ok_or_else(not_found)?.clone();
+    let catalog = Catalog::load_for(
+        store,
+        tenant,
+        assessments.iter().map(|a| &a.value.regulation_id),
+    )
+    .await?;
+    let def = catalog
+        .action(&instance.action)
+        .ok_or_else(not_found)?
+        .clone();
     let usages: Vec<_> = assessments
         .into_iter()
         .filter(|a| def.scope_in(&a.value.group_id) == instance.scope)
@@ -53,7 +65,13 @@ pub async fn find_instance(store: &Store, tenant: &TenantId, id: &str) -> Result
         Some(v) => (v.value, v.version),
         None => (ActionStatus::initial(&def), 0),
     };
-    Ok(InstanceContext { def, instance, status, version, usages })
+    Ok(InstanceContext {
+        def,
+        instance,
+        status,
+        version,
+        usages,
+    })
 }
 
 /// Checks permissions for the patch's fields, applies the rules, and prepares the write.
@@ -81,6 +99,9 @@ pub fn prepare_update(
         instance: ctx.instance.clone(),
         expected_version: ctx.version,
         status,
-        history: changes.into_iter().map(|c| c.into_entry(now, caller.user.as_str(), Source::Manual)).collect(),
+        history: changes
+            .into_iter()
+            .map(|c| c.into_entry(now, caller.user.as_str(), Source::Manual))
+            .collect(),
     })
 }

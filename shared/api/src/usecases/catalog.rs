@@ -16,14 +16,27 @@ pub struct Catalog {
 
 impl Catalog {
     pub fn builtin_only() -> Self {
-        Self { library: attest_library::builtin(), own: Vec::new(), own_actions: HashMap::new() }
+        Self {
+            library: attest_library::builtin(),
+            own: Vec::new(),
+            own_actions: HashMap::new(),
+        }
     }
 
     /// The library plus every tenant regulation and generated action.
     pub async fn load(store: &Store, tenant: &TenantId) -> Result<Self, StoreError> {
         let own = store.list_regulations(tenant).await?;
-        let own_actions = store.list_action_defs(tenant).await?.into_iter().map(|a| (a.id.clone(), a)).collect();
-        Ok(Self { library: attest_library::builtin(), own, own_actions })
+        let own_actions = store
+            .list_action_defs(tenant)
+            .await?
+            .into_iter()
+            .map(|a| (a.id.clone(), a))
+            .collect();
+        Ok(Self {
+            library: attest_library::builtin(),
+            own,
+            own_actions,
+        })
     }
 
     /// The library plus the named regulations only (built-in ones cost no storage call).
@@ -33,7 +46,10 @@ impl Catalog {
         regulations: impl IntoIterator<Item = &'a RegulationId>,
     ) -> Result<Self, StoreError> {
         let mut catalog = Self::builtin_only();
-        let mut wanted: Vec<&RegulationId> = regulations.into_iter().filter(|r| catalog.library.regulation(r).is_none()).collect();
+        let mut wanted: Vec<&RegulationId> = regulations
+            .into_iter()
+            .filter(|r| catalog.library.regulation(r).is_none())
+            .collect();
         wanted.sort();
         wanted.dedup();
         if wanted.is_empty() {
@@ -46,7 +62,12 @@ impl Catalog {
                 Err(e) => return Err(e),
             }
         }
-        catalog.own_actions = store.list_action_defs(tenant).await?.into_iter().map(|a| (a.id.clone(), a)).collect();
+        catalog.own_actions = store
+            .list_action_defs(tenant)
+            .await?
+            .into_iter()
+            .map(|a| (a.id.clone(), a))
+            .collect();
         Ok(catalog)
     }
 
@@ -55,7 +76,9 @@ impl Catalog {
     }
 
     pub fn regulation(&self, id: &RegulationId) -> Option<&Regulation> {
-        self.library.regulation(id).or_else(|| self.own.iter().find(|r| &r.id == id))
+        self.library
+            .regulation(id)
+            .or_else(|| self.own.iter().find(|r| &r.id == id))
     }
 
     pub fn regulations(&self) -> impl Iterator<Item = &Regulation> {

@@ -24,7 +24,11 @@ pub struct ScoreView {
 
 impl From<Score> for ScoreView {
     fn from(s: Score) -> Self {
-        Self { achieved: s.achieved, possible: s.possible, percent: s.percent() }
+        Self {
+            achieved: s.achieved,
+            possible: s.possible,
+            percent: s.percent(),
+        }
     }
 }
 
@@ -36,7 +40,10 @@ pub struct ProgressView {
 
 impl From<Progress> for ProgressView {
     fn from(p: Progress) -> Self {
-        Self { controls_total: p.controls_total, controls_assessed: p.controls_assessed }
+        Self {
+            controls_total: p.controls_total,
+            controls_assessed: p.controls_assessed,
+        }
     }
 }
 
@@ -64,7 +71,12 @@ pub struct ActionSummary {
 }
 
 impl ActionSummary {
-    pub fn new(def: &ImprovementAction, instance: &InstanceRef, status: &ActionStatus, version: u64) -> Self {
+    pub fn new(
+        def: &ImprovementAction,
+        instance: &InstanceRef,
+        status: &ActionStatus,
+        version: u64,
+    ) -> Self {
         Self {
             id: instance.api_id(),
             action_id: def.id.clone(),
@@ -141,18 +153,32 @@ impl<'a> ResolvedActions<'a> {
                 tracing::warn!(action = %id, regulation = %regulation.id, "control maps to an unknown action");
                 continue;
             };
-            let instance = InstanceRef { action: id.clone(), scope: def.scope_in(group) };
+            let instance = InstanceRef {
+                action: id.clone(),
+                scope: def.scope_in(group),
+            };
             let (status, version) = match statuses.get(&instance) {
                 Some(v) => (v.value.clone(), v.version),
                 None => (ActionStatus::initial(def), 0),
             };
-            entries.insert(id.clone(), Entry { def, instance, status, version });
+            entries.insert(
+                id.clone(),
+                Entry {
+                    def,
+                    instance,
+                    status,
+                    version,
+                },
+            );
         }
         Self { entries }
     }
 
     pub fn as_scoring(&self) -> Resolved<'_> {
-        self.entries.iter().map(|(id, e)| (id, (e.def, &e.status))).collect()
+        self.entries
+            .iter()
+            .map(|(id, e)| (id, (e.def, &e.status)))
+            .collect()
     }
 }
 
@@ -217,12 +243,23 @@ pub struct ControlFilter {
 
 impl ControlFilter {
     pub fn matches(&self, c: &ControlView) -> bool {
-        let any = |list: &[String], v: &str| list.is_empty() || list.iter().any(|x| x.eq_ignore_ascii_case(v));
+        let any = |list: &[String], v: &str| {
+            list.is_empty() || list.iter().any(|x| x.eq_ignore_ascii_case(v))
+        };
         (self.article.is_empty() || any(&self.article, &c.id) || any(&self.article, &c.family_id))
             && any(&self.control, &c.id)
-            && (self.owner.is_empty() || c.actions.iter().any(|a| a.owner.as_deref().is_some_and(|o| any(&self.owner, o))))
+            && (self.owner.is_empty()
+                || c.actions
+                    .iter()
+                    .any(|a| a.owner.as_deref().is_some_and(|o| any(&self.owner, o))))
             && (self.implementation_status.is_empty()
-                || c.actions.iter().any(|a| self.implementation_status.contains(&a.implementation_status)))
-            && (self.test_status.is_empty() || c.actions.iter().any(|a| self.test_status.contains(&a.test_status)))
+                || c.actions.iter().any(|a| {
+                    self.implementation_status
+                        .contains(&a.implementation_status)
+                }))
+            && (self.test_status.is_empty()
+                || c.actions
+                    .iter()
+                    .any(|a| self.test_status.contains(&a.test_status)))
     }
 }

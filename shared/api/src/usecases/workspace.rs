@@ -34,10 +34,25 @@ pub struct InstanceUse<'a> {
 impl Workspace {
     pub async fn load(store: &Store, tenant: &TenantId) -> Result<Self, StoreError> {
         let assessments = store.list_assessments(tenant).await?;
-        let groups = store.list_groups(tenant).await?.into_iter().map(|g| (g.value.id, g.value.name.as_str().to_owned())).collect();
-        let catalog = Catalog::load_for(store, tenant, assessments.iter().map(|a| &a.value.regulation_id)).await?;
+        let groups = store
+            .list_groups(tenant)
+            .await?
+            .into_iter()
+            .map(|g| (g.value.id, g.value.name.as_str().to_owned()))
+            .collect();
+        let catalog = Catalog::load_for(
+            store,
+            tenant,
+            assessments.iter().map(|a| &a.value.regulation_id),
+        )
+        .await?;
         let statuses = store.list_instances(tenant).await?;
-        Ok(Self { assessments, groups, catalog, statuses })
+        Ok(Self {
+            assessments,
+            groups,
+            catalog,
+            statuses,
+        })
     }
 
     pub fn group_name(&self, id: &GroupId) -> &str {
@@ -50,7 +65,10 @@ impl Workspace {
 
     pub fn resolve(&self, a: &Assessment) -> Option<(&Regulation, ResolvedActions<'_>)> {
         let regulation = self.catalog.regulation(&a.regulation_id)?;
-        Some((regulation, ResolvedActions::new(regulation, &a.group_id, &self.catalog, &self.statuses)))
+        Some((
+            regulation,
+            ResolvedActions::new(regulation, &a.group_id, &self.catalog, &self.statuses),
+        ))
     }
 
     /// Overall score over the live assessments.
@@ -70,17 +88,21 @@ impl Workspace {
     pub fn instances(&self) -> BTreeMap<String, InstanceUse<'_>> {
         let mut out: BTreeMap<String, InstanceUse<'_>> = BTreeMap::new();
         for a in self.live() {
-            let Some((_, resolved)) = self.resolve(&a.value) else { continue };
+            let Some((_, resolved)) = self.resolve(&a.value) else {
+                continue;
+            };
             for e in resolved.entries.into_values() {
-                let used = out.entry(e.instance.api_id()).or_insert_with(|| InstanceUse {
-                    def: e.def,
-                    instance: e.instance.clone(),
-                    status: e.status.clone(),
-                    version: e.version,
-                    assessments: BTreeSet::new(),
-                    regulations: BTreeSet::new(),
-                    groups: BTreeSet::new(),
-                });
+                let used = out
+                    .entry(e.instance.api_id())
+                    .or_insert_with(|| InstanceUse {
+                        def: e.def,
+                        instance: e.instance.clone(),
+                        status: e.status.clone(),
+                        version: e.version,
+                        assessments: BTreeSet::new(),
+                        regulations: BTreeSet::new(),
+                        groups: BTreeSet::new(),
+                    });
                 used.assessments.insert(a.value.id.clone());
                 used.regulations.insert(a.value.regulation_id.clone());
                 used.groups.insert(a.value.group_id.clone());

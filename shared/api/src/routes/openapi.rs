@@ -1,0 +1,210 @@
+//! `GET /openapi.json`: the OpenAPI 3 document, generated from the route table
+//! ([`super::table::ROUTES`]) and the schemas below, so it cannot drift from what is served.
+
+use serde_json::{json, Map, Value};
+
+use super::table::ROUTES;
+
+fn str_enum(values: &[&str]) -> Value {
+    json!({"type": "string", "enum": values})
+}
+
+fn vocab<T: Copy>(all: &[T], as_str: fn(T) -> &'static str) -> Value {
+    str_enum(&all.iter().map(|v| as_str(*v)).collect::<Vec<_>>())
+}
+
+fn schemas() -> Value {
+    use attest_domain::identity::Role;
+    use attest_domain::vocab::*;
+    let r = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
+    let list = |item: &str| json!({"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": r(item)}}});
+    let date = json!({"type": ["string", "null"], "format": "date"});
+    json!({
+        "Problem": {"type": "object", "required": ["type", "title", "status", "detail"], "properties": {
+            "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"},
+            "errors": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}}}},
+        "Health": {"type": "object", "properties": {"status": {"type": "string"}, "version": {"type": "string"}}},
+        "Score": {"type": "object", "required": ["achieved", "possible", "percent"], "properties": {
+            "achieved": {"type": "integer"}, "possible": {"type": "integer"}, "percent": {"type": "number"}}},
+        "Progress": {"type": "object", "properties": {"controls_total": {"type": "integer"}, "controls_assessed": {"type": "integer"}}},
+        "ImplementationStatus": vocab(ImplementationStatus::ALL, ImplementationStatus::as_str),
+        "TestStatus": vocab(TestStatus::ALL, TestStatus::as_str),
+        "ActionType": vocab(ActionType::ALL, ActionType::as_str),
+        "ControlType": vocab(ControlType::ALL, ControlType::as_str),
+        "Enforcement": vocab(Enforcement::ALL, Enforcement::as_str),
+        "TestingType": vocab(TestingType::ALL, TestingType::as_str),
+        "ManagedBy": vocab(ManagedBy::ALL, ManagedBy::as_str),
+        "Category": vocab(Category::ALL, Category::as_str),
+        "Role": vocab(Role::ALL, Role::as_str),
+        "RegulationSummary": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "source": {"type": "string"},
+            "built_in": {"type": "boolean"}, "families": {"type": "integer"}, "controls": {"type": "integer"}}},
+        "RegulationList": list("RegulationSummary"),
+        "RegulationDetail": {"allOf": [r("RegulationSummary"), {"type": "object", "properties": {"families": {"type": "array", "items": {"type": "object", "properties": {
+            "id": {"type": "string"}, "title": {"type": "string"}, "controls": {"type": "array", "items": {"type": "object", "properties": {
+                "id": {"type": "string"}, "title": {"type": "string"}, "description": {"type": "string"},
+                "actions": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"}, "title": {"type": "string"},
+                    "action_type": r("ActionType"), "category": r("Category"), "control_type": r("ControlType"), "enforcement": r("Enforcement"),
+                    "testing_type": r("TestingType"), "managed_by": r("ManagedBy"), "points": {"type": "integer"}}}}}}}}}}}}]},
+        "NewRegulation": {"type": "object", "required": ["name", "families"], "additionalProperties": false, "properties": {
+            "id": {"type": "string"}, "name": {"type": "string"}, "source": {"type": "string"},
+            "families": {"type": "array", "items": {"type": "object", "required": ["id", "title", "controls"], "properties": {
+                "id": {"type": "string"}, "title": {"type": "string"}, "controls": {"type": "array", "items": {"type": "object", "required": ["id", "title"], "properties": {
+                    "id": {"type": "string"}, "title": {"type": "string"}, "description": {"type": "string"},
+                    "actions": {"type": "array", "items": {"type": "string"}, "description": "ids of existing improvement actions; none: one is generated"}}}}}}}}},
+        "OscalCatalog": {"type": "object", "required": ["catalog"], "description": "An OSCAL 1.0/1.1 catalog (JSON), at most 6 MB"},
+        "Group": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "version": {"type": "integer"},
+            "created_at": {"type": "string", "format": "date-time"}, "created_by": {"type": "string"}}},
+        "GroupList": list("Group"),
+        "NewGroup": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {"name": {"type": "string", "maxLength": 100}, "copy_from": {"type": "string"}}},
+        "RenameGroup": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {"name": {"type": "string", "maxLength": 100}}},
+        "Assessment": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "group_id": {"type": "string"}, "group_name": {"type": "string"},
+            "regulation_id": {"type": "string"}, "regulation_name": {"type": "string"}, "services": {"type": "array", "items": {"type": "string"}},
+            "created_at": {"type": "string", "format": "date-time"}, "archived": {"type": "boolean"}, "archived_at": {"type": ["string", "null"], "format": "date-time"},
+            "score": r("Score"), "progress": r("Progress"), "version": {"type": "integer"}}},
+        "AssessmentList": list("Assessment"),
+        "NewAssessment": {"type": "object", "required": ["regulation_id", "services"], "additionalProperties": false, "properties": {
+            "regulation_id": {"type": "string"}, "group_id": {"type": "string"}, "group_name": {"type": "string"}, "copy_from": {"type": "string"},
+            "services": {"type": "array", "items": {"type": "string"}, "minItems": 1}, "name": {"type": "string"}}},
+        "ActionSummary": {"type": "object", "properties": {"id": {"type": "string"}, "action_id": {"type": "string"}, "title": {"type": "string"},
+            "category": r("Category"), "action_type": r("ActionType"), "control_type": r("ControlType"), "enforcement": r("Enforcement"),
+            "managed_by": r("ManagedBy"), "testing_type": r("TestingType"), "points": {"type": "integer"}, "owner": {"type": ["string", "null"]},
+            "implementation_status": r("ImplementationStatus"), "implementation_date": date, "test_status": r("TestStatus"), "test_date": date,
+            "score": r("Score"), "version": {"type": "integer"}}},
+        "ActionDetail": {"allOf": [r("ActionSummary"), {"type": "object", "properties": {"guidance": {"type": "string"}, "implementation_notes": {"type": "string"},
+            "test_notes": {"type": "string"}, "group_id": {"type": ["string", "null"]},
+            "assessments": {"type": "array", "items": {"type": "object", "properties": {"assessment_id": {"type": "string"}, "name": {"type": "string"}, "regulation_id": {"type": "string"}}}}}}]},
+        "ActionPage": {"type": "object", "properties": {"items": {"type": "array", "items": r("ActionSummary")}, "next_cursor": {"type": ["string", "null"]}}},
+        "ActionItems": list("ActionSummary"),
+        "ActionPatch": {"type": "object", "additionalProperties": false, "minProperties": 1, "properties": {
+            "owner": {"type": ["string", "null"]}, "implementation_status": r("ImplementationStatus"), "implementation_date": date,
+            "implementation_notes": {"type": "string"}, "test_status": r("TestStatus"), "test_date": date, "test_notes": {"type": "string"}, "testing_type": r("TestingType")}},
+        "Assign": {"type": "object", "required": ["action_ids"], "additionalProperties": false, "properties": {
+            "action_ids": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 50}, "owner": {"type": ["string", "null"]}}},
+        "Control": {"type": "object", "properties": {"id": {"type": "string"}, "title": {"type": "string"}, "description": {"type": "string"},
+            "family_id": {"type": "string"}, "family_title": {"type": "string"}, "score": r("Score"), "actions": {"type": "array", "items": r("ActionSummary")}}},
+        "ControlList": {"type": "object", "properties": {"assessment_id": {"type": "string"}, "archived": {"type": "boolean"}, "score": r("Score"),
+            "progress": r("Progress"), "items": {"type": "array", "items": r("Control")}}},
+        "HistoryEntry": {"type": "object", "properties": {"at": {"type": "string", "format": "date-time"}, "by": {"type": "string"}, "field": {"type": "string"},
+            "old": {}, "new": {}, "source": {"type": "string", "description": "manual, import or connector:<id>"}}},
+        "HistoryList": list("HistoryEntry"),
+        "RelatedControls": {"type": "object", "properties": {"items": {"type": "array", "items": {"type": "object", "properties": {
+            "regulation_id": {"type": "string"}, "regulation_name": {"type": "string"}, "family_id": {"type": "string"}, "family_title": {"type": "string"},
+            "control_id": {"type": "string"}, "title": {"type": "string"}}}}}},
+        "TenantScore": {"type": "object", "properties": {"overall": r("Score"), "assessments": {"type": "integer"},
+            "by_category": {"type": "array", "items": {"type": "object", "properties": {"category": r("Category"), "score": r("Score")}}}}},
+        "User": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": ["string", "null"]}, "email": {"type": ["string", "null"]},
+            "roles": {"type": "array", "items": r("Role")}, "first_seen": {"type": "string", "format": "date-time"}, "version": {"type": "integer"}}},
+        "UserList": list("User"),
+        "SetRoles": {"type": "object", "required": ["roles"], "additionalProperties": false, "properties": {"roles": {"type": "array", "items": r("Role")}}}
+    })
+}
+
+fn problem(description: &str) -> Value {
+    json!({"description": description, "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}})
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for route in ROUTES {
+        let mut parameters = Vec::new();
+        if route.path.contains("{id}") {
+            parameters.push(
+                json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}),
+            );
+        }
+        for q in route.query {
+            let repeatable = matches!(
+                *q,
+                "article"
+                    | "control"
+                    | "owner"
+                    | "implementation_status"
+                    | "test_status"
+                    | "category"
+                    | "regulation"
+                    | "assessment"
+                    | "group"
+            );
+            let schema = if repeatable {
+                json!({"type": "array", "items": {"type": "string"}})
+            } else {
+                json!({"type": "string"})
+            };
+            parameters.push(json!({"name": q, "in": "query", "required": false, "schema": schema, "explode": true}));
+        }
+        if matches!(route.method, "PATCH" | "PUT") {
+            parameters.push(json!({"name": "If-Match", "in": "header", "required": false, "schema": {"type": "string"}, "description": "the ETag (version) the change is based on"}));
+        }
+        let (status, schema) = route.ok;
+        let ok = match schema {
+            Some(s) => {
+                json!({"description": "success", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{s}")}}}})
+            }
+            None if status == 204 => json!({"description": "done"}),
+            None => json!({"description": "success", "content": {"application/json": {}}}),
+        };
+        let mut responses = Map::new();
+        responses.insert(status.to_string(), ok);
+        if route.permission.is_some() {
+            responses.insert("401".into(), problem("no or invalid bearer token"));
+            responses.insert(
+                "403".into(),
+                problem("the caller's roles do not allow this"),
+            );
+        }
+        if route.path.contains("{id}") {
+            responses.insert(
+                "404".into(),
+                problem("no such resource in the caller's tenant"),
+            );
+        }
+        if !route.query.is_empty() || route.body.is_some() {
+            responses.insert("400".into(), problem("malformed request"));
+            responses.insert(
+                "422".into(),
+                problem("a value is invalid; errors name the field"),
+            );
+        }
+        if route.body.is_some() {
+            responses.insert("413".into(), problem("body too large"));
+            responses.insert("415".into(), problem("body is not JSON"));
+        }
+        if route.method != "GET" && route.permission.is_some() {
+            responses.insert("409".into(), problem("conflicts with the current state"));
+        }
+        if matches!(route.method, "PATCH" | "PUT") {
+            responses.insert("412".into(), problem("If-Match is stale"));
+        }
+        let mut op = json!({
+            "summary": route.summary,
+            "operationId": format!("{}_{}", route.method.to_lowercase(), route.path.trim_start_matches("/api/compliance/").replace(['/', '.'], "_").replace(['{', '}'], "")),
+            "tags": [route.function],
+            "parameters": parameters,
+            "responses": responses,
+        });
+        match route.permission {
+            None => op["security"] = json!([]),
+            Some(p) => op["x-attest-permission"] = serde_json::to_value(p).unwrap_or(Value::Null),
+        }
+        if let Some(body) = route.body {
+            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{body}")}}}});
+        }
+        let entry = paths
+            .entry(route.path.to_owned())
+            .or_insert_with(|| json!({}));
+        entry[route.method.to_lowercase()] = op;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Attest compliance API", "version": env!("CARGO_PKG_VERSION"),
+            "description": "Regulations, assessments, improvement actions and the risk-weighted compliance score."},
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "schemas": schemas(),
+        }
+    })
+}
