@@ -33,6 +33,15 @@ enum Command {
         /// Address to listen on.
         #[arg(long, env = "ATTEST_HOST", default_value = "127.0.0.1")]
         host: String,
+        /// Where data lives: the embedded store in the data dir, or a DynamoDB table.
+        #[arg(long, env = "ATTEST_STORE", value_enum, default_value_t = StoreKind::Embedded)]
+        store: StoreKind,
+        /// The DynamoDB table (with --store dynamodb).
+        #[arg(long, env = "TABLE_NAME", default_value = "attest")]
+        table: String,
+        /// Create the DynamoDB table first (for DynamoDB Local).
+        #[arg(long)]
+        create_table: bool,
     },
     /// Print a bearer token that `attest serve` on the same data dir accepts.
     Token {
@@ -54,6 +63,12 @@ enum Command {
         #[arg(long, env = "ATTEST_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum StoreKind {
+    Embedded,
+    Dynamodb,
 }
 
 fn parse_role(value: &str) -> Result<Role, String> {
@@ -89,13 +104,29 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error + Send + 
             data_dir,
             port,
             host,
+            store,
+            table,
+            create_table,
         } => {
             init_logging();
             let data = DataDir::open(&data_dir)?;
-            let app = server::app(&data)?;
+            let (backend, place) = match store {
+                StoreKind::Embedded => (
+                    server::embedded_store(&data)?,
+                    data.database().display().to_string(),
+                ),
+                StoreKind::Dynamodb => (
+                    server::dynamodb_store(&table, create_table).await?,
+                    format!("DynamoDB table {table}"),
+                ),
+            };
+            let app = server::app(backend, data.token_secret()?);
             let listener = tokio::net::TcpListener::bind(server::bind_addr(&host, port)?).await?;
             let addr = listener.local_addr()?;
-            println!("attest: data in {}", data.root().display());
+            println!(
+                "attest: data in {place} (token secret in {})",
+                data.root().display()
+            );
             println!("attest: listening on http://{addr}/api/compliance");
             server::serve(listener, app).await?;
         }

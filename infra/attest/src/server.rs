@@ -55,19 +55,40 @@ async fn log_request(req: Request, next: Next) -> Response {
     response
 }
 
-/// The whole local application over a data directory.
-pub fn app(data: &DataDir) -> Result<Router, Box<dyn std::error::Error + Send + Sync>> {
+/// The embedded store in a data directory.
+pub fn embedded_store(data: &DataDir) -> Result<Store, String> {
     let backend = EmbeddedBackend::open(&data.database()).map_err(|e| {
         format!(
             "cannot open the database {}: {e}",
             data.database().display()
         )
     })?;
-    let secret = Arc::new(data.token_secret()?);
-    let state = AppState::new(Store::new(Arc::new(backend)));
-    Ok(attest_api::router(state)
-        .layer(middleware::from_fn_with_state(secret, authenticate))
-        .layer(middleware::from_fn(log_request)))
+    Ok(Store::new(Arc::new(backend)))
+}
+
+/// A DynamoDB table, configured the usual AWS way (region, credentials and
+/// `AWS_ENDPOINT_URL_DYNAMODB` from the environment); created first if asked.
+pub async fn dynamodb_store(table: &str, create: bool) -> Result<Store, String> {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    if create {
+        attest_store_dynamodb::schema::create_table(&client, table).await?;
+    }
+    Ok(Store::new(Arc::new(
+        attest_store_dynamodb::DynamoDbBackend::new(client, table),
+    )))
+}
+
+/// The whole local application: the API routers over `store`, with local tokens.
+pub fn app(store: Store, secret: Vec<u8>) -> Router {
+    attest_api::router(AppState::new(store))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(secret),
+            authenticate,
+        ))
+        .layer(middleware::from_fn(log_request))
 }
 
 /// Serves until Ctrl-C or SIGTERM.

@@ -90,19 +90,44 @@ impl Caller {
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
+/// The verified caller, with the roles assigned in the app added to the token's. A user is
+/// recorded the first time they call, so that they can be listed and given roles.
+impl FromRequestParts<crate::AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        match parts.extensions.get::<Identity>() {
-            Some(identity) => Ok(Caller(identity.clone())),
-            None => Err(parts
-                .extensions
-                .get::<ApiError>()
-                .cloned()
-                .unwrap_or_else(|| {
-                    ApiError::Unauthorized("this route needs a bearer token".into())
-                })),
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &crate::AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let identity = match parts.extensions.get::<Identity>() {
+            Some(identity) => identity.clone(),
+            None => {
+                return Err(parts
+                    .extensions
+                    .get::<ApiError>()
+                    .cloned()
+                    .unwrap_or_else(|| {
+                        ApiError::Unauthorized("this route needs a bearer token".into())
+                    }))
+            }
+        };
+        match state
+            .store
+            .get_user(&identity.tenant, &identity.user)
+            .await?
+        {
+            Some(record) => Ok(Caller(identity.with_roles(record.value.roles))),
+            None => {
+                let record = attest_store::users::UserRecord {
+                    id: identity.user.clone(),
+                    name: identity.name.clone(),
+                    email: identity.email.clone(),
+                    roles: BTreeSet::new(),
+                    first_seen: chrono::Utc::now(),
+                };
+                state.store.record_user(&identity.tenant, &record).await?;
+                Ok(Caller(identity))
+            }
         }
     }
 }

@@ -1,92 +1,12 @@
 //! `attest serve` and `attest token` as a user runs them: the real binary, over HTTP.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod common;
 
+use std::process::Command;
+
+use common::{send, token, Server, BIN};
 use reqwest::StatusCode;
-use serde_json::{json, Value};
-
-const BIN: &str = env!("CARGO_BIN_EXE_attest");
-
-/// A running `attest serve`, stopped when dropped.
-struct Server {
-    child: Child,
-    base: String,
-    data_line: String,
-}
-
-impl Server {
-    fn start(data_dir: &Path) -> Server {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--port", "0", "--data-dir"])
-            .arg(data_dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start attest serve");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let data_line = lines.next().unwrap().unwrap();
-        let listen = lines.next().unwrap().unwrap();
-        let base = listen.rsplit(' ').next().unwrap().to_owned();
-        Server {
-            child,
-            base,
-            data_line,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn token(data_dir: &Path, tenant: &str, user: &str, roles: &[&str]) -> String {
-    let mut cmd = Command::new(BIN);
-    cmd.args(["token", "--tenant", tenant, "--user", user, "--data-dir"])
-        .arg(data_dir);
-    for r in roles {
-        cmd.args(["--role", r]);
-    }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(
-        lines.len(),
-        1,
-        "attest token prints the token and nothing else: {stdout:?}"
-    );
-    lines[0].to_owned()
-}
-
-async fn send(req: reqwest::RequestBuilder) -> (StatusCode, Value, reqwest::header::HeaderMap) {
-    let res = req.send().await.unwrap();
-    let status = res.status();
-    let headers = res.headers().clone();
-    let text = res.text().await.unwrap();
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    if !status.is_success() {
-        assert_eq!(
-            headers.get("content-type").map(|v| v.to_str().unwrap()),
-            Some("application/problem+json"),
-            "errors are problem+json: {body}"
-        );
-        assert_eq!(body["status"], status.as_u16());
-    }
-    (status, body, headers)
-}
+use serde_json::json;
 
 #[tokio::test]
 async fn serve_groups_roles_and_restart() {

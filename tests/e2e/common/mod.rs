@@ -1,0 +1,133 @@
+//! Running `attest serve` and talking to it as a client would.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_attest");
+
+/// Where a server keeps its data.
+#[derive(Clone)]
+pub enum Backend {
+    Embedded,
+    /// A table in DynamoDB Local (created on the first start).
+    DynamoDb {
+        endpoint: String,
+        table: String,
+    },
+}
+
+/// A running `attest serve`, stopped when dropped.
+pub struct Server {
+    child: Child,
+    pub base: String,
+    pub data_line: String,
+}
+
+impl Server {
+    pub fn start(data_dir: &Path) -> Server {
+        Self::start_with(data_dir, &Backend::Embedded, false)
+    }
+
+    pub fn start_with(data_dir: &Path, backend: &Backend, first: bool) -> Server {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "--port", "0", "--data-dir"])
+            .arg(data_dir);
+        if let Backend::DynamoDb { endpoint, table } = backend {
+            cmd.args(["--store", "dynamodb", "--table", table])
+                .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
+                .env("AWS_REGION", "us-east-1")
+                .env("AWS_ACCESS_KEY_ID", "test")
+                .env("AWS_SECRET_ACCESS_KEY", "test")
+                .env_remove("AWS_PROFILE");
+            if first {
+                cmd.arg("--create-table");
+            }
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start attest serve");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let data_line = lines
+            .next()
+            .expect("attest serve prints where data lives")
+            .unwrap();
+        let listen = lines
+            .next()
+            .expect("attest serve prints where it listens")
+            .unwrap();
+        let base = listen.rsplit(' ').next().unwrap().to_owned();
+        Server {
+            child,
+            base,
+            data_line,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn token(data_dir: &Path, tenant: &str, user: &str, roles: &[&str]) -> String {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["token", "--tenant", tenant, "--user", user, "--data-dir"])
+        .arg(data_dir);
+    for r in roles {
+        cmd.args(["--role", r]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "attest token prints the token and nothing else: {stdout:?}"
+    );
+    lines[0].to_owned()
+}
+
+/// Sends a request; every error must be problem+json with a matching status, never a 5xx.
+pub async fn send(req: reqwest::RequestBuilder) -> (StatusCode, Value, reqwest::header::HeaderMap) {
+    let res = req.send().await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let text = res.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    assert!(!status.is_server_error(), "server error {status}: {body}");
+    if !status.is_success() {
+        assert_eq!(
+            headers.get("content-type").map(|v| v.to_str().unwrap()),
+            Some("application/problem+json"),
+            "errors are problem+json: {body}"
+        );
+        assert_eq!(body["status"], status.as_u16());
+    }
+    (status, body, headers)
+}
+
+/// `../shared/data/oscal/NAME` beside the repository, if it is there.
+pub fn shared_data(name: &str) -> Option<PathBuf> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/oscal")
+        .join(name);
+    path.exists().then_some(path)
+}
