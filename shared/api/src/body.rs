@@ -101,6 +101,42 @@ fn shape_error(inner: serde_json::Error, path: &str) -> ApiError {
     }
 }
 
+/// Bounds the request bodies of `router` to `max` bytes: a body that declares a larger
+/// `Content-Length` is refused at once (413) without being read, and one that turns out
+/// larger while it is read is refused too (axum's `DefaultBodyLimit`).
+pub fn bounded<S: Clone + Send + Sync + 'static>(
+    router: axum::Router<S>,
+    max: usize,
+) -> axum::Router<S> {
+    router
+        .layer(axum::extract::DefaultBodyLimit::max(max))
+        .layer(axum::middleware::from_fn(
+            move |req: Request, next: axum::middleware::Next| {
+                refuse_declared_oversize(max, req, next)
+            },
+        ))
+}
+
+async fn refuse_declared_oversize(
+    max: usize,
+    req: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return ApiError::PayloadTooLarge(format!(
+            "the request body is larger than the {max} bytes this route accepts"
+        ))
+        .into_response();
+    }
+    next.run(req).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

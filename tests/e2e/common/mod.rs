@@ -131,3 +131,29 @@ pub fn shared_data(name: &str) -> Option<PathBuf> {
         .join(name);
     path.exists().then_some(path)
 }
+
+/// Sends only the head of a request that declares a `length`-byte JSON body and returns the
+/// status the server answers with, without sending the body (as a server should refuse it).
+pub async fn status_for_declared_body(url: &str, method: &str, token: &str, length: usize) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut buf))
+        .await
+        .expect("an answer")
+        .unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]);
+    let status = text.split_whitespace().nth(1).expect("a status line");
+    assert!(
+        text.to_ascii_lowercase()
+            .contains("application/problem+json"),
+        "{text}"
+    );
+    status.parse().unwrap()
+}

@@ -5,7 +5,7 @@ use attest_domain::identity::Permission;
 use attest_domain::ids::{AssessmentId, GroupId, RegulationId};
 use attest_domain::vocab::{Category, ImplementationStatus, TestStatus};
 use attest_domain::DomainError;
-use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use crate::body::{JsonBody, DEFAULT_BODY_LIMIT};
+use crate::body::{bounded, JsonBody, DEFAULT_BODY_LIMIT};
 use crate::claims::Caller;
 use crate::etag::{etag, if_match};
 use crate::query::QueryParams;
@@ -27,7 +27,7 @@ use crate::{ApiError, AppState, BASE_PATH};
 pub const MAX_BULK: usize = 50;
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route(&format!("{BASE_PATH}/actions"), get(list))
         .route(&format!("{BASE_PATH}/actions/assign"), post(assign))
         .route(
@@ -39,8 +39,8 @@ pub fn router(state: AppState) -> Router {
             &format!("{BASE_PATH}/actions/{{id}}/controls"),
             get(related_controls),
         )
-        .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
-        .with_state(state)
+        .with_state(state);
+    bounded(routes, DEFAULT_BODY_LIMIT)
 }
 
 #[derive(Serialize)]

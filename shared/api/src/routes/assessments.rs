@@ -6,14 +6,14 @@ use attest_domain::identity::Permission;
 use attest_domain::ids::{new_id, AssessmentId, GroupId, RegulationId};
 use attest_domain::vocab::{ImplementationStatus, TestStatus};
 use attest_store::{StoreError, Versioned};
-use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::body::{JsonBody, DEFAULT_BODY_LIMIT};
+use crate::body::{bounded, JsonBody, DEFAULT_BODY_LIMIT};
 use crate::claims::Caller;
 use crate::etag::etag;
 use crate::query::QueryParams;
@@ -27,7 +27,7 @@ use crate::usecases::workspace::Workspace;
 use crate::{ApiError, AppState, BASE_PATH};
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route(&format!("{BASE_PATH}/assessments"), get(list).post(create))
         .route(
             &format!("{BASE_PATH}/assessments/{{id}}"),
@@ -41,8 +41,8 @@ pub fn router(state: AppState) -> Router {
             &format!("{BASE_PATH}/assessments/{{id}}/archive"),
             post(archive),
         )
-        .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
-        .with_state(state)
+        .with_state(state);
+    bounded(routes, DEFAULT_BODY_LIMIT)
 }
 
 fn assessment_id(raw: &str) -> Result<AssessmentId, ApiError> {

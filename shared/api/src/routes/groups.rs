@@ -7,27 +7,27 @@ use attest_domain::identity::Permission;
 use attest_domain::ids::{new_id, GroupId};
 use attest_store::instances::InstanceUpdate;
 use attest_store::{StoreError, Versioned};
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::body::{JsonBody, DEFAULT_BODY_LIMIT};
+use crate::body::{bounded, JsonBody, DEFAULT_BODY_LIMIT};
 use crate::claims::Caller;
 use crate::etag::{etag, if_match};
 use crate::{ApiError, AppState, BASE_PATH};
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route(&format!("{BASE_PATH}/groups"), get(list).post(create))
         .route(
             &format!("{BASE_PATH}/groups/{{id}}"),
             patch(rename).get(show),
         )
-        .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
-        .with_state(state)
+        .with_state(state);
+    bounded(routes, DEFAULT_BODY_LIMIT)
 }
 
 #[derive(Serialize)]

@@ -11,14 +11,14 @@ use attest_domain::vocab::{
 use attest_library::assemble::{assemble, ControlDraft, FamilyDraft};
 use attest_library::oscal;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::body::{parse_json, JsonBody, DEFAULT_BODY_LIMIT};
+use crate::body::{bounded, parse_json, JsonBody, DEFAULT_BODY_LIMIT};
 use crate::claims::Caller;
 use crate::query::QueryParams;
 use crate::usecases::catalog::Catalog;
@@ -29,22 +29,17 @@ pub const OSCAL_BODY_LIMIT: usize = 6 * 1024 * 1024;
 pub const MAX_CONTROLS: usize = 5_000;
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route(
-            &format!("{BASE_PATH}/regulations"),
-            get(list)
-                .post(create)
-                .layer(DefaultBodyLimit::max(OSCAL_BODY_LIMIT)),
-        )
+    let uploads = Router::new()
+        .route(&format!("{BASE_PATH}/regulations"), get(list).post(create))
         .route(
             &format!("{BASE_PATH}/regulations/import/oscal"),
-            post(import_oscal).layer(DefaultBodyLimit::max(OSCAL_BODY_LIMIT)),
+            post(import_oscal),
         )
-        .route(
-            &format!("{BASE_PATH}/regulations/{{id}}"),
-            get(show).layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT)),
-        )
-        .with_state(state)
+        .with_state(state.clone());
+    let reads = Router::new()
+        .route(&format!("{BASE_PATH}/regulations/{{id}}"), get(show))
+        .with_state(state);
+    bounded(uploads, OSCAL_BODY_LIMIT).merge(bounded(reads, DEFAULT_BODY_LIMIT))
 }
 
 #[derive(Serialize)]

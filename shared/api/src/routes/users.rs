@@ -6,24 +6,24 @@ use attest_domain::identity::{Permission, Role};
 use attest_domain::ids::UserId;
 use attest_store::users::UserRecord;
 use attest_store::Versioned;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::body::{JsonBody, DEFAULT_BODY_LIMIT};
+use crate::body::{bounded, JsonBody, DEFAULT_BODY_LIMIT};
 use crate::claims::Caller;
 use crate::etag::{etag, if_match};
 use crate::{ApiError, AppState, BASE_PATH};
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route(&format!("{BASE_PATH}/users"), get(list))
         .route(&format!("{BASE_PATH}/users/{{id}}/roles"), put(set_roles))
-        .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
-        .with_state(state)
+        .with_state(state);
+    bounded(routes, DEFAULT_BODY_LIMIT)
 }
 
 #[derive(Serialize)]
