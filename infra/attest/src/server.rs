@@ -12,7 +12,7 @@ use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::Router;
+pub use axum::Router;
 
 use crate::data_dir::DataDir;
 

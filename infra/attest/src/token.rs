@@ -5,6 +5,8 @@ use attest_domain::identity::{Identity, Role};
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+pub use chrono::Duration;
+
 pub const ISSUER: &str = "attest-local";
 pub const AUDIENCE: &str = "attest";
 

@@ -404,6 +404,251 @@ pub async fn group_names_are_unique_per_tenant_without_case(b: Arc<dyn Backend>)
     store.create_group(&acme, &group("Asia")).await.unwrap();
 }
 
+pub async fn instance_updates_are_versioned_with_their_history(b: Arc<dyn Backend>) {
+    use crate::instances::InstanceUpdate;
+    use attest_domain::action::{ActionStatus, InstanceRef, InstanceScope};
+    use attest_domain::history::{HistoryEntry, Source};
+    use attest_domain::ids::ActionId;
+    use attest_domain::vocab::TestingType;
+    let store = Store::new(b);
+    let acme = TenantId::parse("acme").unwrap();
+    let group = GroupId::parse("g1").unwrap();
+    let inst = InstanceRef {
+        action: ActionId::parse("policy").unwrap(),
+        scope: InstanceScope::Group(group.clone()),
+    };
+    let tech = InstanceRef {
+        action: ActionId::parse("mfa").unwrap(),
+        scope: InstanceScope::Tenant,
+    };
+    let at = chrono::Utc::now();
+    let entry = |field: &str, new: &str| HistoryEntry {
+        at,
+        by: "ada".into(),
+        field: field.into(),
+        old: serde_json::Value::Null,
+        new: json!(new),
+        source: Source::Manual,
+    };
+    let mut status = ActionStatus::blank(TestingType::Manual);
+    status.owner = Some("ada".into());
+    let first = InstanceUpdate {
+        instance: inst.clone(),
+        expected_version: 0,
+        status: status.clone(),
+        history: vec![entry("owner", "ada")],
+    };
+    let other = InstanceUpdate {
+        instance: tech.clone(),
+        expected_version: 0,
+        status: status.clone(),
+        history: vec![],
+    };
+    assert_eq!(
+        store
+            .update_instances(&acme, &[first.clone(), other])
+            .await
+            .unwrap(),
+        vec![1, 1]
+    );
+    // The same change again is stale: the instance exists now.
+    let err = store.update_instances(&acme, &[first]).await.unwrap_err();
+    assert_eq!(
+        err,
+        StoreError::StaleVersion {
+            expected: 0,
+            current: 1
+        }
+    );
+    status.owner = Some("bob".into());
+    let at = chrono::Utc::now() + chrono::Duration::milliseconds(1);
+    let entry = |field: &str, new: &str| HistoryEntry {
+        at,
+        by: "ada".into(),
+        field: field.into(),
+        old: serde_json::Value::Null,
+        new: json!(new),
+        source: Source::Manual,
+    };
+    let second = InstanceUpdate {
+        instance: inst.clone(),
+        expected_version: 1,
+        status: status.clone(),
+        history: vec![entry("owner", "bob"), entry("test_notes", "x")],
+    };
+    store.update_instances(&acme, &[second]).await.unwrap();
+    let got = store.get_instance(&acme, &inst).await.unwrap().unwrap();
+    assert_eq!((got.version, got.value.owner.as_deref()), (2, Some("bob")));
+    let history = store.list_history(&acme, &inst, 10).await.unwrap();
+    let fields: Vec<&str> = history.iter().map(|h| h.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        ["owner", "test_notes", "owner"],
+        "newest change first, its fields in order"
+    );
+    assert_eq!(store.list_history(&acme, &inst, 2).await.unwrap().len(), 2);
+    let seen = store.list_instances_for_group(&acme, &group).await.unwrap();
+    assert_eq!(
+        seen.len(),
+        2,
+        "the group sees its own and the tenant-wide instances"
+    );
+    assert!(store
+        .list_instances_for_group(&acme, &GroupId::parse("g2").unwrap())
+        .await
+        .unwrap()
+        .contains_key(&tech));
+    assert!(store
+        .list_instances(&TenantId::parse("globex").unwrap())
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+pub async fn assessments_keep_one_per_regulation_and_service_in_a_group(b: Arc<dyn Backend>) {
+    use attest_domain::assessment::Assessment;
+    use attest_domain::ids::{AssessmentId, RegulationId};
+    let store = Store::new(b);
+    let acme = TenantId::parse("acme").unwrap();
+    let g = store
+        .create_group(&acme, &group("Europe"))
+        .await
+        .unwrap()
+        .value;
+    let assessment = |id: &str, group: &GroupId, services: &[&str]| Assessment {
+        id: AssessmentId::parse(id).unwrap(),
+        name: id.into(),
+        group_id: group.clone(),
+        regulation_id: RegulationId::parse("gdpr").unwrap(),
+        services: services.iter().map(|s| s.to_string()).collect(),
+        created_at: chrono::Utc::now(),
+        archived_at: None,
+    };
+    let a1 = store
+        .create_assessment(&acme, &assessment("a1", &g.id, &["aws", "zoom"]))
+        .await
+        .unwrap();
+    let dup = store
+        .create_assessment(&acme, &assessment("a2", &g.id, &["slack", "zoom"]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(dup, StoreError::Conflict(ref m) if m.contains("zoom")),
+        "{dup}"
+    );
+    assert!(matches!(
+        store
+            .get_assessment(&acme, &AssessmentId::parse("a2").unwrap())
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    let missing = store
+        .create_assessment(
+            &acme,
+            &assessment("a3", &GroupId::parse("nope").unwrap(), &["aws"]),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(missing, StoreError::NotFound(_)));
+    // Archiving freezes a snapshot larger than one item and frees the pairs.
+    let snapshot = json!({"controls": "y".repeat(700 * 1024), "n": 1});
+    let archived = store
+        .archive_assessment(&acme, &a1, chrono::Utc::now(), &snapshot)
+        .await
+        .unwrap();
+    assert!(archived.value.is_archived());
+    assert_eq!(
+        store.get_snapshot(&acme, &a1.value.id).await.unwrap(),
+        snapshot
+    );
+    assert!(matches!(
+        store
+            .archive_assessment(&acme, &archived, chrono::Utc::now(), &snapshot)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    let a2 = store
+        .create_assessment(&acme, &assessment("a2", &g.id, &["zoom"]))
+        .await
+        .unwrap();
+    assert_eq!(store.list_assessments(&acme).await.unwrap().len(), 2);
+    store.delete_assessment(&acme, &archived).await.unwrap();
+    store.delete_assessment(&acme, &a2).await.unwrap();
+    assert!(store.list_assessments(&acme).await.unwrap().is_empty());
+    store
+        .create_assessment(&acme, &assessment("a4", &g.id, &["zoom"]))
+        .await
+        .unwrap();
+}
+
+pub async fn regulations_larger_than_an_item_round_trip(b: Arc<dyn Backend>) {
+    use attest_domain::ids::{ActionId, RegulationId};
+    use attest_domain::regulation::{Control, Family, Regulation};
+    let store = Store::new(b);
+    let acme = TenantId::parse("acme").unwrap();
+    let prose = "z".repeat(3000);
+    let regulation = Regulation {
+        id: RegulationId::parse("big").unwrap(),
+        name: "Big".into(),
+        source: "test".into(),
+        families: (0..4)
+            .map(|f| Family {
+                id: format!("F{f}"),
+                title: format!("Family {f}"),
+                controls: (0..150)
+                    .map(|c| Control {
+                        id: format!("{f}.{c}"),
+                        title: "t".into(),
+                        description: prose.clone(),
+                        actions: vec![ActionId::parse(format!("big.{f}-{c}")).unwrap()],
+                    })
+                    .collect(),
+            })
+            .collect(),
+    };
+    let generated: Vec<_> = regulation
+        .controls()
+        .map(|c| attest_library_like_action(c.actions[0].clone()))
+        .collect();
+    let header = store
+        .put_regulation(&acme, &regulation, &generated, "ada")
+        .await
+        .unwrap();
+    assert!(header.parts >= 6, "{} parts for ~1.8 MB", header.parts);
+    assert_eq!(
+        store.get_regulation(&acme, &regulation.id).await.unwrap(),
+        regulation
+    );
+    assert_eq!(store.list_action_defs(&acme).await.unwrap().len(), 600);
+    assert!(matches!(
+        store.put_regulation(&acme, &regulation, &[], "ada").await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store
+            .get_regulation(&TenantId::parse("globex").unwrap(), &regulation.id)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+fn attest_library_like_action(
+    id: attest_domain::ids::ActionId,
+) -> attest_domain::regulation::ImprovementAction {
+    use attest_domain::vocab::*;
+    attest_domain::regulation::ImprovementAction {
+        title: format!("Meet {id}"),
+        id,
+        guidance: String::new(),
+        category: Category::ManageCompliance,
+        action_type: ActionType::Documentation,
+        control_type: ControlType::Preventive,
+        enforcement: Enforcement::Discretionary,
+        testing_type: TestingType::Manual,
+        managed_by: ManagedBy::Customer,
+    }
+}
+
 /// Generates one `#[tokio::test]` per contract case. `$factory` is an async fn returning a
 /// fresh, empty `Arc<dyn Backend>`.
 #[macro_export]
@@ -417,6 +662,9 @@ macro_rules! backend_contract_tests {
             queries_select_by_prefix_in_order_and_page,
             queries_page_past_one_megabyte,
             group_names_are_unique_per_tenant_without_case,
+            instance_updates_are_versioned_with_their_history,
+            assessments_keep_one_per_regulation_and_service_in_a_group,
+            regulations_larger_than_an_item_round_trip,
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {
