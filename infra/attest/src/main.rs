@@ -42,6 +42,9 @@ enum Command {
         /// Create the DynamoDB table first (for DynamoDB Local).
         #[arg(long)]
         create_table: bool,
+        /// Largest evidence file accepted, in MB.
+        #[arg(long, env = "ATTEST_MAX_EVIDENCE_MB", default_value_t = 100)]
+        max_evidence_mb: u64,
     },
     /// Print a bearer token that `attest serve` on the same data dir accepts.
     Token {
@@ -107,6 +110,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error + Send + 
             store,
             table,
             create_table,
+            max_evidence_mb,
         } => {
             init_logging();
             let data = DataDir::open(&data_dir)?;
@@ -120,9 +124,15 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error + Send + 
                     format!("DynamoDB table {table}"),
                 ),
             };
-            let app = server::app(backend, data.token_secret()?);
             let listener = tokio::net::TcpListener::bind(server::bind_addr(&host, port)?).await?;
             let addr = listener.local_addr()?;
+            let app = server::app(
+                backend,
+                data.token_secret()?,
+                data.root().join("blobs"),
+                &format!("http://{addr}"),
+                max_evidence_mb * 1024 * 1024,
+            );
             println!(
                 "attest: data in {place} (token secret in {})",
                 data.root().display()

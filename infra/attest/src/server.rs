@@ -14,6 +14,11 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 pub use axum::Router;
 
+use std::path::PathBuf;
+
+use attest_api::state::EvidenceConfig;
+use attest_blobs::local::LocalBlobs;
+
 use crate::data_dir::DataDir;
 
 /// Puts the verified caller (or why the token was refused) into the request.
@@ -81,14 +86,41 @@ pub async fn dynamodb_store(table: &str, create: bool) -> Result<Store, String> 
     )))
 }
 
-/// The whole local application: the API routers over `store`, with local tokens.
-pub fn app(store: Store, secret: Vec<u8>) -> Router {
-    attest_api::router(AppState::new(store))
+/// The whole local application: the API routers over `store`, with local tokens, and
+/// evidence files under `blobs_dir` served at `base_url` (where the server listens).
+pub fn app(
+    store: Store,
+    secret: Vec<u8>,
+    blobs_dir: PathBuf,
+    base_url: &str,
+    max_evidence_bytes: u64,
+) -> Router {
+    let blobs = Arc::new(LocalBlobs::new(blobs_dir, blob_secret(&secret), base_url));
+    let evidence = EvidenceConfig {
+        blobs: blobs.clone(),
+        max_bytes: max_evidence_bytes,
+    };
+    let blob_routes = crate::blobs::router(
+        crate::blobs::BlobState {
+            blobs,
+            store: store.clone(),
+        },
+        max_evidence_bytes,
+    );
+    attest_api::router(AppState::new(store).with_evidence(evidence))
+        .merge(blob_routes)
         .layer(middleware::from_fn_with_state(
             Arc::new(secret),
             authenticate,
         ))
         .layer(middleware::from_fn(log_request))
+}
+
+/// A key for signing blob URLs, derived from the token secret so that neither signs the other.
+fn blob_secret(token_secret: &[u8]) -> Vec<u8> {
+    let mut key = b"attest-blob-urls:".to_vec();
+    key.extend_from_slice(token_secret);
+    key
 }
 
 /// Serves until Ctrl-C or SIGTERM.

@@ -108,9 +108,16 @@ async fn main() {
         transactions: AtomicUsize::new(0),
     });
     let secret = b"bench-secret".to_vec();
-    let app = attest::server::app(Store::new(counting.clone()), secret.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/api/compliance", listener.local_addr().unwrap());
+    let addr = listener.local_addr().unwrap();
+    let base = format!("http://{addr}/api/compliance");
+    let app = attest::server::app(
+        Store::new(counting.clone()),
+        secret.clone(),
+        dir.path().join("blobs"),
+        &format!("http://{addr}"),
+        1 << 20,
+    );
     tokio::spawn(async move { axum_serve(listener, app).await });
 
     let token = attest::token::mint(

@@ -29,6 +29,7 @@ pub fn router(state: AppState) -> axum::Router {
         .merge(routes::actions::router(state.clone()))
         .merge(routes::regulations::router(state.clone()))
         .merge(routes::users::router(state.clone()))
+        .merge(routes::evidence::router(state.clone()))
         .merge(routes::score::router(state))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)

@@ -38,7 +38,7 @@ impl InstanceUpdate {
 
 /// Time, then the entry's place in its change counted down, so that newest-first reads list
 /// one change's fields in their natural order.
-fn history_sk(entry: &HistoryEntry, n: usize) -> String {
+pub(crate) fn history_sk(entry: &HistoryEntry, n: usize) -> String {
     format!(
         "{}#{:03}",
         entry.at.format("%Y-%m-%dT%H:%M:%S%.9fZ"),

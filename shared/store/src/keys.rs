@@ -98,6 +98,16 @@ pub fn history(tenant: &TenantId, instance: &InstanceRef) -> String {
     pk(tenant, &format!("HIST#{}", instance_sk(instance)))
 }
 
+/// Evidence by id.
+pub fn evidence(tenant: &TenantId, id: &str) -> Key {
+    Key::new(pk(tenant, "EVIDENCE"), id)
+}
+
+/// An action instance's evidence, sort key = evidence id.
+pub fn evidence_of(tenant: &TenantId, instance: &InstanceRef) -> String {
+    pk(tenant, &format!("EVID#{}", instance_sk(instance)))
+}
+
 pub fn users(tenant: &TenantId) -> String {
     pk(tenant, "USER")
 }

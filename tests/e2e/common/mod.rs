@@ -113,7 +113,7 @@ pub async fn send(req: reqwest::RequestBuilder) -> (StatusCode, Value, reqwest::
     let text = res.text().await.unwrap();
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
     assert!(!status.is_server_error(), "server error {status}: {body}");
-    if !status.is_success() {
+    if status.is_client_error() {
         assert_eq!(
             headers.get("content-type").map(|v| v.to_str().unwrap()),
             Some("application/problem+json"),
@@ -122,6 +122,17 @@ pub async fn send(req: reqwest::RequestBuilder) -> (StatusCode, Value, reqwest::
         assert_eq!(body["status"], status.as_u16());
     }
     (status, body, headers)
+}
+
+/// Status and body of a [`send`] result.
+pub trait IntoParts {
+    fn into_parts(self) -> (StatusCode, Value);
+}
+
+impl IntoParts for (StatusCode, Value, reqwest::header::HeaderMap) {
+    fn into_parts(self) -> (StatusCode, Value) {
+        (self.0, self.1)
+    }
 }
 
 /// `../shared/data/oscal/NAME` beside the repository, if it is there.

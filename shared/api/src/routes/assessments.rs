@@ -1,6 +1,10 @@
 //! Assessments: create, list, detail, controls with filters, archive, delete.
 
+use std::collections::BTreeMap;
+
+use attest_domain::action::InstanceRef;
 use attest_domain::assessment::{normalize_services, Assessment};
+use attest_domain::evidence::Evidence;
 use attest_domain::group::GroupName;
 use attest_domain::identity::Permission;
 use attest_domain::ids::{new_id, AssessmentId, GroupId, RegulationId};
@@ -41,6 +45,10 @@ pub fn router(state: AppState) -> Router {
             &format!("{BASE_PATH}/assessments/{{id}}/archive"),
             post(archive),
         )
+        .route(
+            &format!("{BASE_PATH}/assessments/{{id}}/evidence"),
+            get(evidence),
+        )
         .with_state(state);
     bounded(routes, DEFAULT_BODY_LIMIT)
 }
@@ -61,6 +69,64 @@ fn with_etag(status: StatusCode, view: AssessmentView) -> Response {
 struct Snapshot {
     assessment: AssessmentView,
     controls: Vec<ControlView>,
+    /// Evidence of each action instance, by instance id.
+    #[serde(default)]
+    evidence: BTreeMap<String, Vec<Evidence>>,
+}
+
+/// The evidence of every action an assessment uses (one query per action).
+async fn evidence_of(
+    state: &AppState,
+    caller: &Caller,
+    controls: &[ControlView],
+) -> Result<BTreeMap<String, Vec<Evidence>>, ApiError> {
+    let mut out = BTreeMap::new();
+    for action in controls.iter().flat_map(|c| c.actions.iter()) {
+        if out.contains_key(&action.id) {
+            continue;
+        }
+        let instance = InstanceRef::parse(&action.id)
+            .ok_or_else(|| ApiError::Internal(format!("bad instance id {}", action.id)))?;
+        let items = state
+            .store
+            .list_evidence(&caller.0.tenant, &instance)
+            .await?;
+        out.insert(action.id.clone(), items);
+    }
+    out.retain(|_, v: &mut Vec<Evidence>| !v.is_empty());
+    Ok(out)
+}
+
+#[derive(Serialize)]
+struct AssessmentEvidence {
+    assessment_id: AssessmentId,
+    archived: bool,
+    /// Evidence by action instance id.
+    items: BTreeMap<String, Vec<Evidence>>,
+}
+
+async fn evidence(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<AssessmentEvidence>, ApiError> {
+    caller.require(Permission::Read)?;
+    let a = state
+        .store
+        .get_assessment(&caller.0.tenant, &assessment_id(&id)?)
+        .await?;
+    let items = if a.value.is_archived() {
+        snapshot(&state, &caller, &a.value.id).await?.evidence
+    } else {
+        let (_, controls) = live_view(&state, &caller, &a).await?;
+        evidence_of(&state, &caller, &controls).await?
+    };
+    let archived = a.value.is_archived();
+    Ok(Json(AssessmentEvidence {
+        assessment_id: a.value.id,
+        archived,
+        items,
+    }))
 }
 
 async fn snapshot(
@@ -310,9 +376,24 @@ async fn archive(
     view.archived = true;
     view.archived_at = Some(at);
     view.version = a.version + 1;
+    // Evidence the archive links to outlives its removal from the live action.
+    let mut evidence = evidence_of(&state, &caller, &controls).await?;
+    for items in evidence.values_mut() {
+        for e in items.iter_mut() {
+            let current = state.store.get_evidence(&caller.0.tenant, &e.id).await?;
+            let mut next = current.value.clone();
+            next.archived_in.push(a.value.id.to_string());
+            state
+                .store
+                .update_evidence(&caller.0.tenant, &current, &next, &[])
+                .await?;
+            *e = next;
+        }
+    }
     let snapshot = serde_json::to_value(Snapshot {
         assessment: view.clone(),
         controls,
+        evidence,
     })
     .map_err(|e| ApiError::Internal(e.to_string()))?;
     state

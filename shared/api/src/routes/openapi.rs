@@ -95,6 +95,21 @@ fn schemas() -> Value {
         "User": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": ["string", "null"]}, "email": {"type": ["string", "null"]},
             "roles": {"type": "array", "items": r("Role")}, "first_seen": {"type": "string", "format": "date-time"}, "version": {"type": "integer"}}},
         "UserList": list("User"),
+        "Evidence": {"type": "object", "properties": {"id": {"type": "string"}, "action": {"type": "string"}, "kind": str_enum(&["document", "link"]),
+            "name": {"type": "string"}, "url": {"type": ["string", "null"]}, "content_type": {"type": ["string", "null"]},
+            "declared_size": {"type": ["integer", "null"]}, "size": {"type": ["integer", "null"]}, "sha256": {"type": ["string", "null"]},
+            "detected_type": {"type": ["string", "null"]}, "status": str_enum(&["pending", "verified", "rejected"]), "reason": {"type": ["string", "null"]},
+            "created_by": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"}, "checked_at": {"type": ["string", "null"], "format": "date-time"}}},
+        "EvidenceList": list("Evidence"),
+        "NewEvidence": {"oneOf": [
+            {"type": "object", "required": ["kind", "file_name", "content_type", "size"], "properties": {"kind": {"const": "document"},
+                "file_name": {"type": "string"}, "content_type": {"type": "string"}, "size": {"type": "integer", "minimum": 1}}},
+            {"type": "object", "required": ["kind", "name", "url"], "properties": {"kind": {"const": "link"}, "name": {"type": "string"}, "url": {"type": "string", "format": "uri"}}}]},
+        "EvidenceAdded": {"type": "object", "properties": {"evidence_id": {"type": "string"}, "upload_url": {"type": "string"},
+            "expires_at": {"type": "string", "format": "date-time"}, "evidence": r("Evidence")}},
+        "Download": {"type": "object", "properties": {"url": {"type": "string"}, "expires_at": {"type": "string", "format": "date-time"}, "file_name": {"type": "string"}}},
+        "AssessmentEvidence": {"type": "object", "properties": {"assessment_id": {"type": "string"}, "archived": {"type": "boolean"},
+            "items": {"type": "object", "additionalProperties": {"type": "array", "items": r("Evidence")}}}},
         "SetRoles": {"type": "object", "required": ["roles"], "additionalProperties": false, "properties": {"roles": {"type": "array", "items": r("Role")}}}
     })
 }

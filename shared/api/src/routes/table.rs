@@ -277,6 +277,56 @@ pub const ROUTES: &[RouteSpec] = &[
     ),
     route!(
         "GET",
+        "/api/compliance/assessments/{id}/evidence",
+        "api-assessments",
+        "Evidence of the assessment's actions (frozen for archived ones)",
+        Some(Read),
+        &[],
+        None,
+        (200, Some("AssessmentEvidence"))
+    ),
+    route!(
+        "POST",
+        "/api/compliance/actions/{id}/evidence",
+        "api-evidence",
+        "Add a file (returns an upload URL) or a link",
+        Some(EditData),
+        &[],
+        Some("NewEvidence"),
+        (201, Some("EvidenceAdded"))
+    ),
+    route!(
+        "GET",
+        "/api/compliance/actions/{id}/evidence",
+        "api-evidence",
+        "An action's evidence",
+        Some(Read),
+        &[],
+        None,
+        (200, Some("EvidenceList"))
+    ),
+    route!(
+        "GET",
+        "/api/compliance/evidence/{id}/download",
+        "api-evidence",
+        "A short-lived download URL (303 to it)",
+        Some(Read),
+        &[],
+        None,
+        (303, Some("Download"))
+    ),
+    route!(
+        "DELETE",
+        "/api/compliance/evidence/{id}",
+        "api-evidence",
+        "Delete evidence (409 while a test result stands)",
+        Some(EditData),
+        &[],
+        None,
+        (204, None)
+    ),
+    route!(
+        "GET",
         "/api/compliance/score",
         "api-score",
         "Overall compliance score and by category",
@@ -325,6 +375,7 @@ pub fn function_router(function: &str, state: AppState) -> Option<Router> {
         "api-actions" => actions::router(state),
         "api-score" => score::router(state),
         "api-users" => users::router(state),
+        "api-evidence" => evidence::router(state),
         _ => return None,
     })
 }

@@ -2,5 +2,6 @@
 
 pub mod actions;
 pub mod catalog;
+pub mod evidence;
 pub mod views;
 pub mod workspace;

@@ -1,0 +1,267 @@
+//! Evidence of an action: declare a file (and get an upload URL) or a link, list, download,
+//! delete.
+
+use std::time::Duration;
+
+use attest_domain::evidence::{
+    check_declaration, check_link, DeclarationError, Evidence, EvidenceKind, EvidenceStatus,
+};
+use attest_domain::identity::Permission;
+use attest_domain::ids::new_id;
+use attest_domain::vocab::TestStatus;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::body::{bounded, JsonBody, DEFAULT_BODY_LIMIT};
+use crate::claims::Caller;
+use crate::state::EvidenceConfig;
+use crate::usecases::actions::find_instance;
+use crate::usecases::evidence::{history_entry, object_key, summary};
+use crate::{ApiError, AppState, BASE_PATH};
+
+/// Upload URLs live 15 minutes, download URLs 5.
+pub const UPLOAD_URL_LIFETIME: Duration = Duration::from_secs(15 * 60);
+pub const DOWNLOAD_URL_LIFETIME: Duration = Duration::from_secs(5 * 60);
+
+pub fn router(state: AppState) -> Router {
+    let routes = Router::new()
+        .route(
+            &format!("{BASE_PATH}/actions/{{id}}/evidence"),
+            get(list).post(add),
+        )
+        .route(
+            &format!("{BASE_PATH}/evidence/{{id}}/download"),
+            get(download),
+        )
+        .route(&format!("{BASE_PATH}/evidence/{{id}}"), delete(remove))
+        .with_state(state);
+    bounded(routes, DEFAULT_BODY_LIMIT)
+}
+
+fn config(state: &AppState) -> Result<&EvidenceConfig, ApiError> {
+    state.evidence.as_ref().ok_or_else(|| {
+        ApiError::Internal("evidence storage is not configured for this function".into())
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum NewEvidence {
+    Document {
+        file_name: String,
+        content_type: String,
+        size: u64,
+    },
+    Link {
+        name: String,
+        url: String,
+    },
+}
+
+#[derive(Serialize)]
+struct Added {
+    evidence_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upload_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    evidence: Evidence,
+}
+
+async fn add(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<NewEvidence>,
+) -> Result<Response, ApiError> {
+    caller.require(Permission::EditData)?;
+    let cfg = config(&state)?;
+    let tenant = &caller.0.tenant;
+    let ctx = find_instance(&state.store, tenant, &id).await?;
+    let now = chrono::Utc::now();
+    let mut evidence = Evidence {
+        id: new_id(),
+        action: ctx.instance.api_id(),
+        kind: EvidenceKind::Link,
+        name: String::new(),
+        url: None,
+        content_type: None,
+        declared_size: None,
+        size: None,
+        sha256: None,
+        detected_type: None,
+        status: EvidenceStatus::Verified,
+        reason: None,
+        created_by: caller.0.user.to_string(),
+        created_at: now,
+        checked_at: None,
+        archived_in: Vec::new(),
+    };
+    let mut upload = None;
+    match body {
+        NewEvidence::Document {
+            file_name,
+            content_type,
+            size,
+        } => {
+            check_declaration(&file_name, &content_type, size, cfg.max_bytes).map_err(
+                |e| match e {
+                    DeclarationError::Unsupported(m) => ApiError::UnsupportedMediaType(m),
+                    DeclarationError::TooLarge(m) => ApiError::PayloadTooLarge(m),
+                    DeclarationError::Invalid(d) => d.into(),
+                },
+            )?;
+            evidence.kind = EvidenceKind::Document;
+            evidence.name = file_name.trim().to_owned();
+            evidence.content_type = Some(content_type.clone());
+            evidence.declared_size = Some(size);
+            evidence.status = EvidenceStatus::Pending;
+            let url = cfg
+                .blobs
+                .presign_put(
+                    &object_key(tenant, &evidence),
+                    &content_type,
+                    size,
+                    UPLOAD_URL_LIFETIME,
+                )
+                .await
+                .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+            upload = Some((
+                url,
+                now + chrono::Duration::from_std(UPLOAD_URL_LIFETIME).expect("15 minutes"),
+            ));
+        }
+        NewEvidence::Link { name, url } => {
+            check_link(&name, &url)?;
+            evidence.name = name.trim().to_owned();
+            evidence.url = Some(url.trim().to_owned());
+            evidence.checked_at = Some(now);
+        }
+    }
+    let entry = history_entry(
+        caller.0.user.as_str(),
+        serde_json::Value::Null,
+        summary(&evidence),
+    );
+    state
+        .store
+        .add_evidence(tenant, &evidence, &[entry])
+        .await?;
+    let (upload_url, expires_at) = upload
+        .map(|(u, e)| (Some(u), Some(e)))
+        .unwrap_or((None, None));
+    Ok((
+        StatusCode::CREATED,
+        Json(Added {
+            evidence_id: evidence.id.clone(),
+            upload_url,
+            expires_at,
+            evidence,
+        }),
+    )
+        .into_response())
+}
+
+#[derive(Serialize)]
+struct EvidenceList {
+    items: Vec<Evidence>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<EvidenceList>, ApiError> {
+    caller.require(Permission::Read)?;
+    let ctx = find_instance(&state.store, &caller.0.tenant, &id).await?;
+    Ok(Json(EvidenceList {
+        items: state
+            .store
+            .list_evidence(&caller.0.tenant, &ctx.instance)
+            .await?,
+    }))
+}
+
+async fn download(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Permission::Read)?;
+    let cfg = config(&state)?;
+    let e = state.store.get_evidence(&caller.0.tenant, &id).await?.value;
+    if e.kind == EvidenceKind::Link {
+        return Err(ApiError::Conflict(format!(
+            "evidence {id} is a link: {}",
+            e.url.unwrap_or_default()
+        )));
+    }
+    if e.status != EvidenceStatus::Verified {
+        return Err(ApiError::Conflict(
+            format!(
+                "evidence {id} is {:?}, not verified; only verified files are downloaded",
+                e.status
+            )
+            .to_lowercase(),
+        ));
+    }
+    let url = cfg
+        .blobs
+        .presign_get(
+            &object_key(&caller.0.tenant, &e),
+            &e.name,
+            DOWNLOAD_URL_LIFETIME,
+        )
+        .await
+        .map_err(|err| ApiError::Unavailable(err.to_string()))?;
+    let expires_at =
+        chrono::Utc::now() + chrono::Duration::from_std(DOWNLOAD_URL_LIFETIME).expect("5 minutes");
+    let mut response = (
+        StatusCode::SEE_OTHER,
+        Json(json!({"url": url, "expires_at": expires_at, "file_name": e.name})),
+    )
+        .into_response();
+    if let Ok(v) = url.parse() {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(response)
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Permission::EditData)?;
+    let cfg = config(&state)?;
+    let tenant = &caller.0.tenant;
+    let current = state.store.get_evidence(tenant, &id).await?;
+    let ctx = find_instance(&state.store, tenant, &current.value.action).await?;
+    if ctx.status.test_status.is_verdict() || ctx.status.test_status == TestStatus::OutOfScope {
+        return Err(ApiError::Conflict(format!(
+            "the action's test status is {}; evidence cannot be deleted while a test result stands",
+            ctx.status.test_status
+        )));
+    }
+    let entry = history_entry(
+        caller.0.user.as_str(),
+        summary(&current.value),
+        serde_json::Value::Null,
+    );
+    state
+        .store
+        .delete_evidence(tenant, &current, &[entry])
+        .await?;
+    if current.value.kind == EvidenceKind::Document && current.value.archived_in.is_empty() {
+        cfg.blobs
+            .delete(&object_key(tenant, &current.value))
+            .await
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,176 @@
+//! Where evidence files live: a port with two adapters, S3 (`attest-blobs-s3`) and a local
+//! directory ([`local::LocalBlobs`]) for `attest serve`. Files never pass through the API:
+//! clients upload and download them with short-lived signed URLs.
+
+pub mod local;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sha2::{Digest, Sha256};
+
+/// Longest lifetime of an upload or download URL.
+pub const MAX_URL_LIFETIME: Duration = Duration::from_secs(15 * 60);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlobError {
+    #[error("blob storage failed: {0}")]
+    Unavailable(String),
+    #[error("invalid blob request: {0}")]
+    Invalid(String),
+}
+
+/// What an uploaded object holds, read once from start to end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inspected {
+    pub size: u64,
+    /// The first bytes, up to the number asked for.
+    pub head: Vec<u8>,
+    /// Hex SHA-256 of the whole object.
+    pub sha256: String,
+}
+
+/// Accumulates an object read in chunks into an [`Inspected`].
+pub struct Inspector {
+    want: usize,
+    head: Vec<u8>,
+    size: u64,
+    hasher: Sha256,
+}
+
+impl Inspector {
+    pub fn new(want: usize) -> Self {
+        Self {
+            want,
+            head: Vec::new(),
+            size: 0,
+            hasher: Sha256::new(),
+        }
+    }
+
+    pub fn update(&mut self, chunk: &[u8]) {
+        if self.head.len() < self.want {
+            let take = (self.want - self.head.len()).min(chunk.len());
+            self.head.extend_from_slice(&chunk[..take]);
+        }
+        self.size += chunk.len() as u64;
+        self.hasher.update(chunk);
+    }
+
+    pub fn finish(self) -> Inspected {
+        Inspected {
+            size: self.size,
+            head: self.head,
+            sha256: hex::encode(self.hasher.finalize()),
+        }
+    }
+}
+
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    /// A URL that accepts one PUT of `size` bytes of `content_type` at `key` until it expires.
+    async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        size: u64,
+        expires: Duration,
+    ) -> Result<String, BlobError>;
+
+    /// A URL that downloads `key` as an attachment named `file_name` until it expires.
+    async fn presign_get(
+        &self,
+        key: &str,
+        file_name: &str,
+        expires: Duration,
+    ) -> Result<String, BlobError>;
+
+    /// Reads the object, if there is one: size, first `sniff` bytes and SHA-256.
+    async fn inspect(&self, key: &str, sniff: usize) -> Result<Option<Inspected>, BlobError>;
+
+    /// Removes the object; removing a missing one is fine.
+    async fn delete(&self, key: &str) -> Result<(), BlobError>;
+}
+
+/// The object key of an evidence file: tenant and evidence id, then the file name.
+pub fn evidence_key(tenant: &str, evidence_id: &str, file_name: &str) -> String {
+    let safe: String = file_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("evidence/{tenant}/{evidence_id}/{safe}")
+}
+
+/// Tenant and evidence id from an evidence object key.
+pub fn parse_evidence_key(key: &str) -> Option<(&str, &str)> {
+    let mut parts = key.splitn(4, '/');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("evidence"), Some(tenant), Some(id), Some(_))
+            if !tenant.is_empty() && !id.is_empty() =>
+        {
+            Some((tenant, id))
+        }
+        _ => None,
+    }
+}
+
+/// `Content-Disposition: attachment` with the original name, safe for any name (RFC 6266).
+pub fn attachment_disposition(file_name: &str) -> String {
+    let ascii: String = file_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded: String = form_urlencoded::byte_serialize(file_name.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20");
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip_and_names_are_made_safe() {
+        let key = evidence_key("acme", "e1", "Q3 report (final).pdf");
+        assert_eq!(key, "evidence/acme/e1/Q3_report__final_.pdf");
+        assert_eq!(parse_evidence_key(&key), Some(("acme", "e1")));
+        assert_eq!(parse_evidence_key("other/acme/e1/x"), None);
+        assert_eq!(parse_evidence_key("evidence/acme/e1"), None);
+    }
+
+    #[test]
+    fn dispositions_keep_the_name() {
+        assert_eq!(
+            attachment_disposition("a b.pdf"),
+            "attachment; filename=\"a b.pdf\"; filename*=UTF-8''a%20b.pdf"
+        );
+        assert!(attachment_disposition("Prüfung \"x\".pdf")
+            .contains("filename*=UTF-8''Pr%C3%BCfung%20%22x%22.pdf"));
+    }
+
+    #[test]
+    fn inspection_hashes_everything_and_keeps_the_head() {
+        let mut i = Inspector::new(4);
+        i.update(b"ab");
+        i.update(b"cdef");
+        let r = i.finish();
+        assert_eq!((r.size, r.head.as_slice()), (6, &b"abcd"[..]));
+        assert_eq!(
+            r.sha256,
+            "bef57ec7f53a6d40beb640a780a639c83bc29ac8a9816f1fc6c5c6dcd93c4721"
+        );
+    }
+}

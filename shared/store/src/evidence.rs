@@ -1,0 +1,178 @@
+//! Evidence records: one item by id, one in the action instance's list, and a history entry
+//! of the instance for every add, check and delete — written together.
+
+use attest_domain::action::InstanceRef;
+use attest_domain::evidence::Evidence;
+use attest_domain::history::HistoryEntry;
+use attest_domain::ids::TenantId;
+
+use crate::backend::{BackendError, Condition, WriteOp};
+use crate::instances::history_sk;
+use crate::record::{decode, encode, Versioned};
+use crate::{keys, Key, Store, StoreError};
+
+fn history_ops(
+    tenant: &TenantId,
+    instance: &InstanceRef,
+    history: &[HistoryEntry],
+) -> Vec<WriteOp> {
+    let pk = keys::history(tenant, instance);
+    history
+        .iter()
+        .enumerate()
+        .map(|(n, e)| WriteOp::Put {
+            item: encode(Key::new(pk.clone(), history_sk(e, n)), 1, e),
+            condition: Condition::Always,
+        })
+        .collect()
+}
+
+fn instance_of(e: &Evidence) -> Result<InstanceRef, StoreError> {
+    InstanceRef::parse(&e.action).ok_or_else(|| {
+        StoreError::Backend(BackendError::Corrupt(format!(
+            "evidence {} names action {:?}",
+            e.id, e.action
+        )))
+    })
+}
+
+impl Store {
+    pub async fn add_evidence(
+        &self,
+        tenant: &TenantId,
+        evidence: &Evidence,
+        history: &[HistoryEntry],
+    ) -> Result<(), StoreError> {
+        let instance = instance_of(evidence)?;
+        let mut ops = vec![
+            WriteOp::Put {
+                item: encode(keys::evidence(tenant, &evidence.id), 1, evidence),
+                condition: Condition::NotExists,
+            },
+            WriteOp::Put {
+                item: encode(
+                    Key::new(keys::evidence_of(tenant, &instance), evidence.id.clone()),
+                    1,
+                    evidence,
+                ),
+                condition: Condition::Always,
+            },
+        ];
+        ops.extend(history_ops(tenant, &instance, history));
+        match self.backend().write(ops).await {
+            Ok(()) => Ok(()),
+            Err(BackendError::ConditionFailed { .. }) => Err(StoreError::Conflict(format!(
+                "evidence {} already exists",
+                evidence.id
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn get_evidence(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<Versioned<Evidence>, StoreError> {
+        match self.backend().get(&keys::evidence(tenant, id)).await? {
+            Some(item) => Ok(decode(item)?),
+            None => Err(StoreError::NotFound(format!("evidence {id}"))),
+        }
+    }
+
+    /// An action instance's evidence, oldest first.
+    pub async fn list_evidence(
+        &self,
+        tenant: &TenantId,
+        instance: &InstanceRef,
+    ) -> Result<Vec<Evidence>, StoreError> {
+        let items = self
+            .query_all(keys::evidence_of(tenant, instance), "")
+            .await?;
+        let mut out = items
+            .into_iter()
+            .map(|i| decode::<Evidence>(i).map(|v| v.value))
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    /// Replaces a record that is still at `current.version` (a check's outcome).
+    pub async fn update_evidence(
+        &self,
+        tenant: &TenantId,
+        current: &Versioned<Evidence>,
+        next: &Evidence,
+        history: &[HistoryEntry],
+    ) -> Result<Versioned<Evidence>, StoreError> {
+        let instance = instance_of(next)?;
+        let version = current.version + 1;
+        let mut ops = vec![
+            WriteOp::Put {
+                item: encode(keys::evidence(tenant, &next.id), version, next),
+                condition: Condition::Version(current.version),
+            },
+            WriteOp::Put {
+                item: encode(
+                    Key::new(keys::evidence_of(tenant, &instance), next.id.clone()),
+                    version,
+                    next,
+                ),
+                condition: Condition::Always,
+            },
+        ];
+        ops.extend(history_ops(tenant, &instance, history));
+        match self.backend().write(ops).await {
+            Ok(()) => Ok(Versioned {
+                version,
+                value: next.clone(),
+            }),
+            Err(BackendError::ConditionFailed { .. }) => Err(StoreError::StaleVersion {
+                expected: current.version,
+                current: current.version + 1,
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes the evidence from its action. A record an archived assessment links to stays
+    /// (it is only taken off the action's list), so that the archive keeps its download.
+    pub async fn delete_evidence(
+        &self,
+        tenant: &TenantId,
+        current: &Versioned<Evidence>,
+        history: &[HistoryEntry],
+    ) -> Result<(), StoreError> {
+        let instance = instance_of(&current.value)?;
+        let record = if current.value.archived_in.is_empty() {
+            WriteOp::Delete {
+                key: keys::evidence(tenant, &current.value.id),
+                condition: Condition::Version(current.version),
+            }
+        } else {
+            WriteOp::Check {
+                key: keys::evidence(tenant, &current.value.id),
+                condition: Condition::Version(current.version),
+            }
+        };
+        let mut ops = vec![
+            record,
+            WriteOp::Delete {
+                key: Key::new(
+                    keys::evidence_of(tenant, &instance),
+                    current.value.id.clone(),
+                ),
+                condition: Condition::Always,
+            },
+        ];
+        ops.extend(history_ops(tenant, &instance, history));
+        match self.backend().write(ops).await {
+            Ok(()) => Ok(()),
+            Err(BackendError::ConditionFailed { .. }) => Err(StoreError::Conflict(format!(
+                "evidence {} changed while it was deleted; try again",
+                current.value.id
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! Evidence end to end over `attest serve`: real files uploaded through signed URLs, checked
+//! on arrival, downloaded byte for byte, with the deletion and permission rules.
+
+mod common;
+
+use base64::Engine;
+use common::{send, token, IntoParts, Server};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+/// A real one-page PDF.
+const PDF: &[u8] = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>\nendobj\nxref\n0 4\n0000000000 65535 f \n0000000009 00000 n \n0000000058 00000 n \n0000000115 00000 n \ntrailer\n<< /Size 4 /Root 1 0 R >>\nstartxref\n186\n%%EOF\n";
+
+/// A real 1x1 PNG.
+fn png() -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=")
+        .unwrap()
+}
+
+fn sha256(b: &[u8]) -> String {
+    hex::encode(Sha256::digest(b))
+}
+
+struct Ctx {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Ctx {
+    async fn declare(&self, token: &str, action: &str, body: Value) -> (StatusCode, Value) {
+        let (s, b, _) = send(
+            self.http
+                .post(format!("{}/actions/{action}/evidence", self.base))
+                .bearer_auth(token)
+                .json(&body),
+        )
+        .await;
+        (s, b)
+    }
+
+    async fn upload(&self, url: &str, content_type: &str, bytes: Vec<u8>) -> StatusCode {
+        self.http
+            .put(url)
+            .header("content-type", content_type)
+            .body(bytes)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
+    async fn evidence(&self, token: &str, action: &str) -> Vec<Value> {
+        let (s, b, _) = send(
+            self.http
+                .get(format!("{}/actions/{action}/evidence", self.base))
+                .bearer_auth(token),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        b["items"].as_array().unwrap().clone()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_are_checked_on_arrival_and_come_back_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let c = Ctx {
+        http: http.clone(),
+        base: server.base.clone(),
+    };
+    let admin = token(&data, "acme", "ada", &["administrator"]);
+    let contributor = token(&data, "acme", "cara", &["contributor"]);
+    let reader = token(&data, "acme", "rob", &["reader"]);
+    let other = token(&data, "globex", "gus", &["global_admin"]);
+
+    let (s, a) = send(
+        http.post(server.url("/assessments"))
+            .bearer_auth(&admin)
+            .json(&json!({"regulation_id": "gdpr", "group_name": "EU", "services": ["aws"]})),
+    )
+    .await
+    .into_parts();
+    assert_eq!(s, StatusCode::CREATED, "{a}");
+    let (s, iso) = send(http.post(server.url("/assessments")).bearer_auth(&admin).json(&json!({"regulation_id": "iso-27001-2022", "group_name": "Global", "services": ["aws"]}))).await.into_parts();
+    assert_eq!(s, StatusCode::CREATED, "{iso}");
+    let action = "encryption-at-rest";
+
+    // A real PDF: declared, uploaded with the signed URL, verified.
+    let (s, pdf) = c.declare(&contributor, action, json!({"kind": "document", "file_name": "Key policy.pdf", "content_type": "application/pdf", "size": PDF.len()})).await;
+    assert_eq!(s, StatusCode::CREATED, "{pdf}");
+    assert_eq!(pdf["evidence"]["status"], "pending");
+    let expires: chrono::DateTime<chrono::Utc> =
+        pdf["expires_at"].as_str().unwrap().parse().unwrap();
+    assert!(
+        expires <= chrono::Utc::now() + chrono::Duration::minutes(15),
+        "upload URLs live 15 minutes at most"
+    );
+    let upload_url = pdf["upload_url"].as_str().unwrap().to_owned();
+    assert_eq!(
+        c.upload(&upload_url, "image/png", PDF.to_vec()).await,
+        StatusCode::FORBIDDEN,
+        "the URL binds the content type"
+    );
+    assert_eq!(
+        c.upload(
+            &upload_url.replace("sig=", "sig=00"),
+            "application/pdf",
+            PDF.to_vec()
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "tampered"
+    );
+    assert_eq!(
+        c.upload(
+            &upload_url.replace("size=", "size=9"),
+            "application/pdf",
+            PDF.to_vec()
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "tampered"
+    );
+    assert_eq!(
+        c.upload(&upload_url, "application/pdf", PDF.to_vec()).await,
+        StatusCode::OK
+    );
+    let items = c.evidence(&reader, action).await;
+    let pdf_id = pdf["evidence_id"].as_str().unwrap();
+    let got = items.iter().find(|e| e["id"] == pdf_id).unwrap();
+    assert_eq!(got["status"], "verified", "{got}");
+    assert_eq!(got["size"], PDF.len());
+    assert_eq!(got["sha256"], sha256(PDF));
+    assert_eq!(got["detected_type"], "application/pdf");
+    assert_eq!(got["created_by"], "cara");
+
+    // A real PNG as .png is verified; the same PNG renamed .pdf is rejected with a reason.
+    let (_, ok_png) = c.declare(&contributor, action, json!({"kind": "document", "file_name": "console.png", "content_type": "image/png", "size": png().len()})).await;
+    assert_eq!(
+        c.upload(ok_png["upload_url"].as_str().unwrap(), "image/png", png())
+            .await,
+        StatusCode::OK
+    );
+    let (_, fake) = c.declare(&contributor, action, json!({"kind": "document", "file_name": "audit.pdf", "content_type": "application/pdf", "size": png().len()})).await;
+    assert_eq!(
+        c.upload(
+            fake["upload_url"].as_str().unwrap(),
+            "application/pdf",
+            png()
+        )
+        .await,
+        StatusCode::OK
+    );
+    let items = c.evidence(&reader, action).await;
+    let status = |id: &Value| items.iter().find(|e| &e["id"] == id).unwrap().clone();
+    assert_eq!(status(&ok_png["evidence_id"])["status"], "verified");
+    let rejected = status(&fake["evidence_id"]);
+    assert_eq!(rejected["status"], "rejected");
+    assert!(
+        rejected["reason"].as_str().unwrap().contains("image/png"),
+        "{rejected}"
+    );
+    let (s, _, _) = send(
+        http.get(server.url(&format!(
+            "/evidence/{}/download",
+            fake["evidence_id"].as_str().unwrap()
+        )))
+        .bearer_auth(&reader),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "a rejected file is not served");
+
+    // Refused declarations.
+    let (s, _) = c.declare(&contributor, action, json!({"kind": "document", "file_name": "setup.exe", "content_type": "application/octet-stream", "size": 10})).await;
+    assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let (s, _) = c.declare(&contributor, action, json!({"kind": "document", "file_name": "big.zip", "content_type": "application/zip", "size": 200u64 * 1024 * 1024})).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    let (s, b) = c
+        .declare(
+            &contributor,
+            action,
+            json!({"kind": "link", "name": "x", "url": "javascript:alert(1)"}),
+        )
+        .await;
+    assert_eq!(
+        (s, b["errors"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("url"))
+    );
+    let (s, b) = c
+        .declare(&contributor, action, json!({"kind": "photo"}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let (s, _) = c
+        .declare(
+            &reader,
+            action,
+            json!({"kind": "link", "name": "KMS", "url": "https://console.aws.amazon.com/kms"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "readers cannot add evidence");
+    let (s, link) = c
+        .declare(
+            &contributor,
+            action,
+            json!({"kind": "link", "name": "KMS", "url": "https://console.aws.amazon.com/kms"}),
+        )
+        .await;
+    assert_eq!(
+        (s, link["evidence"]["status"].as_str()),
+        (StatusCode::CREATED, Some("verified"))
+    );
+
+    // Download: a short-lived URL, the original name, identical bytes.
+    let (s, dl, headers) = send(
+        http.get(server.url(&format!("/evidence/{pdf_id}/download")))
+            .bearer_auth(&reader),
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{dl}");
+    let location = headers["location"].to_str().unwrap().to_owned();
+    assert_eq!(location, dl["url"].as_str().unwrap());
+    let res = http.get(&location).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment; filename=\"Key policy.pdf\""));
+    assert_eq!(res.bytes().await.unwrap().as_ref(), PDF);
+    let res = http
+        .get(location.replace("sig=", "sig=ab"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "a tampered download URL is refused"
+    );
+
+    // Another tenant: nothing.
+    let (s, _, _) = send(
+        http.get(server.url(&format!("/evidence/{pdf_id}/download")))
+            .bearer_auth(&other),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _, _) = send(
+        http.get(server.url(&format!("/actions/{action}/evidence")))
+            .bearer_auth(&other),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _, _) = send(
+        http.delete(server.url(&format!("/evidence/{pdf_id}")))
+            .bearer_auth(&other),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // No deletion while a test result stands.
+    let (s, b, _) = send(
+        http.patch(server.url(&format!("/actions/{action}")))
+            .bearer_auth(&admin)
+            .json(&json!({"implementation_status": "implemented", "test_status": "passed"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b, _) = send(
+        http.delete(server.url(&format!(
+            "/evidence/{}",
+            ok_png["evidence_id"].as_str().unwrap()
+        )))
+        .bearer_auth(&contributor),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{b}");
+    let (s, _, _) = send(
+        http.patch(server.url(&format!("/actions/{action}")))
+            .bearer_auth(&admin)
+            .json(&json!({"test_status": "in_progress"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _, _) = send(
+        http.delete(server.url(&format!(
+            "/evidence/{}",
+            ok_png["evidence_id"].as_str().unwrap()
+        )))
+        .bearer_auth(&reader),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, _) = send(
+        http.delete(server.url(&format!(
+            "/evidence/{}",
+            ok_png["evidence_id"].as_str().unwrap()
+        )))
+        .bearer_auth(&contributor),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(c.evidence(&reader, action).await.len(), 3);
+
+    // Every add, check and delete is in the action's history.
+    let (_, history, _) = send(
+        http.get(server.url(&format!("/actions/{action}/history")))
+            .bearer_auth(&reader),
+    )
+    .await;
+    let evidence_entries = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["field"] == "evidence")
+        .count();
+    assert_eq!(evidence_entries, 4 + 3 + 1, "4 adds, 3 checks, 1 delete");
+
+    // Archiving keeps the evidence and its download, even once removed from the live action.
+    let gdpr_id = a["id"].as_str().unwrap();
+    let (s, _, _) = send(
+        http.post(server.url(&format!("/assessments/{gdpr_id}/archive")))
+            .bearer_auth(&admin)
+            .json(&json!({})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, b, _) = send(
+        http.delete(server.url(&format!("/evidence/{pdf_id}")))
+            .bearer_auth(&contributor),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{b}");
+    let (_, frozen, _) = send(
+        http.get(server.url(&format!("/assessments/{gdpr_id}/evidence")))
+            .bearer_auth(&reader),
+    )
+    .await;
+    assert!(
+        frozen["items"][action]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["id"] == pdf_id),
+        "{frozen}"
+    );
+    let (s, dl, _) = send(
+        http.get(server.url(&format!("/evidence/{pdf_id}/download")))
+            .bearer_auth(&reader),
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{dl}");
+    assert_eq!(
+        http.get(dl["url"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+            .as_ref(),
+        PDF
+    );
+    let _ = iso;
+}
