@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use attest_api::claims::identity_from_claims;
+use attest_api::state::EvidenceConfig;
 use attest_api::AppState;
+use attest_blobs_s3::S3Blobs;
 use attest_store::Store;
 use attest_store_dynamodb::DynamoDbBackend;
 use axum::extract::Request;
@@ -46,7 +48,7 @@ pub fn with_authorizer_identity(routes: Router) -> Router {
     routes.layer(middleware::from_fn(identity_from_authorizer))
 }
 
-fn init_tracing() {
+pub fn init_tracing() {
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(
@@ -65,14 +67,47 @@ pub async fn run(routes: Router) -> Result<(), Error> {
     lambda_http::run(with_authorizer_identity(routes)).await
 }
 
+/// The DynamoDB table named by `TABLE_NAME`.
+pub fn store(config: &aws_config::SdkConfig) -> Result<Store, Error> {
+    let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set")?;
+    Ok(Store::new(Arc::new(DynamoDbBackend::new(
+        aws_sdk_dynamodb::Client::new(config),
+        table,
+    ))))
+}
+
+/// The evidence bucket named by `EVIDENCE_BUCKET`, files up to `MAX_EVIDENCE_MB` (100).
+pub fn evidence(config: &aws_config::SdkConfig) -> Result<EvidenceConfig, Error> {
+    let bucket = std::env::var("EVIDENCE_BUCKET").map_err(|_| "EVIDENCE_BUCKET is not set")?;
+    let max_mb: u64 = match std::env::var("MAX_EVIDENCE_MB") {
+        Ok(v) => v.parse().map_err(|_| "MAX_EVIDENCE_MB is not a number")?,
+        Err(_) => 100,
+    };
+    let blobs = S3Blobs::new(aws_sdk_s3::Client::new(config), bucket);
+    Ok(EvidenceConfig {
+        blobs: Arc::new(blobs),
+        max_bytes: max_mb * 1024 * 1024,
+    })
+}
+
+/// Logging and the AWS configuration, once per cold start (no network calls).
+pub async fn init() -> aws_config::SdkConfig {
+    init_tracing();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await
+}
+
 /// Runs routes over the DynamoDB table named by `TABLE_NAME`.
 pub async fn run_with_store(routes: impl FnOnce(AppState) -> Router) -> Result<(), Error> {
-    init_tracing();
-    let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set")?;
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
-    let backend = DynamoDbBackend::new(aws_sdk_dynamodb::Client::new(&config), table);
-    let state = AppState::new(Store::new(Arc::new(backend)));
+    let config = init().await;
+    let state = AppState::new(store(&config)?);
+    lambda_http::run(with_authorizer_identity(routes(state))).await
+}
+
+/// Runs routes over the table and the evidence bucket.
+pub async fn run_with_evidence(routes: impl FnOnce(AppState) -> Router) -> Result<(), Error> {
+    let config = init().await;
+    let state = AppState::new(store(&config)?).with_evidence(evidence(&config)?);
     lambda_http::run(with_authorizer_identity(routes(state))).await
 }

@@ -240,3 +240,64 @@ async fn every_function_serves_its_routes_and_only_public_ones_skip_the_token() 
         );
     }
 }
+
+#[test]
+fn the_evidence_bucket_is_private_encrypted_versioned_and_tls_only() {
+    let buckets = of_type("AWS::S3::Bucket");
+    assert_eq!(buckets.len(), 1);
+    let (name, bucket) = &buckets[0];
+    let p = &bucket["Properties"];
+    let block = &p["PublicAccessBlockConfiguration"];
+    for flag in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(block[flag], Value::Bool(true), "{flag}");
+    }
+    assert!(
+        p["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+            ["ServerSideEncryptionByDefault"]["SSEAlgorithm"]
+            .is_string()
+    );
+    assert_eq!(
+        p["VersioningConfiguration"]["Status"].as_str(),
+        Some("Enabled")
+    );
+    let rules = p["LifecycleConfiguration"]["Rules"].as_sequence().unwrap();
+    assert!(
+        rules
+            .iter()
+            .any(|r| r["AbortIncompleteMultipartUpload"].is_mapping()),
+        "unfinished uploads are removed"
+    );
+    assert!(p["CorsConfiguration"]["CorsRules"][0]["AllowedMethods"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .any(|m| m.as_str() == Some("PUT")));
+    let policies = of_type("AWS::S3::BucketPolicy");
+    let tls = &policies[0].1["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(tls["Effect"].as_str(), Some("Deny"));
+    assert_eq!(
+        tls["Condition"]["Bool"]["aws:SecureTransport"].as_str(),
+        Some("false")
+    );
+    // ObjectCreated under evidence/ goes to evidence-uploaded.
+    let uploaded = of_type("AWS::Serverless::Function")
+        .into_iter()
+        .find(|(_, f)| {
+            f["Metadata"]["BuildProperties"]["Binary"].as_str() == Some("evidence-uploaded")
+        })
+        .unwrap();
+    let event = &uploaded.1["Properties"]["Events"]["Uploaded"];
+    assert_eq!(event["Type"].as_str(), Some("S3"));
+    assert!(
+        matches!(&event["Properties"]["Bucket"], Value::Tagged(t) if t.value.as_str() == Some(name.as_str()))
+    );
+    assert_eq!(
+        event["Properties"]["Events"].as_str(),
+        Some("s3:ObjectCreated:*")
+    );
+}
