@@ -2,6 +2,7 @@
 # Installs what the tests need beside cargo, into .tools/ (idempotent; safe to run again):
 #   - DynamoDB Local (AWS's DynamoDBLocal.jar, shipped in the npm package amplify-dynamodb-simulator)
 #   - Java 17 to run it, if missing (Debian package)
+#   - s3s-fs, an S3-compatible server that verifies signatures (cargo install)
 #   - cfn-lint and the AWS SAM CLI in a Python venv, to lint template.yaml
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +34,15 @@ if [ ! -f "$ddb/package/emulator/DynamoDBLocal.jar" ] || [ "$(cat "$ddb/version"
   echo "$DDB_VERSION" > "$ddb/version"
 fi
 
+# An S3-compatible server that checks SigV4 signatures, presigned URL expiry and signed
+# headers (moto does not), for the S3 adapter's tests.
+S3S_VERSION=0.14.1
+if [ ! -x "$TOOLS/s3s/bin/s3s-fs" ] || [ "$(cat "$TOOLS/s3s/version" 2>/dev/null)" != "$S3S_VERSION" ]; then
+  echo "install-test-tools: building s3s-fs $S3S_VERSION (a few minutes, once)"
+  cargo install --quiet --locked s3s-fs --version "$S3S_VERSION" --features binary --root "$TOOLS/s3s"
+  echo "$S3S_VERSION" > "$TOOLS/s3s/version"
+fi
+
 venv="$TOOLS/venv"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
@@ -42,4 +52,4 @@ if [ "$(installed aws-sam-cli)" != "$SAM_VERSION" ] || [ "$(installed cfn-lint)"
   echo "install-test-tools: installing aws-sam-cli $SAM_VERSION and cfn-lint $CFN_LINT_VERSION"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "aws-sam-cli==$SAM_VERSION" "cfn-lint==$CFN_LINT_VERSION"
 fi
-echo "install-test-tools: ready ($(java -version 2>&1 | head -1); DynamoDB Local $DDB_VERSION; sam $SAM_VERSION; cfn-lint $CFN_LINT_VERSION)"
+echo "install-test-tools: ready ($(java -version 2>&1 | head -1); DynamoDB Local $DDB_VERSION; s3s-fs $S3S_VERSION; sam $SAM_VERSION; cfn-lint $CFN_LINT_VERSION)"

@@ -120,3 +120,42 @@ pub fn unique_name(prefix: &str) -> String {
         N.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// A running S3-compatible server (s3s-fs, which checks SigV4 signatures, presigned URL
+/// expiry and signed headers like S3 does).
+pub struct S3Server {
+    pub endpoint: String,
+    pub access_key: &'static str,
+    pub secret_key: &'static str,
+}
+
+/// The S3 server for this test process, started on first use on a free loopback port, over a
+/// fresh directory.
+pub fn s3_server() -> &'static S3Server {
+    static INSTANCE: OnceLock<S3Server> = OnceLock::new();
+    INSTANCE.get_or_init(|| {
+        let bin = match std::env::var_os("ATTEST_S3S_FS") {
+            Some(p) => PathBuf::from(p),
+            None => repo_root().join(".tools/s3s/bin/s3s-fs"),
+        };
+        assert!(
+            bin.is_file(),
+            "s3s-fs is not installed at {}: run `infra/install-test-tools.sh` (the README's test command does) or set ATTEST_S3S_FS",
+            bin.display()
+        );
+        let root = std::env::temp_dir().join(unique_name("attest-s3"));
+        std::fs::create_dir_all(&root).unwrap();
+        let port = free_port();
+        let (access_key, secret_key) = ("attest-test", "attest-test-secret");
+        let mut cmd = Command::new(bin);
+        cmd.args(["--host", "127.0.0.1", "--port", &port.to_string(), "--access-key", access_key, "--secret-key", secret_key])
+            .arg(&root)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        spawn_tied_to_process(cmd).expect("start s3s-fs");
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        assert!(wait_for_port(addr, Duration::from_secs(30)), "s3s-fs did not listen on {addr}");
+        S3Server { endpoint: format!("http://{addr}"), access_key, secret_key }
+    })
+}
