@@ -4,7 +4,7 @@
 mod common;
 
 use base64::Engine;
-use common::{send, token, IntoParts, Server};
+use common::{send, token, Backend, IntoParts, Server};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -65,9 +65,23 @@ impl Ctx {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_are_checked_on_arrival_and_come_back_identical() {
+    evidence_story(Backend::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_on_dynamodb_local() {
+    let local = attest_testkit::dynamodb_local();
+    evidence_story(Backend::DynamoDb {
+        endpoint: local.endpoint.clone(),
+        table: attest_testkit::unique_name("evidence"),
+    })
+    .await;
+}
+
+async fn evidence_story(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Server::start(&data);
+    let server = Server::start_with(&data, &backend, true);
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(0)

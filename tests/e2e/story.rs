@@ -705,7 +705,15 @@ async fn story(backend: Backend) {
     assert_eq!(api.ok(&t.other, "/assessments").await["items"], json!([]));
     assert_eq!(api.ok(&t.other, "/score").await["overall"]["possible"], 0);
 
-    // --- A copy of Europe into a new group starts from its shared actions.
+    // --- A copy of Europe into a new group starts from its shared actions and their links.
+    let (status, body) = api
+        .post(
+            &t.contributor,
+            &format!("/actions/{policy_eu}/evidence"),
+            json!({"kind": "link", "name": "Policy", "url": "https://intranet.acme.test/policy"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     let (status, copied) = api
         .post(&t.admin, "/assessments", json!({"regulation_id": GDPR, "group_name": "Europe 2027", "copy_from": europe, "services": ["aws"]}))
         .await;
@@ -732,6 +740,16 @@ async fn story(backend: Backend) {
         .unwrap()
         .iter()
         .all(|e| e["source"] == "import"));
+    let links = api
+        .ok(
+            &t.reader,
+            &format!("/actions/infosec-policy@{new_group}/evidence"),
+        )
+        .await;
+    assert_eq!(
+        links["items"][0]["url"], "https://intranet.acme.test/policy",
+        "{links}"
+    );
 
     // --- Restart: the same data and scores.
     let before_restart = state_of(&api, &t).await;

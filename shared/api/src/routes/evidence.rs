@@ -6,6 +6,7 @@ use std::time::Duration;
 use attest_domain::evidence::{
     check_declaration, check_link, DeclarationError, Evidence, EvidenceKind, EvidenceStatus,
 };
+use attest_domain::history::Source;
 use attest_domain::identity::Permission;
 use attest_domain::ids::new_id;
 use attest_domain::vocab::TestStatus;
@@ -145,6 +146,7 @@ async fn add(
     }
     let entry = history_entry(
         caller.0.user.as_str(),
+        Source::Manual,
         serde_json::Value::Null,
         summary(&evidence),
     );
@@ -250,6 +252,7 @@ async fn remove(
     }
     let entry = history_entry(
         caller.0.user.as_str(),
+        Source::Manual,
         summary(&current.value),
         serde_json::Value::Null,
     );

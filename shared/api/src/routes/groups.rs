@@ -2,6 +2,9 @@
 
 use attest_domain::action::{diff, ActionStatus, InstanceRef, InstanceScope};
 use attest_domain::group::{AssessmentGroup, GroupName};
+use std::collections::BTreeSet;
+
+use attest_domain::evidence::{Evidence, EvidenceKind};
 use attest_domain::history::Source;
 use attest_domain::identity::Permission;
 use attest_domain::ids::{new_id, GroupId};
@@ -17,6 +20,8 @@ use serde::{Deserialize, Serialize};
 use crate::body::{bounded, JsonBody, DEFAULT_BODY_LIMIT};
 use crate::claims::Caller;
 use crate::etag::{etag, if_match};
+use crate::usecases::evidence::{history_entry, summary};
+use crate::usecases::workspace::Workspace;
 use crate::{ApiError, AppState, BASE_PATH};
 
 pub fn router(state: AppState) -> Router {
@@ -191,7 +196,67 @@ async fn copy_instances(
     if !batch.is_empty() {
         state.store.update_instances(tenant, &batch).await?;
     }
+    copy_evidence_links(state, caller, from, to).await?;
     Ok(count)
+}
+
+/// Evidence links of the source group's shared actions point at the same pages for the new
+/// group. (Uploaded files stay with the group that uploaded them.)
+async fn copy_evidence_links(
+    state: &AppState,
+    caller: &Caller,
+    from: &GroupId,
+    to: &GroupId,
+) -> Result<(), ApiError> {
+    let tenant = &caller.0.tenant;
+    let ws = Workspace::load(&state.store, tenant).await?;
+    let mut actions = BTreeSet::new();
+    for a in ws.live().filter(|a| &a.value.group_id == from) {
+        if let Some((_, resolved)) = ws.resolve(&a.value) {
+            actions.extend(
+                resolved
+                    .entries
+                    .values()
+                    .filter(|e| e.instance.scope == InstanceScope::Group(from.clone()))
+                    .map(|e| e.instance.action.clone()),
+            );
+        }
+    }
+    let now = chrono::Utc::now();
+    for action in actions {
+        let source = InstanceRef {
+            action: action.clone(),
+            scope: InstanceScope::Group(from.clone()),
+        };
+        let target = InstanceRef {
+            action,
+            scope: InstanceScope::Group(to.clone()),
+        };
+        for link in state
+            .store
+            .list_evidence(tenant, &source)
+            .await?
+            .into_iter()
+            .filter(|e| e.kind == EvidenceKind::Link)
+        {
+            let copy = Evidence {
+                id: new_id(),
+                action: target.api_id(),
+                created_by: caller.0.user.to_string(),
+                created_at: now,
+                archived_in: Vec::new(),
+                ..link
+            };
+            let entry = history_entry(
+                caller.0.user.as_str(),
+                Source::Import,
+                serde_json::Value::Null,
+                summary(&copy),
+            );
+            state.store.add_evidence(tenant, &copy, &[entry]).await?;
+        }
+    }
+    Ok(())
 }
 
 async fn create(

@@ -19,14 +19,19 @@ pub fn object_key(tenant: &TenantId, e: &Evidence) -> String {
 }
 
 /// A history entry about a piece of evidence.
-pub fn history_entry(by: &str, old: serde_json::Value, new: serde_json::Value) -> HistoryEntry {
+pub fn history_entry(
+    by: &str,
+    source: Source,
+    old: serde_json::Value,
+    new: serde_json::Value,
+) -> HistoryEntry {
     HistoryEntry {
         at: chrono::Utc::now(),
         by: by.to_owned(),
         field: "evidence".into(),
         old,
         new,
-        source: Source::Manual,
+        source,
     }
 }
 
@@ -78,7 +83,12 @@ pub async fn check_upload(
             next.reason = Some(reason);
         }
     }
-    let entry = history_entry(&next.created_by, summary(&current.value), summary(&next));
+    let entry = history_entry(
+        &next.created_by,
+        Source::Manual,
+        summary(&current.value),
+        summary(&next),
+    );
     match store
         .update_evidence(tenant, &current, &next, &[entry])
         .await
