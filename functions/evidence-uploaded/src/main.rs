@@ -68,23 +68,7 @@ mod tests {
     /// S3 (s3s-fs) delivers an ObjectCreated event for an uploaded file, twice.
     #[tokio::test]
     async fn an_upload_event_verifies_the_file_once() {
-        use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
-        let server = attest_testkit::s3_server();
-        let client = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .endpoint_url(&server.endpoint)
-                .region(Region::new("us-east-1"))
-                .force_path_style(true)
-                .credentials_provider(Credentials::new(
-                    server.access_key,
-                    server.secret_key,
-                    None,
-                    None,
-                    "tests",
-                ))
-                .build(),
-        );
+        let client = attest_testkit::s3_server().client();
         let bucket = attest_testkit::unique_name("uploads");
         client.create_bucket().bucket(&bucket).send().await.unwrap();
         let blobs = attest_blobs_s3::S3Blobs::new(client, &bucket);

@@ -9,7 +9,7 @@ use attest_blobs::{evidence_key, BlobStore};
 use attest_blobs_s3::S3Blobs;
 use attest_domain::evidence::{Evidence, EvidenceKind, EvidenceStatus};
 use attest_domain::ids::TenantId;
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+
 use sha2::{Digest, Sha256};
 
 const PDF: &[u8] = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n";
@@ -19,21 +19,7 @@ const PNG_HEAD: &[u8] = &[
 ];
 
 async fn blobs() -> (S3Blobs, aws_sdk_s3::Client) {
-    let server = attest_testkit::s3_server();
-    let config = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(&server.endpoint)
-        .region(Region::new("us-east-1"))
-        .force_path_style(true)
-        .credentials_provider(Credentials::new(
-            server.access_key,
-            server.secret_key,
-            None,
-            None,
-            "tests",
-        ))
-        .build();
-    let client = aws_sdk_s3::Client::from_conf(config);
+    let client = attest_testkit::s3_server().client();
     let bucket = attest_testkit::unique_name("evidence").replace('_', "-");
     client.create_bucket().bucket(&bucket).send().await.unwrap();
     (S3Blobs::new(client.clone(), bucket), client)

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use attest_store::backend::validate_write;
 use attest_store::{Backend, BackendError, Condition, Item, Key, Page, Query, WriteOp};
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
@@ -162,6 +162,23 @@ fn transact_item(table: &str, op: &WriteOp) -> Result<TransactWriteItem, Backend
     Ok(built.build())
 }
 
+/// The outcome of a single conditional write: a failed condition, or another failure.
+fn single_write_result<O, E, R>(sent: Result<O, SdkError<E, R>>) -> Result<(), BackendError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match sent {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
+            Err(BackendError::ConditionFailed { index: 0 })
+        }
+        Err(e) => Err(BackendError::Unavailable(
+            DisplayErrorContext(&e).to_string(),
+        )),
+    }
+}
+
 impl DynamoDbBackend {
     /// One Put or Delete: a single conditional call instead of a transaction.
     async fn write_one(&self, op: &WriteOp) -> Result<(), BackendError> {
@@ -170,9 +187,8 @@ impl DynamoDbBackend {
             None => (None, None, None),
         };
         match op {
-            WriteOp::Put { item, .. } => {
-                let sent = self
-                    .client
+            WriteOp::Put { item, .. } => single_write_result(
+                self.client
                     .put_item()
                     .table_name(&self.table)
                     .set_item(Some(item_attrs(item)))
@@ -180,22 +196,10 @@ impl DynamoDbBackend {
                     .set_expression_attribute_names(names)
                     .set_expression_attribute_values(values)
                     .send()
-                    .await;
-                match sent {
-                    Ok(_) => Ok(()),
-                    Err(e) => match e.into_service_error() {
-                        e if e.is_conditional_check_failed_exception() => {
-                            Err(BackendError::ConditionFailed { index: 0 })
-                        }
-                        e => Err(BackendError::Unavailable(
-                            DisplayErrorContext(&e).to_string(),
-                        )),
-                    },
-                }
-            }
-            WriteOp::Delete { key, .. } => {
-                let sent = self
-                    .client
+                    .await,
+            ),
+            WriteOp::Delete { key, .. } => single_write_result(
+                self.client
                     .delete_item()
                     .table_name(&self.table)
                     .set_key(Some(key_attrs(key)))
@@ -203,19 +207,8 @@ impl DynamoDbBackend {
                     .set_expression_attribute_names(names)
                     .set_expression_attribute_values(values)
                     .send()
-                    .await;
-                match sent {
-                    Ok(_) => Ok(()),
-                    Err(e) => match e.into_service_error() {
-                        e if e.is_conditional_check_failed_exception() => {
-                            Err(BackendError::ConditionFailed { index: 0 })
-                        }
-                        e => Err(BackendError::Unavailable(
-                            DisplayErrorContext(&e).to_string(),
-                        )),
-                    },
-                }
-            }
+                    .await,
+            ),
             WriteOp::Check { .. } => Err(BackendError::InvalidWrite(
                 "a lone check writes nothing".into(),
             )),

@@ -159,3 +159,25 @@ pub fn s3_server() -> &'static S3Server {
         S3Server { endpoint: format!("http://{addr}"), access_key, secret_key }
     })
 }
+
+impl S3Server {
+    /// A client of this server (path-style addressing, its credentials).
+    pub fn client(&self) -> aws_sdk_s3::Client {
+        use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .endpoint_url(&self.endpoint)
+                .region(Region::new("us-east-1"))
+                .force_path_style(true)
+                .credentials_provider(Credentials::new(
+                    self.access_key,
+                    self.secret_key,
+                    None,
+                    None,
+                    "tests",
+                ))
+                .build(),
+        )
+    }
+}

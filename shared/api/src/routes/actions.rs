@@ -6,8 +6,8 @@ use attest_domain::ids::{AssessmentId, GroupId, RegulationId};
 use attest_domain::vocab::{Category, ImplementationStatus, TestStatus};
 use attest_domain::DomainError;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::body::{bounded, JsonBody, DEFAULT_BODY_LIMIT};
 use crate::claims::Caller;
-use crate::etag::{etag, if_match};
+use crate::etag::{if_match, versioned_json};
 use crate::query::QueryParams;
 use crate::usecases::actions::{find_instance, prepare_update, InstanceContext};
 use crate::usecases::catalog::Catalog;
@@ -160,9 +160,7 @@ fn detail(ctx: &InstanceContext) -> Response {
             })
             .collect(),
     };
-    let mut r = Json(body).into_response();
-    r.headers_mut().insert(header::ETAG, etag(ctx.version));
-    r
+    versioned_json(StatusCode::OK, ctx.version, body)
 }
 
 async fn show(

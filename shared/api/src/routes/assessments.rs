@@ -12,14 +12,14 @@ use attest_domain::vocab::{ImplementationStatus, TestStatus};
 use attest_store::{StoreError, Versioned};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::body::{bounded, JsonBody, DEFAULT_BODY_LIMIT};
 use crate::claims::Caller;
-use crate::etag::etag;
+use crate::etag::versioned_json;
 use crate::query::QueryParams;
 use crate::routes::groups::{create_group_named, GroupRef};
 use crate::usecases::catalog::Catalog;
@@ -58,10 +58,7 @@ fn assessment_id(raw: &str) -> Result<AssessmentId, ApiError> {
 }
 
 fn with_etag(status: StatusCode, view: AssessmentView) -> Response {
-    let tag = etag(view.version);
-    let mut r = (status, Json(view)).into_response();
-    r.headers_mut().insert(header::ETAG, tag);
-    r
+    versioned_json(status, view.version, view)
 }
 
 /// What an archived assessment froze.

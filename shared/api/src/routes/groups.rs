@@ -12,14 +12,14 @@ use attest_store::instances::InstanceUpdate;
 use attest_store::{StoreError, Versioned};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, patch};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::body::{bounded, JsonBody, DEFAULT_BODY_LIMIT};
 use crate::claims::Caller;
-use crate::etag::{etag, if_match};
+use crate::etag::{if_match, versioned_json};
 use crate::usecases::evidence::{history_entry, summary};
 use crate::usecases::workspace::Workspace;
 use crate::{ApiError, AppState, BASE_PATH};
@@ -57,10 +57,8 @@ impl From<Versioned<AssessmentGroup>> for GroupView {
 }
 
 fn single(status: StatusCode, group: Versioned<AssessmentGroup>) -> Response {
-    let tag = etag(group.version);
     let location = format!("{BASE_PATH}/groups/{}", group.value.id);
-    let mut response = (status, Json(GroupView::from(group))).into_response();
-    response.headers_mut().insert(header::ETAG, tag);
+    let mut response = versioned_json(status, group.version, GroupView::from(group));
     if status == StatusCode::CREATED {
         if let Ok(v) = location.parse() {
             response.headers_mut().insert(header::LOCATION, v);

@@ -7,15 +7,15 @@ use attest_domain::ids::UserId;
 use attest_store::users::UserRecord;
 use attest_store::Versioned;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::body::{bounded, JsonBody, DEFAULT_BODY_LIMIT};
 use crate::claims::Caller;
-use crate::etag::{etag, if_match};
+use crate::etag::{if_match, versioned_json};
 use crate::{ApiError, AppState, BASE_PATH};
 
 pub fn router(state: AppState) -> Router {
@@ -96,8 +96,9 @@ async fn set_roles(
     record.roles = body.roles;
     let saved = state.store.set_user_roles(tenant, record, version).await?;
     tracing::info!(tenant = %tenant, user = %id, by = %caller.0.user, "roles assigned");
-    let tag = etag(saved.version);
-    let mut r = Json(UserView::from(saved)).into_response();
-    r.headers_mut().insert(header::ETAG, tag);
-    Ok(r)
+    Ok(versioned_json(
+        StatusCode::OK,
+        saved.version,
+        UserView::from(saved),
+    ))
 }
