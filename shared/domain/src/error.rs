@@ -30,6 +30,14 @@ pub enum DomainError {
 }
 
 impl DomainError {
+    /// The message alone, for places that name the field themselves (serde errors).
+    pub fn message(&self) -> String {
+        match self {
+            DomainError::Invalid(f) => f.message.clone(),
+            DomainError::Conflict(m) => m.clone(),
+        }
+    }
+
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Invalid(FieldError::new(field, message))
     }

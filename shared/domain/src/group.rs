@@ -47,7 +47,7 @@ impl GroupName {
 impl<'de> Deserialize<'de> for GroupName {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        GroupName::parse(&s).map_err(serde::de::Error::custom)
+        GroupName::parse(&s).map_err(|e| serde::de::Error::custom(e.message()))
     }
 }
 

@@ -50,18 +50,20 @@ fn config(state: &AppState) -> Result<&EvidenceConfig, ApiError> {
     })
 }
 
+/// `{kind: "document", file_name, content_type, size}` or `{kind: "link", name, url}`.
 #[derive(Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-enum NewEvidence {
-    Document {
-        file_name: String,
-        content_type: String,
-        size: u64,
-    },
-    Link {
-        name: String,
-        url: String,
-    },
+#[serde(deny_unknown_fields)]
+struct NewEvidence {
+    kind: EvidenceKind,
+    file_name: Option<String>,
+    content_type: Option<String>,
+    size: Option<u64>,
+    name: Option<String>,
+    url: Option<String>,
+}
+
+fn required<T>(value: Option<T>, field: &str, kind: &str) -> Result<T, ApiError> {
+    value.ok_or_else(|| ApiError::invalid(field, format!("a {kind} needs {field}")))
 }
 
 #[derive(Serialize)]
@@ -104,12 +106,11 @@ async fn add(
         archived_in: Vec::new(),
     };
     let mut upload = None;
-    match body {
-        NewEvidence::Document {
-            file_name,
-            content_type,
-            size,
-        } => {
+    match body.kind {
+        EvidenceKind::Document => {
+            let file_name = required(body.file_name, "file_name", "document")?;
+            let content_type = required(body.content_type, "content_type", "document")?;
+            let size = required(body.size, "size", "document")?;
             check_declaration(&file_name, &content_type, size, cfg.max_bytes).map_err(
                 |e| match e {
                     DeclarationError::Unsupported(m) => ApiError::UnsupportedMediaType(m),
@@ -137,7 +138,9 @@ async fn add(
                 now + chrono::Duration::from_std(UPLOAD_URL_LIFETIME).expect("15 minutes"),
             ));
         }
-        NewEvidence::Link { name, url } => {
+        EvidenceKind::Link => {
+            let name = required(body.name, "name", "link")?;
+            let url = required(body.url, "url", "link")?;
             check_link(&name, &url)?;
             evidence.name = name.trim().to_owned();
             evidence.url = Some(url.trim().to_owned());

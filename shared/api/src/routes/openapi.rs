@@ -46,8 +46,8 @@ fn schemas() -> Value {
                     "action_type": r("ActionType"), "category": r("Category"), "control_type": r("ControlType"), "enforcement": r("Enforcement"),
                     "testing_type": r("TestingType"), "managed_by": r("ManagedBy"), "points": {"type": "integer"}}}}}}}}}}}}]},
         "NewRegulation": {"type": "object", "required": ["name", "families"], "additionalProperties": false, "properties": {
-            "id": {"type": "string"}, "name": {"type": "string"}, "source": {"type": "string"},
-            "families": {"type": "array", "items": {"type": "object", "required": ["id", "title", "controls"], "properties": {
+            "id": id_schema(), "name": {"type": "string", "pattern": "\\S"}, "source": {"type": "string"},
+            "families": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["id", "title", "controls"], "properties": {
                 "id": {"type": "string"}, "title": {"type": "string"}, "controls": {"type": "array", "items": {"type": "object", "required": ["id", "title"], "properties": {
                     "id": {"type": "string"}, "title": {"type": "string"}, "description": {"type": "string"},
                     "actions": {"type": "array", "items": {"type": "string"}, "description": "ids of existing improvement actions; none: one is generated"}}}}}}}}},
@@ -64,7 +64,7 @@ fn schemas() -> Value {
         "AssessmentList": list("Assessment"),
         "NewAssessment": {"type": "object", "required": ["regulation_id", "services"], "additionalProperties": false, "properties": {
             "regulation_id": {"type": "string"}, "group_id": {"type": "string"}, "group_name": {"type": "string"}, "copy_from": {"type": "string"},
-            "services": {"type": "array", "items": {"type": "string"}, "minItems": 1}, "name": {"type": "string"}}},
+            "services": {"type": "array", "items": {"type": "string", "pattern": "\\S"}, "minItems": 1}, "name": {"type": "string"}}},
         "ActionSummary": {"type": "object", "properties": {"id": {"type": "string"}, "action_id": {"type": "string"}, "title": {"type": "string"},
             "category": r("Category"), "action_type": r("ActionType"), "control_type": r("ControlType"), "enforcement": r("Enforcement"),
             "managed_by": r("ManagedBy"), "testing_type": r("TestingType"), "points": {"type": "integer"}, "owner": {"type": ["string", "null"]},
@@ -103,7 +103,7 @@ fn schemas() -> Value {
         "EvidenceList": list("Evidence"),
         "NewEvidence": {"oneOf": [
             {"type": "object", "required": ["kind", "file_name", "content_type", "size"], "properties": {"kind": {"const": "document"},
-                "file_name": {"type": "string"}, "content_type": {"type": "string"}, "size": {"type": "integer", "minimum": 1}}},
+                "file_name": {"type": "string", "minLength": 1}, "content_type": {"type": "string"}, "size": {"type": "integer", "minimum": 1}}},
             {"type": "object", "required": ["kind", "name", "url"], "properties": {"kind": {"const": "link"}, "name": {"type": "string"}, "url": {"type": "string", "format": "uri"}}}]},
         "EvidenceAdded": {"type": "object", "properties": {"evidence_id": {"type": "string"}, "upload_url": {"type": "string"},
             "expires_at": {"type": "string", "format": "date-time"}, "evidence": r("Evidence")}},
@@ -118,6 +118,38 @@ fn problem(description: &str) -> Value {
     json!({"description": description, "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}})
 }
 
+/// An identifier as the API accepts it.
+fn id_schema() -> Value {
+    json!({"type": "string", "pattern": "^[A-Za-z0-9._@:+-]{1,128}$"})
+}
+
+/// A query parameter's schema: repeatable filters are arrays (OR within one).
+fn query_schema(name: &str) -> Value {
+    let r = |s: &str| json!({"$ref": format!("#/components/schemas/{s}")});
+    let many = |item: Value| json!({"type": "array", "items": item});
+    match name {
+        "include_archived" => json!({"type": "boolean"}),
+        "limit" => json!({"type": "integer", "minimum": 1, "maximum": 200}),
+        "implementation_status" => many(r("ImplementationStatus")),
+        "test_status" => many(r("TestStatus")),
+        "category" => many(r("Category")),
+        "assessment" | "group" | "regulation" => many(id_schema()),
+        "article" | "control" | "owner" => many(json!({"type": "string", "minLength": 1})),
+        "map_as" => str_enum(
+            &attest_library::builtin()
+                .regulations()
+                .iter()
+                .map(|r| r.id.as_str())
+                .collect::<Vec<_>>(),
+        ),
+        "id" => id_schema(),
+        "cursor" => {
+            json!({"type": "string", "description": "next_cursor of the previous page, as returned"})
+        }
+        _ => json!({"type": "string", "minLength": 1}),
+    }
+}
+
 /// The whole document.
 pub fn document() -> Value {
     let mut paths = Map::new();
@@ -125,31 +157,14 @@ pub fn document() -> Value {
         let mut parameters = Vec::new();
         if route.path.contains("{id}") {
             parameters.push(
-                json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}),
+                json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1}}),
             );
         }
         for q in route.query {
-            let repeatable = matches!(
-                *q,
-                "article"
-                    | "control"
-                    | "owner"
-                    | "implementation_status"
-                    | "test_status"
-                    | "category"
-                    | "regulation"
-                    | "assessment"
-                    | "group"
-            );
-            let schema = if repeatable {
-                json!({"type": "array", "items": {"type": "string"}})
-            } else {
-                json!({"type": "string"})
-            };
-            parameters.push(json!({"name": q, "in": "query", "required": false, "schema": schema, "explode": true}));
+            parameters.push(json!({"name": q, "in": "query", "required": false, "schema": query_schema(q), "explode": true}));
         }
         if matches!(route.method, "PATCH" | "PUT") {
-            parameters.push(json!({"name": "If-Match", "in": "header", "required": false, "schema": {"type": "string"}, "description": "the ETag (version) the change is based on"}));
+            parameters.push(json!({"name": "If-Match", "in": "header", "required": false, "schema": {"type": "string", "pattern": "^(\\*|(W/)?\"[0-9]+\")$"}, "description": "the ETag (version) the change is based on"}));
         }
         let (status, schema) = route.ok;
         let ok = match schema {
