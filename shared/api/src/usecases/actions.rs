@@ -6,6 +6,7 @@ use attest_domain::history::Source;
 use attest_domain::identity::Identity;
 use attest_domain::ids::TenantId;
 use attest_domain::regulation::ImprovementAction;
+use attest_domain::vocab::ManagedBy;
 use attest_store::instances::InstanceUpdate;
 use attest_store::{Store, Versioned};
 
@@ -81,10 +82,16 @@ pub fn prepare_update(
     caller: &Identity,
     expected_version: Option<u64>,
 ) -> Result<InstanceUpdate, ApiError> {
-    for p in patch.required_permissions() {
+        for p in patch.required_permissions() {
         if !caller.can(p) {
             return Err(ApiError::Forbidden(p));
         }
+    }
+    if ctx.def.managed_by == ManagedBy::Provider {
+        return Err(ApiError::Conflict(format!(
+            "action {} is managed by the cloud provider: it earns its points by default and cannot be changed here",
+            ctx.instance.api_id()
+        )));
     }
     if let Some(expected) = expected_version.filter(|v| *v != ctx.version) {
         return Err(ApiError::PreconditionFailed(format!(
