@@ -408,10 +408,20 @@ async fn story(backend: Backend) {
             |c| c["category"] == "control_access" && c["score"]["achieved"].as_u64().unwrap() >= 27
         ));
 
-        // Provider-managed actions are the provider's: they earn by default and do not change here.
-    let (status, body) = api.patch(&t.admin, "/actions/dc-perimeter", None, json!({"owner": "ada"})).await;
+    // Provider-managed actions are the provider's: they earn by default and do not change here.
+    let (status, body) = api
+        .patch(
+            &t.admin,
+            "/actions/dc-perimeter",
+            None,
+            json!({"owner": "ada"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    assert_eq!(api.ok(&t.reader, "/actions/dc-perimeter").await["score"]["achieved"], 27);
+    assert_eq!(
+        api.ok(&t.reader, "/actions/dc-perimeter").await["score"]["achieved"],
+        27
+    );
 
     // Automatic testing: connectors own the result until switched back to manual.
     let (status, _) = api

@@ -82,7 +82,7 @@ pub fn prepare_update(
     caller: &Identity,
     expected_version: Option<u64>,
 ) -> Result<InstanceUpdate, ApiError> {
-        for p in patch.required_permissions() {
+    for p in patch.required_permissions() {
         if !caller.can(p) {
             return Err(ApiError::Forbidden(p));
         }
