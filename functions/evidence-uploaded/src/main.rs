@@ -61,7 +61,7 @@ async fn main() -> Result<(), attest_lambda::Error> {
 mod tests {
     use super::*;
 
-    use attest_domain::evidence::{EvidenceKind, EvidenceStatus};
+    use attest_domain::evidence::EvidenceStatus;
     use std::sync::Arc;
     use std::time::Duration;
 
@@ -78,24 +78,15 @@ mod tests {
         ));
         let tenant = TenantId::parse("acme").unwrap();
         let pdf = b"%PDF-1.7\n%%EOF\n".to_vec();
-        let evidence = Evidence {
-            id: "0f8e3a1c9b2d4e5f8a7b6c5d4e3f2a1b".into(),
-            action: "encryption-at-rest".into(),
-            kind: EvidenceKind::Document,
-            name: "Key policy.pdf".into(),
-            url: None,
-            content_type: Some("application/pdf".into()),
-            declared_size: Some(pdf.len() as u64),
-            size: None,
-            sha256: None,
-            detected_type: None,
-            status: EvidenceStatus::Pending,
-            reason: None,
-            created_by: "cara".into(),
-            created_at: chrono::Utc::now(),
-            checked_at: None,
-            archived_in: vec![],
-        };
+        let evidence = Evidence::pending_document(
+            "0f8e3a1c9b2d4e5f8a7b6c5d4e3f2a1b".into(),
+            "encryption-at-rest".into(),
+            "Key policy.pdf",
+            "application/pdf",
+            pdf.len() as u64,
+            "cara",
+            chrono::Utc::now(),
+        );
         store.add_evidence(&tenant, &evidence, &[]).await.unwrap();
         let key = attest_api::usecases::evidence::object_key(&tenant, &evidence);
         let url = blobs

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use attest_blobs::{evidence_key, BlobStore};
 use attest_blobs_s3::S3Blobs;
-use attest_domain::evidence::{Evidence, EvidenceKind, EvidenceStatus};
+use attest_domain::evidence::{Evidence, EvidenceStatus};
 use attest_domain::ids::TenantId;
 
 use sha2::{Digest, Sha256};
@@ -26,24 +26,15 @@ async fn blobs() -> (S3Blobs, aws_sdk_s3::Client) {
 }
 
 fn evidence(id: &str, name: &str, content_type: &str, size: usize) -> Evidence {
-    Evidence {
-        id: id.into(),
-        action: "encryption-at-rest".into(),
-        kind: EvidenceKind::Document,
-        name: name.into(),
-        url: None,
-        content_type: Some(content_type.into()),
-        declared_size: Some(size as u64),
-        size: None,
-        sha256: None,
-        detected_type: None,
-        status: EvidenceStatus::Pending,
-        reason: None,
-        created_by: "cara".into(),
-        created_at: chrono::Utc::now(),
-        checked_at: None,
-        archived_in: vec![],
-    }
+    Evidence::pending_document(
+        id.into(),
+        "encryption-at-rest".into(),
+        name,
+        content_type,
+        size as u64,
+        "cara",
+        chrono::Utc::now(),
+    )
 }
 
 #[tokio::test]

@@ -175,6 +175,17 @@ fn check_len(field: &str, value: &str, max: usize) -> Result<(), DomainError> {
     Ok(())
 }
 
+/// Provider-managed actions earn their points by default; nobody changes them here.
+pub fn ensure_editable(action: &ImprovementAction) -> Result<(), DomainError> {
+    if action.managed_by == crate::vocab::ManagedBy::Provider {
+        return Err(DomainError::conflict(format!(
+            "action {} is managed by the cloud provider: it earns its points by default and cannot be changed here",
+            action.id
+        )));
+    }
+    Ok(())
+}
+
 /// Applies `patch` to `current` under API.md's rules and returns the new state with the list
 /// of fields that changed. `source` says who drives the change: only connectors may set the
 /// test result of an automatically tested action.
@@ -299,6 +310,27 @@ mod tests {
 
     fn patch(json: &str) -> ActionPatch {
         serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn provider_actions_are_not_edited() {
+        let mut action = ImprovementAction {
+            id: ActionId::parse("dc").unwrap(),
+            title: "dc".into(),
+            guidance: String::new(),
+            category: Category::InfrastructureCloud,
+            action_type: ActionType::Operational,
+            control_type: ControlType::Preventive,
+            enforcement: Enforcement::Mandatory,
+            testing_type: TestingType::Manual,
+            managed_by: ManagedBy::Provider,
+        };
+        assert!(matches!(
+            ensure_editable(&action),
+            Err(DomainError::Conflict(_))
+        ));
+        action.managed_by = ManagedBy::Customer;
+        assert!(ensure_editable(&action).is_ok());
     }
 
     #[test]

@@ -31,6 +31,16 @@ pub enum EvidenceStatus {
     Rejected,
 }
 
+impl EvidenceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvidenceStatus::Pending => "pending",
+            EvidenceStatus::Verified => "verified",
+            EvidenceStatus::Rejected => "rejected",
+        }
+    }
+}
+
 /// One piece of evidence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
@@ -54,6 +64,70 @@ pub struct Evidence {
     /// Archived assessments whose snapshot links to it: it outlives its removal from the action.
     #[serde(default)]
     pub archived_in: Vec<String>,
+}
+
+impl Evidence {
+    fn new(
+        id: String,
+        action: String,
+        kind: EvidenceKind,
+        name: &str,
+        by: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
+        Self {
+            id,
+            action,
+            kind,
+            name: name.trim().to_owned(),
+            url: None,
+            content_type: None,
+            declared_size: None,
+            size: None,
+            sha256: None,
+            detected_type: None,
+            status: EvidenceStatus::Pending,
+            reason: None,
+            created_by: by.to_owned(),
+            created_at: at,
+            checked_at: None,
+            archived_in: Vec::new(),
+        }
+    }
+
+    /// A declared file, pending until what arrives has been checked.
+    pub fn pending_document(
+        id: String,
+        action: String,
+        file_name: &str,
+        content_type: &str,
+        size: u64,
+        by: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
+        Self {
+            content_type: Some(content_type.to_owned()),
+            declared_size: Some(size),
+            ..Self::new(id, action, EvidenceKind::Document, file_name, by, at)
+        }
+    }
+
+    /// A link: nothing arrives, so it counts at once.
+    pub fn link(
+        id: String,
+        action: String,
+        name: &str,
+        url: &str,
+        by: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
+        Self {
+            url: Some(url.trim().to_owned()),
+            status: EvidenceStatus::Verified,
+            checked_at: Some(at),
+            ..Self::new(id, action, EvidenceKind::Link, name, by, at)
+        }
+    }
 }
 
 /// How a file of one extension must look.

@@ -154,6 +154,12 @@ impl TestStatus {
         )
     }
 
+    /// A standing test result (a verdict, or out of scope): the evidence behind it cannot be
+    /// deleted.
+    pub fn locks_evidence(self) -> bool {
+        self.is_verdict() || self == Self::OutOfScope
+    }
+
     /// Whether an assessor (or a connector) has looked at the action.
     pub fn is_assessed(self) -> bool {
         !matches!(self, Self::None | Self::NotAssessed)

@@ -3,7 +3,7 @@
 //! statements do not fit one 400 KB item); the header is written last, so a regulation is
 //! visible only once all of it is stored.
 
-use attest_domain::ids::{ActionId, RegulationId, TenantId};
+use attest_domain::ids::{RegulationId, TenantId};
 use attest_domain::regulation::{Family, ImprovementAction, Regulation};
 use serde::{Deserialize, Serialize};
 
@@ -201,17 +201,6 @@ impl Store {
             out.push(self.load_regulation(tenant, header).await?);
         }
         Ok(out)
-    }
-
-    pub async fn get_action_def(
-        &self,
-        tenant: &TenantId,
-        id: &ActionId,
-    ) -> Result<Option<ImprovementAction>, StoreError> {
-        match self.backend().get(&keys::action_def(tenant, id)).await? {
-            Some(item) => Ok(Some(decode(item)?.value)),
-            None => Ok(None),
-        }
     }
 
     pub async fn list_action_defs(

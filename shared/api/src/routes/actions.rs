@@ -23,6 +23,21 @@ use crate::usecases::views::ActionSummary;
 use crate::usecases::workspace::Workspace;
 use crate::{ApiError, AppState, BASE_PATH};
 
+/// Query parameters of `GET /actions`, `/actions/{id}/history` and `/actions/{id}/controls`.
+pub const LIST_QUERY: &[&str] = &[
+    "assessment",
+    "group",
+    "owner",
+    "implementation_status",
+    "test_status",
+    "category",
+    "regulation",
+    "cursor",
+    "limit",
+];
+pub const HISTORY_QUERY: &[&str] = &["limit"];
+pub const RELATED_QUERY: &[&str] = &["regulation"];
+
 /// Most instances one bulk assignment changes (each is two writes in one transaction).
 pub const MAX_BULK: usize = 50;
 
@@ -67,20 +82,7 @@ async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<ActionPage>, ApiError> {
     caller.require(Permission::Read)?;
-    let q = QueryParams::parse(
-        raw.as_deref(),
-        &[
-            "assessment",
-            "group",
-            "owner",
-            "implementation_status",
-            "test_status",
-            "category",
-            "regulation",
-            "cursor",
-            "limit",
-        ],
-    )?;
+    let q = QueryParams::parse(raw.as_deref(), LIST_QUERY)?;
     let assessments = q.parsed("assessment", |s| AssessmentId::parse(s))?;
     let groups = q.parsed("group", |s| GroupId::parse(s))?;
     let regulations = q.parsed("regulation", |s| RegulationId::parse(s))?;
@@ -275,7 +277,7 @@ async fn history(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<HistoryList>, ApiError> {
     caller.require(Permission::Read)?;
-    let q = QueryParams::parse(raw.as_deref(), &["limit"])?;
+    let q = QueryParams::parse(raw.as_deref(), HISTORY_QUERY)?;
     let limit = q.limit(100, 1000)?;
     let ctx = find_instance(&state.store, &caller.0.tenant, &id).await?;
     let items = state
@@ -307,7 +309,7 @@ async fn related_controls(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<RelatedList>, ApiError> {
     caller.require(Permission::Read)?;
-    let q = QueryParams::parse(raw.as_deref(), &["regulation"])?;
+    let q = QueryParams::parse(raw.as_deref(), RELATED_QUERY)?;
     let only = q.parsed("regulation", |s| {
         RegulationId::parse(s).map_err(|e: DomainError| e)
     })?;

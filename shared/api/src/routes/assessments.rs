@@ -21,7 +21,7 @@ use crate::body::{bounded, JsonBody, DEFAULT_BODY_LIMIT};
 use crate::claims::Caller;
 use crate::etag::versioned_json;
 use crate::query::QueryParams;
-use crate::routes::groups::{create_group_named, GroupRef};
+use crate::routes::groups::create_group_named;
 use crate::usecases::catalog::Catalog;
 use crate::usecases::views::{
     assessment_view, controls_view, AssessmentView, ControlFilter, ControlView, ProgressView,
@@ -52,6 +52,16 @@ pub fn router(state: AppState) -> Router {
         .with_state(state);
     bounded(routes, DEFAULT_BODY_LIMIT)
 }
+
+/// Query parameters of `GET /assessments` and `GET /assessments/{id}/controls`.
+pub const LIST_QUERY: &[&str] = &["include_archived"];
+pub const CONTROLS_QUERY: &[&str] = &[
+    "article",
+    "control",
+    "owner",
+    "implementation_status",
+    "test_status",
+];
 
 fn assessment_id(raw: &str) -> Result<AssessmentId, ApiError> {
     AssessmentId::parse(raw).map_err(|_| ApiError::NotFound(format!("assessment {raw}")))
@@ -216,9 +226,10 @@ async fn create(
             id
         }
         (None, Some(group_name)) => {
-            let GroupRef { id, .. } =
-                create_group_named(&state, &caller, group_name, body.copy_from).await?;
-            id
+            create_group_named(&state, &caller, group_name, body.copy_from)
+                .await?
+                .value
+                .id
         }
         _ => {
             return Err(ApiError::invalid(
@@ -264,7 +275,7 @@ async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<AssessmentList>, ApiError> {
     caller.require(Permission::Read)?;
-    let q = QueryParams::parse(raw.as_deref(), &["include_archived"])?;
+    let q = QueryParams::parse(raw.as_deref(), LIST_QUERY)?;
     let include_archived = q.flag("include_archived")?;
     let ws = Workspace::load(&state.store, &caller.0.tenant).await?;
     let mut items = Vec::new();
@@ -321,16 +332,7 @@ async fn controls(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<ControlList>, ApiError> {
     caller.require(Permission::Read)?;
-    let q = QueryParams::parse(
-        raw.as_deref(),
-        &[
-            "article",
-            "control",
-            "owner",
-            "implementation_status",
-            "test_status",
-        ],
-    )?;
+    let q = QueryParams::parse(raw.as_deref(), CONTROLS_QUERY)?;
     let filter = ControlFilter {
         article: q.all("article"),
         control: q.all("control"),

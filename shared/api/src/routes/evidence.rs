@@ -9,7 +9,6 @@ use attest_domain::evidence::{
 use attest_domain::history::Source;
 use attest_domain::identity::Permission;
 use attest_domain::ids::new_id;
-use attest_domain::vocab::TestStatus;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -87,26 +86,9 @@ async fn add(
     let tenant = &caller.0.tenant;
     let ctx = find_instance(&state.store, tenant, &id).await?;
     let now = chrono::Utc::now();
-    let mut evidence = Evidence {
-        id: new_id(),
-        action: ctx.instance.api_id(),
-        kind: EvidenceKind::Link,
-        name: String::new(),
-        url: None,
-        content_type: None,
-        declared_size: None,
-        size: None,
-        sha256: None,
-        detected_type: None,
-        status: EvidenceStatus::Verified,
-        reason: None,
-        created_by: caller.0.user.to_string(),
-        created_at: now,
-        checked_at: None,
-        archived_in: Vec::new(),
-    };
+    let by = caller.0.user.as_str();
     let mut upload = None;
-    match body.kind {
+    let evidence = match body.kind {
         EvidenceKind::Document => {
             let file_name = required(body.file_name, "file_name", "document")?;
             let content_type = required(body.content_type, "content_type", "document")?;
@@ -118,11 +100,15 @@ async fn add(
                     DeclarationError::Invalid(d) => d.into(),
                 },
             )?;
-            evidence.kind = EvidenceKind::Document;
-            evidence.name = file_name.trim().to_owned();
-            evidence.content_type = Some(content_type.clone());
-            evidence.declared_size = Some(size);
-            evidence.status = EvidenceStatus::Pending;
+            let evidence = Evidence::pending_document(
+                new_id(),
+                ctx.instance.api_id(),
+                &file_name,
+                &content_type,
+                size,
+                by,
+                now,
+            );
             let url = cfg
                 .blobs
                 .presign_put(
@@ -137,16 +123,15 @@ async fn add(
                 url,
                 now + chrono::Duration::from_std(UPLOAD_URL_LIFETIME).expect("15 minutes"),
             ));
+            evidence
         }
         EvidenceKind::Link => {
             let name = required(body.name, "name", "link")?;
             let url = required(body.url, "url", "link")?;
             check_link(&name, &url)?;
-            evidence.name = name.trim().to_owned();
-            evidence.url = Some(url.trim().to_owned());
-            evidence.checked_at = Some(now);
+            Evidence::link(new_id(), ctx.instance.api_id(), &name, &url, by, now)
         }
-    }
+    };
     let entry = history_entry(
         caller.0.user.as_str(),
         Source::Manual,
@@ -207,13 +192,10 @@ async fn download(
         )));
     }
     if e.status != EvidenceStatus::Verified {
-        return Err(ApiError::Conflict(
-            format!(
-                "evidence {id} is {:?}, not verified; only verified files are downloaded",
-                e.status
-            )
-            .to_lowercase(),
-        ));
+        return Err(ApiError::Conflict(format!(
+            "evidence {id} is {}, not verified; only verified files are downloaded",
+            e.status.as_str()
+        )));
     }
     let url = cfg
         .blobs
@@ -247,7 +229,7 @@ async fn remove(
     let tenant = &caller.0.tenant;
     let current = state.store.get_evidence(tenant, &id).await?;
     let ctx = find_instance(&state.store, tenant, &current.value.action).await?;
-    if ctx.status.test_status.is_verdict() || ctx.status.test_status == TestStatus::OutOfScope {
+    if ctx.status.test_status.locks_evidence() {
         return Err(ApiError::Conflict(format!(
             "the action's test status is {}; evidence cannot be deleted while a test result stands",
             ctx.status.test_status

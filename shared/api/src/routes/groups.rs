@@ -107,12 +107,6 @@ struct CreateGroup {
     copy_from: Option<GroupId>,
 }
 
-/// A group just created.
-pub struct GroupRef {
-    pub id: GroupId,
-    pub group: Versioned<AssessmentGroup>,
-}
-
 /// Creates a group; with `copy_from`, its shared non-technical actions start from that
 /// group's owners, statuses, dates and notes (recorded in history with source `import`).
 pub async fn create_group_named(
@@ -120,7 +114,7 @@ pub async fn create_group_named(
     caller: &Caller,
     name: GroupName,
     copy_from: Option<GroupId>,
-) -> Result<GroupRef, ApiError> {
+) -> Result<Versioned<AssessmentGroup>, ApiError> {
     let tenant = &caller.0.tenant;
     if let Some(source) = &copy_from {
         state
@@ -146,10 +140,7 @@ pub async fn create_group_named(
         let copied = copy_instances(state, caller, source, &created.value.id).await?;
         tracing::info!(tenant = %tenant, group = %created.value.id, from = %source, copied, "group instances copied");
     }
-    Ok(GroupRef {
-        id: created.value.id.clone(),
-        group: created,
-    })
+    Ok(created)
 }
 
 async fn copy_instances(
@@ -264,7 +255,7 @@ async fn create(
 ) -> Result<Response, ApiError> {
     caller.require(Permission::ManageAssessments)?;
     let created = create_group_named(&state, &caller, body.name, body.copy_from).await?;
-    Ok(single(StatusCode::CREATED, created.group))
+    Ok(single(StatusCode::CREATED, created))
 }
 
 #[derive(Deserialize)]

@@ -27,6 +27,8 @@ use crate::{ApiError, AppState, BASE_PATH};
 /// OSCAL catalogs are large (NIST's moderate baseline is 1.8 MB); Lambda takes 6 MB.
 pub const OSCAL_BODY_LIMIT: usize = 6 * 1024 * 1024;
 pub const MAX_CONTROLS: usize = 5_000;
+/// Query parameters of `POST /regulations/import/oscal`.
+pub const IMPORT_QUERY: &[&str] = &["map_as", "name", "id"];
 
 pub fn router(state: AppState) -> Router {
     let uploads = Router::new()
@@ -321,7 +323,7 @@ async fn import_oscal(
 ) -> Result<Response, ApiError> {
     caller.require(Permission::ManageAssessments)?;
     let tenant = &caller.0.tenant;
-    let q = QueryParams::parse(raw.as_deref(), &["map_as", "name", "id"])?;
+    let q = QueryParams::parse(raw.as_deref(), IMPORT_QUERY)?;
     let map_as = match q.one("map_as") {
         None => None,
         Some(m) => Some(

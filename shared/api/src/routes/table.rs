@@ -85,7 +85,7 @@ pub const ROUTES: &[RouteSpec] = &[
         "api-regulations",
         "Import an OSCAL catalog or resolved profile catalog",
         Some(ManageAssessments),
-        &["map_as", "name", "id"],
+        super::regulations::IMPORT_QUERY,
         Some("OscalCatalog"),
         (201, Some("RegulationDetail"))
     ),
@@ -145,7 +145,7 @@ pub const ROUTES: &[RouteSpec] = &[
         "api-assessments",
         "Assessments with score and progress",
         Some(Read),
-        &["include_archived"],
+        super::assessments::LIST_QUERY,
         None,
         (200, Some("AssessmentList"))
     ),
@@ -185,13 +185,7 @@ pub const ROUTES: &[RouteSpec] = &[
         "api-assessments",
         "Controls with their actions and scores",
         Some(Read),
-        &[
-            "article",
-            "control",
-            "owner",
-            "implementation_status",
-            "test_status"
-        ],
+        super::assessments::CONTROLS_QUERY,
         None,
         (200, Some("ControlList"))
     ),
@@ -211,17 +205,7 @@ pub const ROUTES: &[RouteSpec] = &[
         "api-actions",
         "The tenant's action instances",
         Some(Read),
-        &[
-            "assessment",
-            "group",
-            "owner",
-            "implementation_status",
-            "test_status",
-            "category",
-            "regulation",
-            "cursor",
-            "limit"
-        ],
+        super::actions::LIST_QUERY,
         None,
         (200, Some("ActionPage"))
     ),
@@ -261,7 +245,7 @@ pub const ROUTES: &[RouteSpec] = &[
         "api-actions",
         "Change history, newest first",
         Some(Read),
-        &["limit"],
+        super::actions::HISTORY_QUERY,
         None,
         (200, Some("HistoryList"))
     ),
@@ -271,7 +255,7 @@ pub const ROUTES: &[RouteSpec] = &[
         "api-actions",
         "Related controls across regulations",
         Some(Read),
-        &["regulation"],
+        super::actions::RELATED_QUERY,
         None,
         (200, Some("RelatedControls"))
     ),
@@ -356,14 +340,6 @@ pub const ROUTES: &[RouteSpec] = &[
         (200, Some("User"))
     ),
 ];
-
-/// The Lambda function names.
-pub fn functions() -> Vec<&'static str> {
-    let mut f: Vec<&str> = ROUTES.iter().map(|r| r.function).collect();
-    f.sort();
-    f.dedup();
-    f
-}
 
 /// The router a function serves; `None` for an unknown function.
 pub fn function_router(function: &str, state: AppState) -> Option<Router> {

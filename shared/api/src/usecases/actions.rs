@@ -1,12 +1,13 @@
 //! Finding an action instance by its API id, and changing it under the status rules.
 
-use attest_domain::action::{apply_patch, ActionPatch, ActionStatus, InstanceRef, InstanceScope};
+use attest_domain::action::{
+    apply_patch, ensure_editable, ActionPatch, ActionStatus, InstanceRef, InstanceScope,
+};
 use attest_domain::assessment::Assessment;
 use attest_domain::history::Source;
 use attest_domain::identity::Identity;
 use attest_domain::ids::TenantId;
 use attest_domain::regulation::ImprovementAction;
-use attest_domain::vocab::ManagedBy;
 use attest_store::instances::InstanceUpdate;
 use attest_store::{Store, Versioned};
 
@@ -87,12 +88,7 @@ pub fn prepare_update(
             return Err(ApiError::Forbidden(p));
         }
     }
-    if ctx.def.managed_by == ManagedBy::Provider {
-        return Err(ApiError::Conflict(format!(
-            "action {} is managed by the cloud provider: it earns its points by default and cannot be changed here",
-            ctx.instance.api_id()
-        )));
-    }
+    ensure_editable(&ctx.def)?;
     if let Some(expected) = expected_version.filter(|v| *v != ctx.version) {
         return Err(ApiError::PreconditionFailed(format!(
             "If-Match names version {expected} but action {} is at version {}; reload it and retry",
