@@ -34,13 +34,34 @@ impl Assessment {
     }
 }
 
+/// Most services one assessment covers: each is a lock item written in the transaction that
+/// creates the assessment (with its group), which holds at most 100 operations.
+pub const MAX_SERVICES: usize = 20;
+/// Longest service name (it is part of a lock item's key).
+pub const MAX_SERVICE_LEN: usize = 64;
+
 /// Services normalised for comparison: trimmed, lower case, sorted, without duplicates.
 pub fn normalize_services(services: &[String]) -> Result<Vec<String>, DomainError> {
+    if services.len() > MAX_SERVICES {
+        return Err(DomainError::invalid(
+            "services",
+            format!(
+                "{} services; an assessment covers at most {MAX_SERVICES}",
+                services.len()
+            ),
+        ));
+    }
     let mut out: Vec<String> = services.iter().map(|s| s.trim().to_lowercase()).collect();
     if out.iter().any(String::is_empty) {
         return Err(DomainError::invalid(
             "services",
             "a service name must not be empty",
+        ));
+    }
+    if out.iter().any(|s| s.chars().count() > MAX_SERVICE_LEN) {
+        return Err(DomainError::invalid(
+            "services",
+            format!("a service name must be at most {MAX_SERVICE_LEN} characters"),
         ));
     }
     out.sort();
@@ -103,6 +124,14 @@ mod tests {
         assert_eq!(s, vec!["aws", "zoom"]);
         assert!(normalize_services(&[]).is_err());
         assert!(normalize_services(&["  ".into()]).is_err());
+        let many: Vec<String> = (0..=MAX_SERVICES).map(|i| format!("s{i}")).collect();
+        let err = normalize_services(&many).unwrap_err();
+        assert!(matches!(&err, DomainError::Invalid(f) if f.field == "services"));
+        assert_eq!(
+            normalize_services(&many[..MAX_SERVICES]).unwrap().len(),
+            MAX_SERVICES
+        );
+        assert!(normalize_services(&["x".repeat(MAX_SERVICE_LEN + 1)]).is_err());
     }
 
     #[test]

@@ -146,7 +146,8 @@ pub fn load() -> Result<Library, String> {
             file.name.clone(),
             file.source.clone(),
             families,
-        );
+        )
+        .map_err(|e| format!("regulation {}: {e}", file.id))?;
         for g in generated {
             actions.insert(g.id.clone(), g);
         }

@@ -20,6 +20,9 @@ pub enum OscalError {
     Version(String),
     #[error("the catalog has no controls")]
     Empty,
+    /// An id that cannot be stored: the regulation's (`field` "id") or a control's ("catalog").
+    #[error("invalid {}: {}", .0.field, .0.message)]
+    Invalid(attest_domain::FieldError),
 }
 
 #[derive(Deserialize)]
@@ -362,7 +365,17 @@ pub fn import(
         name.unwrap_or_else(|| meta.title.clone()),
         source,
         families,
-    );
+    )
+    .map_err(|e| match e {
+        attest_domain::DomainError::Invalid(f) if f.field == "id" => OscalError::Invalid(f),
+        other => OscalError::Invalid(attest_domain::FieldError::new(
+            "catalog",
+            format!(
+                "a group or control id is not acceptable: {}",
+                other.message()
+            ),
+        )),
+    })?;
     Ok(Imported {
         regulation,
         generated,

@@ -2,6 +2,7 @@
 //! the frozen snapshots of archived assessments.
 
 use attest_domain::assessment::Assessment;
+use attest_domain::group::AssessmentGroup;
 use attest_domain::ids::{AssessmentId, TenantId};
 use serde::{Deserialize, Serialize};
 
@@ -25,22 +26,31 @@ fn pair_locks(tenant: &TenantId, a: &Assessment) -> Vec<Key> {
 
 impl Store {
     /// Stores a new assessment in an existing group; conflict when the group already holds an
-    /// assessment of the same regulation for one of its services.
+    /// assessment of the same regulation for one of its services. With `new_group`, the group
+    /// (and its name lock) is created in the same transaction: on any failure neither exists.
     pub async fn create_assessment(
         &self,
         tenant: &TenantId,
         a: &Assessment,
+        new_group: Option<&AssessmentGroup>,
     ) -> Result<Versioned<Assessment>, StoreError> {
         let mut ops = vec![
-            WriteOp::Check {
-                key: keys::group(tenant, &a.group_id),
-                condition: Condition::Exists,
+            match new_group {
+                None => WriteOp::Check {
+                    key: keys::group(tenant, &a.group_id),
+                    condition: Condition::Exists,
+                },
+                Some(g) => crate::groups::group_item(tenant, g),
             },
             WriteOp::Put {
                 item: encode(keys::assessment(tenant, &a.id), 1, a),
                 condition: Condition::NotExists,
             },
         ];
+        if let Some(g) = new_group {
+            ops.push(crate::groups::lock_item(tenant, g));
+        }
+        let locks_from = ops.len();
         let lock_body = serde_json::json!({ "assessment_id": a.id });
         for key in pair_locks(tenant, a) {
             ops.push(WriteOp::Put {
@@ -57,17 +67,23 @@ impl Store {
                 version: 1,
                 value: a.clone(),
             }),
-            Err(BackendError::ConditionFailed { index: 0 }) => {
-                Err(StoreError::NotFound(format!("group {}", a.group_id)))
-            }
+            Err(BackendError::ConditionFailed { index: 0 }) => Err(match new_group {
+                None => StoreError::NotFound(format!("group {}", a.group_id)),
+                Some(g) => StoreError::Conflict(format!("group {} already exists", g.id)),
+            }),
             Err(BackendError::ConditionFailed { index: 1 }) => Err(StoreError::Conflict(format!(
                 "assessment {} already exists",
                 a.id
             ))),
+            Err(BackendError::ConditionFailed { index }) if index < locks_from => Err(new_group
+                .map_or_else(
+                    || StoreError::Conflict("a concurrent change; retry".into()),
+                    |g| crate::groups::name_taken(&g.name),
+                )),
             Err(BackendError::ConditionFailed { index }) => Err(StoreError::Conflict(format!(
                 "the group already has an assessment of regulation {} for service {}",
                 a.regulation_id,
-                a.services[index - 2]
+                a.services[index - locks_from]
             ))),
             Err(e) => Err(e.into()),
         }

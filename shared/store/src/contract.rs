@@ -525,11 +525,11 @@ pub async fn assessments_keep_one_per_regulation_and_service_in_a_group(b: Arc<d
         archived_at: None,
     };
     let a1 = store
-        .create_assessment(&acme, &assessment("a1", &g.id, &["aws", "zoom"]))
+        .create_assessment(&acme, &assessment("a1", &g.id, &["aws", "zoom"]), None)
         .await
         .unwrap();
     let dup = store
-        .create_assessment(&acme, &assessment("a2", &g.id, &["slack", "zoom"]))
+        .create_assessment(&acme, &assessment("a2", &g.id, &["slack", "zoom"]), None)
         .await
         .unwrap_err();
     assert!(
@@ -546,10 +546,39 @@ pub async fn assessments_keep_one_per_regulation_and_service_in_a_group(b: Arc<d
         .create_assessment(
             &acme,
             &assessment("a3", &GroupId::parse("nope").unwrap(), &["aws"]),
+            None,
         )
         .await
         .unwrap_err();
     assert!(matches!(missing, StoreError::NotFound(_)));
+    // A new group and its first assessment land together or not at all.
+    let fresh = group("EUROPE");
+    let taken = store
+        .create_assessment(&acme, &assessment("a5", &fresh.id, &["aws"]), Some(&fresh))
+        .await
+        .unwrap_err();
+    assert!(matches!(taken, StoreError::Conflict(_)), "{taken:?}");
+    assert!(store.get_group(&acme, &fresh.id).await.is_err());
+    assert!(store
+        .get_assessment(&acme, &AssessmentId::parse("a5").unwrap())
+        .await
+        .is_err());
+    let fresh = group("Fresh");
+    let a5 = store
+        .create_assessment(&acme, &assessment("a5", &fresh.id, &["aws"]), Some(&fresh))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_group(&acme, &fresh.id)
+            .await
+            .unwrap()
+            .value
+            .name
+            .as_str(),
+        "Fresh"
+    );
+    store.delete_assessment(&acme, &a5).await.unwrap();
     // Archiving freezes a snapshot larger than one item and frees the pairs.
     let snapshot = json!({"controls": "y".repeat(700 * 1024), "n": 1});
     let archived = store
@@ -568,7 +597,7 @@ pub async fn assessments_keep_one_per_regulation_and_service_in_a_group(b: Arc<d
         Err(StoreError::Conflict(_))
     ));
     let a2 = store
-        .create_assessment(&acme, &assessment("a2", &g.id, &["zoom"]))
+        .create_assessment(&acme, &assessment("a2", &g.id, &["zoom"]), None)
         .await
         .unwrap();
     assert_eq!(store.list_assessments(&acme).await.unwrap().len(), 2);
@@ -576,7 +605,7 @@ pub async fn assessments_keep_one_per_regulation_and_service_in_a_group(b: Arc<d
     store.delete_assessment(&acme, &a2).await.unwrap();
     assert!(store.list_assessments(&acme).await.unwrap().is_empty());
     store
-        .create_assessment(&acme, &assessment("a4", &g.id, &["zoom"]))
+        .create_assessment(&acme, &assessment("a4", &g.id, &["zoom"]), None)
         .await
         .unwrap();
 }
@@ -632,6 +661,160 @@ pub async fn regulations_larger_than_an_item_round_trip(b: Arc<dyn Backend>) {
     ));
 }
 
+fn small_regulation(
+    id: &str,
+    writer: usize,
+) -> (
+    attest_domain::regulation::Regulation,
+    Vec<attest_domain::regulation::ImprovementAction>,
+) {
+    use attest_domain::ids::{ActionId, RegulationId};
+    use attest_domain::regulation::{Control, Family, Regulation};
+    let controls: Vec<Control> = (0..=writer % 4)
+        .map(|c| Control {
+            id: format!("w{writer}-{c}"),
+            title: format!("Writer {writer} control {c}"),
+            description: "x".repeat(250 * 1024 * (c % 2)),
+            actions: vec![ActionId::parse(format!("{id}.w{writer}-{c}")).unwrap()],
+        })
+        .collect();
+    let generated = controls
+        .iter()
+        .map(|c| attest_library_like_action(c.actions[0].clone()))
+        .collect();
+    let regulation = Regulation {
+        id: RegulationId::parse(id).unwrap(),
+        name: format!("Writer {writer}"),
+        source: "test".into(),
+        families: vec![Family {
+            id: format!("F{writer}"),
+            title: "F".into(),
+            controls,
+        }],
+    };
+    (regulation, generated)
+}
+
+/// The generated actions stored for regulation `id`.
+async fn stored_generated(store: &Store, tenant: &TenantId, id: &str) -> Vec<String> {
+    let mut ids: Vec<String> = store
+        .list_action_defs(tenant)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id.to_string())
+        .filter(|a| a.starts_with(&format!("{id}.")))
+        .collect();
+    ids.sort();
+    ids
+}
+
+pub async fn concurrent_creates_of_one_regulation_store_only_the_winner(b: Arc<dyn Backend>) {
+    let store = Store::new(b);
+    let acme = TenantId::parse("acme").unwrap();
+    for round in 0..5 {
+        let id = format!("race-{round}");
+        let writers: Vec<_> = (0..10)
+            .map(|w| {
+                let store = store.clone();
+                let acme = acme.clone();
+                let (regulation, generated) = small_regulation(&id, w);
+                tokio::spawn(async move {
+                    let r = store
+                        .put_regulation(&acme, &regulation, &generated, "ada")
+                        .await;
+                    (r, regulation, generated)
+                })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for w in writers {
+            let (r, regulation, generated) = w.await.unwrap();
+            match r {
+                Ok(_) => winners.push((regulation, generated)),
+                Err(StoreError::Conflict(_)) => {}
+                Err(e) => panic!("round {round}: {e:?}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}: exactly one writer wins");
+        let (regulation, generated) = &winners[0];
+        assert_eq!(
+            &store.get_regulation(&acme, &regulation.id).await.unwrap(),
+            regulation,
+            "round {round}: the stored regulation is the winner's, whole"
+        );
+        let mut want: Vec<String> = generated.iter().map(|a| a.id.to_string()).collect();
+        want.sort();
+        assert_eq!(stored_generated(&store, &acme, &id).await, want);
+    }
+}
+
+pub async fn a_dead_writers_claim_is_taken_over_and_its_leftovers_removed(b: Arc<dyn Backend>) {
+    let store = Store::new(b);
+    let acme = TenantId::parse("acme").unwrap();
+    let (dead, dead_generated) = small_regulation("orphan", 3);
+    // A writer claimed the id, wrote parts and actions, and died before the header.
+    let stale = chrono::Utc::now() - crate::regulations::CLAIM_TTL - chrono::TimeDelta::minutes(1);
+    let mut ops = vec![WriteOp::Put {
+        item: Item {
+            key: crate::keys::regulation_claim(&acme, &dead.id),
+            version: 1,
+            body: json!({"writer": "dead", "at": stale}),
+        },
+        condition: Condition::NotExists,
+    }];
+    for (i, a) in dead_generated.iter().enumerate() {
+        ops.push(WriteOp::Put {
+            item: crate::record::encode(crate::keys::action_def(&acme, &a.id), 1, a),
+            condition: Condition::Always,
+        });
+        ops.push(WriteOp::Put {
+            item: Item {
+                key: Key::new(
+                    crate::keys::regulation_parts(&acme, &dead.id),
+                    format!("{i:04}"),
+                ),
+                version: 1,
+                body: json!({"families": []}),
+            },
+            condition: Condition::Always,
+        });
+    }
+    store.backend().write(ops).await.unwrap();
+    assert!(store.get_regulation(&acme, &dead.id).await.is_err());
+    let (fresh, generated) = small_regulation("orphan", 0);
+    store
+        .put_regulation(&acme, &fresh, &generated, "ada")
+        .await
+        .unwrap();
+    assert_eq!(store.get_regulation(&acme, &fresh.id).await.unwrap(), fresh);
+    assert_eq!(
+        stored_generated(&store, &acme, "orphan").await,
+        vec!["orphan.w0-0".to_string()]
+    );
+    // A claim that is still fresh is respected: 409, nothing written.
+    let (other, other_generated) = small_regulation("busy", 1);
+    store
+        .backend()
+        .write(vec![WriteOp::Put {
+            item: Item {
+                key: crate::keys::regulation_claim(&acme, &other.id),
+                version: 1,
+                body: json!({"writer": "alive", "at": chrono::Utc::now()}),
+            },
+            condition: Condition::NotExists,
+        }])
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .put_regulation(&acme, &other, &other_generated, "ada")
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(stored_generated(&store, &acme, "busy").await.is_empty());
+}
+
 fn attest_library_like_action(
     id: attest_domain::ids::ActionId,
 ) -> attest_domain::regulation::ImprovementAction {
@@ -665,6 +848,8 @@ macro_rules! backend_contract_tests {
             instance_updates_are_versioned_with_their_history,
             assessments_keep_one_per_regulation_and_service_in_a_group,
             regulations_larger_than_an_item_round_trip,
+            concurrent_creates_of_one_regulation_store_only_the_winner,
+            a_dead_writers_claim_is_taken_over_and_its_leftovers_removed,
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {

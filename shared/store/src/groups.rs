@@ -8,14 +8,22 @@ use crate::backend::{BackendError, Condition, WriteOp};
 use crate::record::{decode, encode, Versioned};
 use crate::{keys, Store, StoreError};
 
-fn name_taken(name: &GroupName) -> StoreError {
+pub(crate) fn name_taken(name: &GroupName) -> StoreError {
     StoreError::Conflict(format!(
         "a group named {:?} already exists (names are compared without regard to case)",
         name.as_str()
     ))
 }
 
-fn lock_item(tenant: &TenantId, group: &AssessmentGroup) -> WriteOp {
+/// The group item itself, written only if no group has its id.
+pub(crate) fn group_item(tenant: &TenantId, group: &AssessmentGroup) -> WriteOp {
+    WriteOp::Put {
+        item: encode(keys::group(tenant, &group.id), 1, group),
+        condition: Condition::NotExists,
+    }
+}
+
+pub(crate) fn lock_item(tenant: &TenantId, group: &AssessmentGroup) -> WriteOp {
     WriteOp::Put {
         item: crate::record::encode(
             keys::group_name(tenant, &group.name.unique_key()),
@@ -58,13 +66,7 @@ impl Store {
         tenant: &TenantId,
         group: &AssessmentGroup,
     ) -> Result<Versioned<AssessmentGroup>, StoreError> {
-        let ops = vec![
-            WriteOp::Put {
-                item: encode(keys::group(tenant, &group.id), 1, group),
-                condition: Condition::NotExists,
-            },
-            lock_item(tenant, group),
-        ];
+        let ops = vec![group_item(tenant, group), lock_item(tenant, group)];
         match self.backend().write(ops).await {
             Ok(()) => Ok(Versioned {
                 version: 1,

@@ -33,6 +33,11 @@ pub fn regulation(tenant: &TenantId, id: &RegulationId) -> Key {
     Key::new(regulations(tenant), id.as_str())
 }
 
+/// The claim a writer holds while it stores a new regulation's parts (see `put_regulation`).
+pub fn regulation_claim(tenant: &TenantId, id: &RegulationId) -> Key {
+    Key::new(pk(tenant, "REGCLAIM"), id.as_str())
+}
+
 /// The parts a regulation's families are stored in, sort key = part number.
 pub fn regulation_parts(tenant: &TenantId, id: &RegulationId) -> String {
     pk(tenant, &format!("REGPART#{id}"))

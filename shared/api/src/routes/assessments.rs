@@ -21,7 +21,7 @@ use crate::body::{bounded, JsonBody, DEFAULT_BODY_LIMIT};
 use crate::claims::Caller;
 use crate::etag::versioned_json;
 use crate::query::QueryParams;
-use crate::routes::groups::create_group_named;
+use crate::routes::groups::{check_copy_source, copy_instances, new_group_named};
 use crate::usecases::catalog::Catalog;
 use crate::usecases::views::{
     assessment_view, controls_view, AssessmentView, ControlFilter, ControlView, ProgressView,
@@ -205,6 +205,7 @@ async fn create(
         Some(n) => n.to_owned(),
         None => format!("{} - {}", services.join(", "), regulation.name),
     };
+    let mut new_group = None;
     let group_id = match (body.group_id, body.group_name) {
         (Some(id), None) => {
             if body.copy_from.is_some() {
@@ -226,10 +227,13 @@ async fn create(
             id
         }
         (None, Some(group_name)) => {
-            create_group_named(&state, &caller, group_name, body.copy_from)
-                .await?
-                .value
-                .id
+            if let Some(source) = &body.copy_from {
+                check_copy_source(&state, tenant, source).await?;
+            }
+            let group = new_group_named(&caller, group_name);
+            let id = group.id.clone();
+            new_group = Some(group);
+            id
         }
         _ => {
             return Err(ApiError::invalid(
@@ -249,12 +253,15 @@ async fn create(
     };
     let created = state
         .store
-        .create_assessment(tenant, &assessment)
+        .create_assessment(tenant, &assessment, new_group.as_ref())
         .await
         .map_err(|e| match e {
             StoreError::NotFound(what) => ApiError::invalid("group_id", format!("no {what}")),
             other => other.into(),
         })?;
+    if let (Some(group), Some(source)) = (&new_group, &body.copy_from) {
+        copy_instances(&state, &caller, source, &group.id).await?;
+    }
     tracing::info!(tenant = %tenant, assessment = %created.value.id, regulation = %created.value.regulation_id, "assessment created");
     let (view, _) = live_view(&state, &caller, &created).await?;
     let mut response = with_etag(StatusCode::CREATED, view);

@@ -109,6 +109,35 @@ struct CreateGroup {
 
 /// Creates a group; with `copy_from`, its shared non-technical actions start from that
 /// group's owners, statuses, dates and notes (recorded in history with source `import`).
+/// Checks that `copy_from` names one of the tenant's groups (422 naming it otherwise).
+pub async fn check_copy_source(
+    state: &AppState,
+    tenant: &attest_domain::ids::TenantId,
+    source: &GroupId,
+) -> Result<(), ApiError> {
+    state
+        .store
+        .get_group(tenant, source)
+        .await
+        .map(|_| ())
+        .map_err(|e| match e {
+            StoreError::NotFound(_) => {
+                ApiError::invalid("copy_from", format!("no group {source} to copy from"))
+            }
+            other => other.into(),
+        })
+}
+
+/// A new group, not stored yet.
+pub fn new_group_named(caller: &Caller, name: GroupName) -> AssessmentGroup {
+    AssessmentGroup {
+        id: GroupId::parse(new_id()).expect("generated ids are valid"),
+        name,
+        created_at: chrono::Utc::now(),
+        created_by: caller.0.user.to_string(),
+    }
+}
+
 pub async fn create_group_named(
     state: &AppState,
     caller: &Caller,
@@ -117,23 +146,9 @@ pub async fn create_group_named(
 ) -> Result<Versioned<AssessmentGroup>, ApiError> {
     let tenant = &caller.0.tenant;
     if let Some(source) = &copy_from {
-        state
-            .store
-            .get_group(tenant, source)
-            .await
-            .map_err(|e| match e {
-                StoreError::NotFound(_) => {
-                    ApiError::invalid("copy_from", format!("no group {source} to copy from"))
-                }
-                other => other.into(),
-            })?;
+        check_copy_source(state, tenant, source).await?;
     }
-    let group = AssessmentGroup {
-        id: GroupId::parse(new_id()).expect("generated ids are valid"),
-        name,
-        created_at: chrono::Utc::now(),
-        created_by: caller.0.user.to_string(),
-    };
+    let group = new_group_named(caller, name);
     let created = state.store.create_group(tenant, &group).await?;
     tracing::info!(tenant = %tenant, group = %created.value.id, "group created");
     if let Some(source) = &copy_from {
@@ -143,7 +158,7 @@ pub async fn create_group_named(
     Ok(created)
 }
 
-async fn copy_instances(
+pub async fn copy_instances(
     state: &AppState,
     caller: &Caller,
     from: &GroupId,

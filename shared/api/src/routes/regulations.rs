@@ -305,7 +305,7 @@ async fn create(
                 .collect(),
         })
         .collect();
-    let (regulation, generated) = assemble(id, body.name.trim().to_owned(), body.source, families);
+    let (regulation, generated) = assemble(id, body.name.trim().to_owned(), body.source, families)?;
     state
         .store
         .put_regulation(tenant, &regulation, &generated, caller.0.user.as_str())
@@ -364,9 +364,12 @@ async fn import_oscal(
     })?;
     let json: serde_json::Value = parse_json(&bytes)?;
     let id = new_regulation_id(given_id, "oscal")?;
-    let imported = oscal::import(&json, id, name, map_as).map_err(|e| ApiError::Unprocessable {
-        detail: e.to_string(),
-        errors: vec![],
+    let imported = oscal::import(&json, id, name, map_as).map_err(|e| match e {
+        oscal::OscalError::Invalid(f) => ApiError::from(attest_domain::DomainError::Invalid(f)),
+        other => ApiError::Unprocessable {
+            detail: other.to_string(),
+            errors: vec![],
+        },
     })?;
     let count = imported.regulation.controls().count();
     if count > MAX_CONTROLS {
