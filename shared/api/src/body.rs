@@ -56,14 +56,16 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 
 /// Parses JSON: malformed text is 400; well-formed JSON of the wrong shape is 422 naming the
 /// field (wrong type, unknown value, missing or unknown field).
+///
+/// The text is read into a JSON value first, so that only real syntax errors are 400: read
+/// straight from text, serde_json reports a number where an enum's string belongs
+/// (`{"test_status": 1}`) as a syntax error.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+    let json: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| shape_error(e, "."))?;
+    serde_path_to_error::deserialize(json).map_err(|err| {
         let path = err.path().to_string();
         shape_error(err.into_inner(), &path)
-    })?;
-    de.end().map_err(|e| shape_error(e, "."))?;
-    Ok(value)
+    })
 }
 
 fn shape_error(inner: serde_json::Error, path: &str) -> ApiError {
@@ -195,6 +197,20 @@ mod tests {
             400
         );
         assert!(parse_json::<Body>(br#"{"name":"a","inner":{"status":"passed"}}"#).is_ok());
+        // Well-formed JSON with a value of the wrong type for an enum is 422, not 400.
+        for body in [
+            &br#"{"name":"a","inner":{"status":1}}"#[..],
+            br#"{"name":"a","inner":{"status":true}}"#,
+            br#"{"name":"a","inner":{"status":["passed"]}}"#,
+            br#"{"name":"a","inner":{"status":null}}"#,
+        ] {
+            assert_eq!(
+                field(parse_json::<Body>(body).unwrap_err()),
+                (422, "inner.status".into()),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::body::{bounded, JsonBody, DEFAULT_BODY_LIMIT};
 use crate::claims::Caller;
 use crate::etag::{if_match, versioned_json};
 use crate::query::QueryParams;
-use crate::usecases::actions::{find_instance, prepare_update, InstanceContext};
+use crate::usecases::actions::{self, find_instance, InstanceContext};
 use crate::usecases::catalog::Catalog;
 use crate::usecases::views::ActionSummary;
 use crate::usecases::workspace::Workspace;
@@ -37,9 +37,6 @@ pub const LIST_QUERY: &[&str] = &[
 ];
 pub const HISTORY_QUERY: &[&str] = &["limit"];
 pub const RELATED_QUERY: &[&str] = &["regulation"];
-
-/// Most instances one bulk assignment changes (each is two writes in one transaction).
-pub const MAX_BULK: usize = 50;
 
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
@@ -186,21 +183,8 @@ async fn update(
     caller
         .require(Permission::EditData)
         .or_else(|_| caller.require(Permission::EditTests))?;
-    if patch.is_empty() {
-        return Err(ApiError::invalid(
-            "body",
-            "name at least one field to change",
-        ));
-    }
     let expected = if_match(&headers)?;
-    let mut ctx = find_instance(&state.store, &caller.0.tenant, &id).await?;
-    let update = prepare_update(&ctx, &patch, &caller.0, expected)?;
-    let versions = state
-        .store
-        .update_instances(&caller.0.tenant, std::slice::from_ref(&update))
-        .await?;
-    ctx.status = update.status;
-    ctx.version = versions[0];
+    let ctx = actions::update(&state.store, &caller.0, &id, &patch, expected).await?;
     Ok(detail(&ctx))
 }
 
@@ -222,45 +206,10 @@ async fn assign(
     JsonBody(body): JsonBody<Assign>,
 ) -> Result<Json<AssignResult>, ApiError> {
     caller.require(Permission::EditData)?;
-    if body.action_ids.is_empty() || body.action_ids.len() > MAX_BULK {
-        return Err(ApiError::invalid(
-            "action_ids",
-            format!("give 1 to {MAX_BULK} action ids"),
-        ));
-    }
-    let mut seen = std::collections::HashSet::new();
-    if let Some(dup) = body.action_ids.iter().find(|id| !seen.insert(id.as_str())) {
-        return Err(ApiError::invalid(
-            "action_ids",
-            format!("{dup} appears twice"),
-        ));
-    }
-    let patch = ActionPatch {
-        owner: Some(body.owner),
-        ..Default::default()
-    };
-    let mut contexts = Vec::new();
-    let mut updates = Vec::new();
-    for (i, id) in body.action_ids.iter().enumerate() {
-        let ctx = find_instance(&state.store, &caller.0.tenant, id)
-            .await
-            .map_err(|e| match e {
-                ApiError::NotFound(_) => {
-                    ApiError::invalid(format!("action_ids[{i}]"), format!("no action {id}"))
-                }
-                other => other,
-            })?;
-        updates.push(prepare_update(&ctx, &patch, &caller.0, None)?);
-        contexts.push(ctx);
-    }
-    let versions = state
-        .store
-        .update_instances(&caller.0.tenant, &updates)
-        .await?;
-    let items = contexts
+    let changed = actions::assign(&state.store, &caller.0, &body.action_ids, body.owner).await?;
+    let items = changed
         .iter()
-        .zip(updates.iter().zip(versions))
-        .map(|(ctx, (u, v))| ActionSummary::new(&ctx.def, &ctx.instance, &u.status, v))
+        .map(|(ctx, v)| ActionSummary::new(&ctx.def, &ctx.instance, &ctx.status, *v))
         .collect();
     Ok(Json(AssignResult { items }))
 }
