@@ -97,6 +97,29 @@ impl Regulation {
     }
 }
 
+/// The `control=` filter: `query` matches the control id itself and every id that continues
+/// it after a character that is not a letter or digit (`ac-2` finds `ac-2`, `ac-2(1)` and
+/// `ac-2.3`, never `ac-20`). Case-insensitive.
+pub fn control_id_matches(query: &str, id: &str) -> bool {
+    let (q, id) = (query.trim().to_lowercase(), id.to_lowercase());
+    if q.is_empty() {
+        return false;
+    }
+    match id.strip_prefix(&q) {
+        Some("") => true,
+        Some(rest) => rest.chars().next().is_some_and(|c| !c.is_alphanumeric()),
+        None => false,
+    }
+}
+
+/// The `article=` filter: a case-insensitive substring of the article's name, where the name
+/// is the control's id or title, or its family's id or title (`Article (5)` finds
+/// `Article (5)(1)(a)`).
+pub fn article_matches(query: &str, names: &[&str]) -> bool {
+    let q = query.trim().to_lowercase();
+    !q.is_empty() && names.iter().any(|n| n.to_lowercase().contains(&q))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,5 +196,26 @@ mod tests {
         };
         assert_eq!(reg.action_ids(), vec![&a, &b]);
         assert_eq!(reg.controls().count(), 2);
+    }
+
+    #[test]
+    fn control_filter_matches_the_id_and_what_continues_it() {
+        for id in ["ac-2", "AC-2", "ac-2(1)", "ac-2.3", "ac-2 (4)"] {
+            assert!(control_id_matches("ac-2", id), "{id}");
+        }
+        for id in ["ac-20", "ac-21(1)", "ac", "xac-2"] {
+            assert!(!control_id_matches("ac-2", id), "{id}");
+        }
+        assert!(control_id_matches("7.3", "7.3.1"));
+        assert!(!control_id_matches("7.3", "7.30"));
+        assert!(!control_id_matches(" ", "7.3"));
+    }
+
+    #[test]
+    fn article_filter_is_a_case_insensitive_substring() {
+        assert!(article_matches("Article (5)", &["article (5)(1)(a)"]));
+        assert!(article_matches("art. 3", &["x", "Art. 32 Security"]));
+        assert!(!article_matches("Art. 6", &["Art. 5"]));
+        assert!(!article_matches("", &["Art. 5"]));
     }
 }

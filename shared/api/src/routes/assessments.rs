@@ -420,6 +420,8 @@ async fn remove(
         .store
         .get_assessment(&caller.0.tenant, &assessment_id(&id)?)
         .await?;
+    // An archive is the record of what was assessed: it is kept.
+    a.value.ensure_live()?;
     state.store.delete_assessment(&caller.0.tenant, &a).await?;
     tracing::info!(tenant = %caller.0.tenant, assessment = %a.value.id, "assessment deleted");
     Ok(StatusCode::NO_CONTENT)

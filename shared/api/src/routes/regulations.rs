@@ -50,8 +50,8 @@ struct RegulationSummary {
     name: String,
     source: String,
     built_in: bool,
-    families: usize,
-    controls: usize,
+    family_count: usize,
+    control_count: usize,
 }
 
 fn summary(r: &Regulation, built_in: bool) -> RegulationSummary {
@@ -60,8 +60,8 @@ fn summary(r: &Regulation, built_in: bool) -> RegulationSummary {
         name: r.name.clone(),
         source: r.source.clone(),
         built_in,
-        families: r.families.len(),
-        controls: r.controls().count(),
+        family_count: r.families.len(),
+        control_count: r.controls().count(),
     }
 }
 
@@ -90,8 +90,8 @@ async fn list(
             name: h.name,
             source: h.source,
             built_in: false,
-            families: h.families,
-            controls: h.controls,
+            family_count: h.families,
+            control_count: h.controls,
         });
     }
     Ok(Json(RegulationList { items }))

@@ -1,6 +1,7 @@
 //! What the API shows of assessments, controls and actions, computed from templates and
 //! instance statuses. Archived assessments keep these views frozen in their snapshot.
 
+use attest_domain::regulation::{article_matches, control_id_matches};
 use std::collections::HashMap;
 
 use attest_domain::action::{ActionStatus, InstanceRef};
@@ -246,8 +247,15 @@ impl ControlFilter {
         let any = |list: &[String], v: &str| {
             list.is_empty() || list.iter().any(|x| x.eq_ignore_ascii_case(v))
         };
-        (self.article.is_empty() || any(&self.article, &c.id) || any(&self.article, &c.family_id))
-            && any(&self.control, &c.id)
+        let names = [
+            c.id.as_str(),
+            c.title.as_str(),
+            c.family_id.as_str(),
+            c.family_title.as_str(),
+        ];
+        (self.article.is_empty() || self.article.iter().any(|q| article_matches(q, &names)))
+            && (self.control.is_empty()
+                || self.control.iter().any(|q| control_id_matches(q, &c.id)))
             && (self.owner.is_empty()
                 || c.actions
                     .iter()
