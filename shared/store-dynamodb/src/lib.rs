@@ -10,9 +10,12 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use attest_store::backend::validate_write;
+use attest_store::backend::MAX_BATCH_GET;
 use attest_store::{Backend, BackendError, Condition, Item, Key, Page, Query, WriteOp};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem,
+};
 use aws_sdk_dynamodb::Client;
 
 use schema::{BODY, PARTITION_KEY, SORT_KEY, VERSION};
@@ -229,6 +232,58 @@ impl Backend for DynamoDbBackend {
             .await
             .map_err(unavailable)?;
         out.item().map(read_item).transpose()
+    }
+
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, BackendError> {
+        let mut found: HashMap<Key, Item> = HashMap::new();
+        let mut unique: Vec<&Key> = keys.iter().collect();
+        unique.sort();
+        unique.dedup();
+        for chunk in unique.chunks(MAX_BATCH_GET) {
+            let mut request = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.iter().map(|k| key_attrs(k)).collect()))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| BackendError::InvalidWrite(e.to_string()))?,
+            );
+            // DynamoDB may return part of a batch and the rest as unprocessed keys.
+            let mut attempt = 0u32;
+            while let Some(keys) = request.take() {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, keys)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                for attrs in out
+                    .responses()
+                    .and_then(|r| r.get(&self.table))
+                    .into_iter()
+                    .flatten()
+                {
+                    let item = read_item(attrs)?;
+                    found.insert(item.key.clone(), item);
+                }
+                request = out
+                    .unprocessed_keys()
+                    .and_then(|u| u.get(&self.table))
+                    .filter(|k| !k.keys().is_empty())
+                    .cloned();
+                if request.is_some() {
+                    attempt += 1;
+                    if attempt > 8 {
+                        return Err(BackendError::Unavailable(
+                            "BatchGetItem kept returning unprocessed keys".into(),
+                        ));
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt.min(5)))
+                        .await;
+                }
+            }
+        }
+        Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
     }
 
     async fn query(&self, q: &Query) -> Result<Page, BackendError> {

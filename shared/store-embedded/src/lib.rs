@@ -156,6 +156,24 @@ impl Backend for EmbeddedBackend {
         .await
     }
 
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, BackendError> {
+        let keys = keys.to_vec();
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(unavailable)?;
+            let table = txn.open_table(ITEMS).map_err(unavailable)?;
+            keys.iter()
+                .map(|key| {
+                    table
+                        .get((key.pk.as_str(), key.sk.as_str()))
+                        .map_err(unavailable)?
+                        .map(|v| decode(&key.pk, &key.sk, v.value()))
+                        .transpose()
+                })
+                .collect()
+        })
+        .await
+    }
+
     async fn query(&self, query: &Query) -> Result<Page, BackendError> {
         let query = query.clone();
         self.blocking(move |db| query_page(db, &query)).await

@@ -5,6 +5,8 @@ use async_trait::async_trait;
 
 /// Most operations DynamoDB accepts in one TransactWriteItems call.
 pub const MAX_TRANSACTION_OPS: usize = 100;
+/// Most keys DynamoDB reads in one BatchGetItem call.
+pub const MAX_BATCH_GET: usize = 100;
 /// The most data one query page returns (DynamoDB's 1 MB); backends stop a page there.
 pub const MAX_PAGE_BYTES: usize = 1024 * 1024;
 
@@ -151,6 +153,16 @@ pub enum BackendError {
 #[async_trait]
 pub trait Backend: Send + Sync {
     async fn get(&self, key: &Key) -> Result<Option<Item>, BackendError>;
+
+    /// Several items by key, in the order asked (`None` where there is none). Backends read
+    /// them in as few calls as they can (DynamoDB: one BatchGetItem per 100 keys).
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, BackendError> {
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            out.push(self.get(key).await?);
+        }
+        Ok(out)
+    }
 
     /// One page of a query; a page holds at most `limit` items and about [`MAX_PAGE_BYTES`].
     async fn query(&self, query: &Query) -> Result<Page, BackendError>;

@@ -227,6 +227,44 @@ pub async fn concurrent_writers_lose_no_update(b: Arc<dyn Backend>) {
     assert_eq!(last.version, 1 + writers);
 }
 
+pub async fn get_many_reads_in_order_past_one_batch(b: Arc<dyn Backend>) {
+    let items: Vec<Item> = (0..150)
+        .map(|i| Item {
+            key: Key::new(format!("p{}", i % 3), format!("s{i:03}")),
+            version: 1,
+            body: json!({ "i": i }),
+        })
+        .collect();
+    for chunk in items.chunks(MAX_TRANSACTION_OPS) {
+        b.write(
+            chunk
+                .iter()
+                .map(|item| WriteOp::Put {
+                    item: item.clone(),
+                    condition: Condition::Always,
+                })
+                .collect(),
+        )
+        .await
+        .unwrap();
+    }
+    // Present and missing keys, out of order, one twice: 230 keys in all.
+    let mut keys: Vec<Key> = items.iter().rev().map(|i| i.key.clone()).collect();
+    keys.extend((0..79).map(|i| Key::new("p0", format!("missing{i}"))));
+    keys.push(items[7].key.clone());
+    let got = b.get_many(&keys).await.unwrap();
+    assert_eq!(got.len(), keys.len());
+    for (key, found) in keys.iter().zip(&got) {
+        match found {
+            Some(item) => assert_eq!(&item.key, key),
+            None => assert!(key.sk.starts_with("missing"), "{key:?} not found"),
+        }
+    }
+    assert_eq!(got[0].as_ref().unwrap().body, json!({"i": 149}));
+    assert_eq!(got.last().unwrap().as_ref().unwrap().body, json!({"i": 7}));
+    assert!(b.get_many(&[]).await.unwrap().is_empty());
+}
+
 pub async fn queries_select_by_prefix_in_order_and_page(b: Arc<dyn Backend>) {
     let mut ops = Vec::new();
     for sk in ["b#2", "a#1", "b#1", "b#3", "c#1", "b"] {
@@ -843,6 +881,7 @@ macro_rules! backend_contract_tests {
             a_failed_transaction_writes_nothing,
             concurrent_writers_lose_no_update,
             queries_select_by_prefix_in_order_and_page,
+            get_many_reads_in_order_past_one_batch,
             queries_page_past_one_megabyte,
             group_names_are_unique_per_tenant_without_case,
             instance_updates_are_versioned_with_their_history,
