@@ -43,6 +43,16 @@ pub fn regulation_parts(tenant: &TenantId, id: &RegulationId) -> String {
     pk(tenant, &format!("REGPART#{id}"))
 }
 
+/// Which controls of the tenant's regulations an action meets (the reverse of a regulation's
+/// control -> action map), sort key = `{action}#{regulation}#{n}`.
+pub fn action_controls(tenant: &TenantId) -> String {
+    pk(tenant, "ACTCTL")
+}
+
+pub fn action_controls_prefix(action: &ActionId) -> String {
+    format!("{action}#")
+}
+
 /// Actions the tenant's templates generated (the library's own live in code).
 pub fn action_defs(tenant: &TenantId) -> String {
     pk(tenant, "ACTDEF")

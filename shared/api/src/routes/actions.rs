@@ -18,10 +18,10 @@ use crate::claims::Caller;
 use crate::etag::{if_match, versioned_json};
 use crate::query::QueryParams;
 use crate::usecases::actions::{self, find_instance, InstanceContext};
-use crate::usecases::catalog::Catalog;
 use crate::usecases::views::ActionSummary;
 use crate::usecases::workspace::Workspace;
 use crate::{ApiError, AppState, BASE_PATH};
+use attest_store::regulations::ControlRef;
 
 /// Query parameters of `GET /actions`, `/actions/{id}/history` and `/actions/{id}/controls`.
 pub const LIST_QUERY: &[&str] = &[
@@ -237,18 +237,8 @@ async fn history(
 }
 
 #[derive(Serialize)]
-struct RelatedControl {
-    regulation_id: RegulationId,
-    regulation_name: String,
-    family_id: String,
-    family_title: String,
-    control_id: String,
-    title: String,
-}
-
-#[derive(Serialize)]
 struct RelatedList {
-    items: Vec<RelatedControl>,
+    items: Vec<ControlRef>,
 }
 
 async fn related_controls(
@@ -262,29 +252,6 @@ async fn related_controls(
     let only = q.parsed("regulation", |s| {
         RegulationId::parse(s).map_err(|e: DomainError| e)
     })?;
-    let ctx = find_instance(&state.store, &caller.0.tenant, &id).await?;
-    let catalog = Catalog::load(&state.store, &caller.0.tenant).await?;
-    let mut items = Vec::new();
-    for reg in catalog
-        .regulations()
-        .filter(|r| only.is_empty() || only.contains(&r.id))
-    {
-        for family in &reg.families {
-            for control in family
-                .controls
-                .iter()
-                .filter(|c| c.actions.contains(&ctx.instance.action))
-            {
-                items.push(RelatedControl {
-                    regulation_id: reg.id.clone(),
-                    regulation_name: reg.name.clone(),
-                    family_id: family.id.clone(),
-                    family_title: family.title.clone(),
-                    control_id: control.id.clone(),
-                    title: control.title.clone(),
-                });
-            }
-        }
-    }
+    let items = actions::related_controls(&state.store, &caller.0.tenant, &id, &only).await?;
     Ok(Json(RelatedList { items }))
 }

@@ -245,7 +245,12 @@ async fn create(
     if body.name.trim().is_empty() {
         return Err(ApiError::invalid("name", "must not be empty"));
     }
-    let catalog = Catalog::load(&state.store, tenant).await?;
+    let referenced = body
+        .families
+        .iter()
+        .flat_map(|f| f.controls.iter())
+        .flat_map(|c| c.actions.iter());
+    let (_, missing) = Catalog::actions_named(&state.store, tenant, referenced).await?;
     let mut ids = HashSet::new();
     let mut count = 0;
     for (fi, f) in body.families.iter().enumerate() {
@@ -266,7 +271,7 @@ async fn create(
                     format!("control {} appears twice", c.id),
                 ));
             }
-            if let Some(a) = c.actions.iter().find(|a| catalog.action(a).is_none()) {
+            if let Some(a) = c.actions.iter().find(|a| missing.contains(a)) {
                 return Err(ApiError::invalid(
                     format!("{field}.actions"),
                     format!("no improvement action {a}"),

@@ -9,6 +9,7 @@ use attest_domain::identity::Identity;
 use attest_domain::ids::TenantId;
 use attest_domain::regulation::ImprovementAction;
 use attest_store::instances::InstanceUpdate;
+use attest_store::regulations::ControlRef;
 use attest_store::{BackendError, Store, StoreError, Versioned};
 
 use super::catalog::Catalog;
@@ -107,6 +108,40 @@ pub fn prepare_update(
             .map(|c| c.into_entry(now, caller.user.as_str(), Source::Manual))
             .collect(),
     })
+}
+
+/// `GET /actions/{id}/controls`: the controls, across the built-in and the tenant's own
+/// regulations (or only those in `only`), that the instance's action meets.
+pub async fn related_controls(
+    store: &Store,
+    tenant: &TenantId,
+    id: &str,
+    only: &[attest_domain::ids::RegulationId],
+) -> Result<Vec<ControlRef>, ApiError> {
+    let ctx = find_instance(store, tenant, id).await?;
+    let action = &ctx.instance.action;
+    let mut items: Vec<ControlRef> = Vec::new();
+    for reg in attest_library::builtin().regulations() {
+        for family in &reg.families {
+            for control in family
+                .controls
+                .iter()
+                .filter(|c| c.actions.contains(action))
+            {
+                items.push(ControlRef {
+                    regulation_id: reg.id.clone(),
+                    regulation_name: reg.name.clone(),
+                    family_id: family.id.clone(),
+                    family_title: family.title.clone(),
+                    control_id: control.id.clone(),
+                    title: control.title.clone(),
+                });
+            }
+        }
+    }
+    items.extend(store.controls_meeting(tenant, action).await?);
+    items.retain(|c| only.is_empty() || only.contains(&c.regulation_id));
+    Ok(items)
 }
 
 /// How many times a change sent without If-Match is applied again on the current version when

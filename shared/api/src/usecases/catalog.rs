@@ -23,23 +23,9 @@ impl Catalog {
         }
     }
 
-    /// The library plus every tenant regulation and generated action.
-    pub async fn load(store: &Store, tenant: &TenantId) -> Result<Self, StoreError> {
-        let own = store.list_regulations(tenant).await?;
-        let own_actions = store
-            .list_action_defs(tenant)
-            .await?
-            .into_iter()
-            .map(|a| (a.id.clone(), a))
-            .collect();
-        Ok(Self {
-            library: attest_library::builtin(),
-            own,
-            own_actions,
-        })
-    }
-
-    /// The library plus the named regulations only (built-in ones cost no storage call).
+    /// The library plus the named regulations only, and the tenant's generated actions those
+    /// regulations reference, read by key (built-in ones cost no storage call): what it reads
+    /// grows with the regulations asked for, never with the rest of the tenant's templates.
     pub async fn load_for<'a>(
         store: &Store,
         tenant: &TenantId,
@@ -52,9 +38,6 @@ impl Catalog {
             .collect();
         wanted.sort();
         wanted.dedup();
-        if wanted.is_empty() {
-            return Ok(catalog);
-        }
         for id in wanted {
             match store.get_regulation(tenant, id).await {
                 Ok(r) => catalog.own.push(r),
@@ -62,13 +45,61 @@ impl Catalog {
                 Err(e) => return Err(e),
             }
         }
-        catalog.own_actions = store
-            .list_action_defs(tenant)
+        catalog.load_actions(store, tenant).await?;
+        Ok(catalog)
+    }
+
+    /// Reads the generated actions the loaded regulations reference.
+    async fn load_actions(&mut self, store: &Store, tenant: &TenantId) -> Result<(), StoreError> {
+        let mut ids: Vec<&ActionId> = self
+            .own
+            .iter()
+            .flat_map(|r| r.controls())
+            .flat_map(|c| c.actions.iter())
+            .filter(|a| self.library.action(a).is_none())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.own_actions = store
+            .get_action_defs(tenant, &ids)
             .await?
             .into_iter()
             .map(|a| (a.id.clone(), a))
             .collect();
-        Ok(catalog)
+        Ok(())
+    }
+
+    /// The library's actions and the tenant's generated ones with these ids; the ids that are
+    /// neither are returned apart.
+    pub async fn actions_named<'a>(
+        store: &Store,
+        tenant: &TenantId,
+        ids: impl IntoIterator<Item = &'a ActionId>,
+    ) -> Result<(Self, Vec<ActionId>), StoreError> {
+        let mut catalog = Self::builtin_only();
+        let mut own: Vec<&ActionId> = ids
+            .into_iter()
+            .filter(|a| catalog.library.action(a).is_none())
+            .collect();
+        own.sort();
+        own.dedup();
+        if !own.is_empty() {
+            catalog.own_actions = store
+                .get_action_defs(tenant, &own)
+                .await?
+                .into_iter()
+                .map(|a| (a.id.clone(), a))
+                .collect();
+        }
+        let missing = own
+            .into_iter()
+            .filter(|a| !catalog.own_actions.contains_key(*a))
+            .cloned()
+            .collect();
+        Ok((catalog, missing))
     }
 
     pub fn is_builtin(&self, id: &RegulationId) -> bool {
