@@ -51,6 +51,53 @@ impl Ctx {
             .status()
     }
 
+    /// Uploads to a declaration's URL with the headers it lists (its content type, at least).
+    async fn upload_declared(&self, declared: &Value, bytes: Vec<u8>) -> (StatusCode, String) {
+        let mut req = self
+            .http
+            .put(declared["upload_url"].as_str().unwrap())
+            .body(bytes);
+        match declared["upload_headers"].as_object() {
+            Some(headers) => {
+                for (k, v) in headers {
+                    req = req.header(k, v.as_str().unwrap());
+                }
+            }
+            None => {
+                req = req.header(
+                    "content-type",
+                    declared["evidence"]["content_type"].as_str().unwrap(),
+                )
+            }
+        }
+        let res = req.send().await.unwrap();
+        (res.status(), res.text().await.unwrap())
+    }
+
+    /// The bytes the download route serves.
+    async fn download(&self, token: &str, id: &str) -> (StatusCode, Vec<u8>, String) {
+        let (s, dl, _) = send(
+            self.http
+                .get(format!("{}/evidence/{id}/download", self.base))
+                .bearer_auth(token),
+        )
+        .await;
+        assert_eq!(s, StatusCode::SEE_OTHER, "{dl}");
+        let res = self
+            .http
+            .get(dl["url"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let disposition = res
+            .headers()
+            .get("content-disposition")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (status, res.bytes().await.unwrap().to_vec(), disposition)
+    }
+
     async fn evidence(&self, token: &str, action: &str) -> Vec<Value> {
         let (s, b, _) = send(
             self.http
@@ -384,4 +431,133 @@ async fn evidence_story(backend: Backend) {
         PDF
     );
     let _ = iso;
+}
+
+/// A server with one assessment, a contributor and a reader.
+async fn started() -> (tempfile::TempDir, Server, Ctx, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start_with(&data, &Backend::Embedded, true);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let admin = token(&data, "acme", "ada", &["administrator"]);
+    let contributor = token(&data, "acme", "cara", &["contributor"]);
+    let reader = token(&data, "acme", "rob", &["reader"]);
+    let (s, a) = send(
+        http.post(server.url("/assessments"))
+            .bearer_auth(&admin)
+            .json(&json!({"regulation_id": "gdpr", "group_name": "EU", "services": ["aws"]})),
+    )
+    .await
+    .into_parts();
+    assert_eq!(s, StatusCode::CREATED, "{a}");
+    let c = Ctx {
+        http,
+        base: server.base.clone(),
+    };
+    (dir, server, c, contributor, reader)
+}
+
+/// A second PUT to the same upload URL, within its lifetime, cannot replace a verified file
+/// with other bytes of the same size and type: it is refused, and download serves the bytes
+/// whose SHA-256 the record holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_url_works_once() {
+    let (_dir, _server, c, contributor, reader) = started().await;
+    let action = "encryption-at-rest";
+    let (s, pdf) = c.declare(&contributor, action, json!({"kind": "document", "file_name": "Key policy.pdf", "content_type": "application/pdf", "size": PDF.len()})).await;
+    assert_eq!(s, StatusCode::CREATED, "{pdf}");
+    let id = pdf["evidence_id"].as_str().unwrap();
+    assert_eq!(
+        c.upload_declared(&pdf, PDF.to_vec()).await.0,
+        StatusCode::OK
+    );
+    let items = c.evidence(&reader, action).await;
+    let got = items.iter().find(|e| e["id"] == id).unwrap();
+    assert_eq!(
+        (got["status"].as_str(), got["sha256"].as_str()),
+        (Some("verified"), Some(sha256(PDF).as_str()))
+    );
+
+    let mut forged = PDF.to_vec();
+    forged[20] = b'X';
+    assert_eq!(forged.len(), PDF.len());
+    let (s, body) = c.upload_declared(&pdf, forged).await;
+    assert_eq!(
+        s,
+        StatusCode::CONFLICT,
+        "a replayed upload is refused: {body}"
+    );
+    assert!(body.contains("already"), "{body}");
+
+    let items = c.evidence(&reader, action).await;
+    let got = items.iter().find(|e| e["id"] == id).unwrap();
+    assert_eq!(got["sha256"], sha256(PDF), "{got}");
+    let (s, served, _) = c.download(&reader, id).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        sha256(&served),
+        sha256(PDF),
+        "download serves the verified bytes"
+    );
+
+    // A rejected file's URL does not take a second try either.
+    let (_, fake) = c.declare(&contributor, action, json!({"kind": "document", "file_name": "audit.pdf", "content_type": "application/pdf", "size": png().len()})).await;
+    assert_eq!(c.upload_declared(&fake, png()).await.0, StatusCode::OK);
+    let mut padded = PDF.to_vec();
+    padded.resize(png().len(), b'\n');
+    let (s, body) = c.upload_declared(&fake, padded).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{body}");
+    let items = c.evidence(&reader, action).await;
+    let got = items
+        .iter()
+        .find(|e| e["id"] == fake["evidence_id"])
+        .unwrap();
+    assert_eq!(got["status"], "rejected", "{got}");
+}
+
+/// File names are at most 255 characters, checked at declaration; a name at the limit (in
+/// ASCII or not) uploads, verifies and downloads under its own name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_names_up_to_the_limit_work_and_longer_ones_are_refused() {
+    let (_dir, _server, c, contributor, reader) = started().await;
+    let action = "encryption-at-rest";
+    for name in [
+        format!("{}.pdf", "a".repeat(251)),
+        format!("{}.pdf", "r".repeat(250)),
+        format!("{}.pdf", "é".repeat(251)),
+    ] {
+        assert!(name.chars().count() <= 255);
+        let (s, pdf) = c.declare(&contributor, action, json!({"kind": "document", "file_name": name, "content_type": "application/pdf", "size": PDF.len()})).await;
+        assert_eq!(s, StatusCode::CREATED, "{pdf}");
+        let (s, body) = c.upload_declared(&pdf, PDF.to_vec()).await;
+        assert_eq!(
+            s,
+            StatusCode::OK,
+            "{} characters: {body}",
+            name.chars().count()
+        );
+        let id = pdf["evidence_id"].as_str().unwrap();
+        let items = c.evidence(&reader, action).await;
+        let got = items.iter().find(|e| e["id"] == id).unwrap();
+        assert_eq!(got["status"], "verified", "{got}");
+        assert_eq!(got["name"], name.as_str());
+        let (s, served, disposition) = c.download(&reader, id).await;
+        assert_eq!((s, served.as_slice()), (StatusCode::OK, PDF));
+        assert!(disposition.starts_with("attachment;"), "{disposition}");
+    }
+    for name in [
+        format!("{}.pdf", "a".repeat(252)),
+        format!("{}.pdf", "é".repeat(252)),
+    ] {
+        let (s, b) = c.declare(&contributor, action, json!({"kind": "document", "file_name": name, "content_type": "application/pdf", "size": PDF.len()})).await;
+        assert_eq!(
+            (s, b["errors"][0]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("file_name")),
+            "{b}"
+        );
+    }
 }

@@ -1,13 +1,15 @@
 //! The local server's stand-in for S3: evidence files under the data dir, uploaded and
 //! downloaded through signed, expiring URLs, and checked on arrival by the same code as the
-//! `evidence-uploaded` function.
+//! `evidence-uploaded` function. An upload URL works once: a second PUT (while the URL lives)
+//! is refused with 409, so the file served is always the one checked.
 
 use std::sync::Arc;
 
 use attest_api::usecases::evidence::check_upload;
 use attest_api::ApiError;
 use attest_blobs::local::{LocalBlobs, BLOB_PATH};
-use attest_blobs::{attachment_disposition, parse_evidence_key};
+use attest_blobs::{attachment_disposition, parse_evidence_key, BlobError};
+use attest_domain::evidence::EvidenceStatus;
 use attest_domain::ids::TenantId;
 use attest_store::Store;
 use axum::body::Bytes;
@@ -67,14 +69,31 @@ async fn upload(
             grant.size
         )));
     }
-    state
-        .blobs
-        .write(&key, &body)
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let evidence = match parse_evidence_key(&key) {
+        Some((tenant, id)) => Some((
+            TenantId::parse(tenant).map_err(|e| ApiError::Internal(e.to_string()))?,
+            id,
+        )),
+        None => None,
+    };
+    const USED: &str = "this upload URL was used already; declare the file again to upload another";
+    // Once checked, a file is not uploaded again (and a removed one's URL stores nothing).
+    if let Some((tenant, id)) = &evidence {
+        let status = state.store.get_evidence(tenant, id).await?.value.status;
+        if status != EvidenceStatus::Pending {
+            return Err(ApiError::Conflict(format!(
+                "{USED} (evidence {id} is {})",
+                status.as_str()
+            )));
+        }
+    }
+    // Created once: of two uploads racing, the second is refused here.
+    state.blobs.create(&key, &body).await.map_err(|e| match e {
+        BlobError::Exists(_) => ApiError::Conflict(format!("{USED} (a file arrived at it)")),
+        e => ApiError::Unavailable(e.to_string()),
+    })?;
     // As S3 notifies evidence-uploaded, the local store checks the file right away.
-    if let Some((tenant, id)) = parse_evidence_key(&key) {
-        let tenant = TenantId::parse(tenant).map_err(|e| ApiError::Internal(e.to_string()))?;
+    if let Some((tenant, id)) = evidence {
         check_upload(&state.store, &*state.blobs, &tenant, id).await?;
     }
     Ok(StatusCode::OK)

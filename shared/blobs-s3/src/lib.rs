@@ -1,12 +1,14 @@
 //! Evidence files in a private S3 bucket. Clients upload and download with presigned URLs
-//! (the PUT URL binds the content type); the `evidence-uploaded` function inspects what
+//! (the PUT URL binds the content type, the size and `If-None-Match: *`, so that it creates
+//! the object once and cannot replace it); the `evidence-uploaded` function inspects what
 //! arrived by streaming it once.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use attest_blobs::{
-    attachment_disposition, BlobError, BlobStore, Inspected, Inspector, MAX_URL_LIFETIME,
+    attachment_disposition, BlobError, BlobStore, Inspected, Inspector, PresignedPut,
+    MAX_URL_LIFETIME,
 };
 use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::presigning::PresigningConfig;
@@ -44,7 +46,10 @@ impl BlobStore for S3Blobs {
         content_type: &str,
         size: u64,
         expires: Duration,
-    ) -> Result<String, BlobError> {
+    ) -> Result<PresignedPut, BlobError> {
+        // `If-None-Match: *` is a signed header: a PUT without it fails the signature, and with
+        // it S3 refuses (412) to write where an object is already current. So a replayed URL
+        // cannot replace a file that was checked.
         let request = self
             .client
             .put_object()
@@ -52,10 +57,17 @@ impl BlobStore for S3Blobs {
             .key(key)
             .content_type(content_type)
             .content_length(i64::try_from(size).map_err(|_| BlobError::Invalid("size".into()))?)
+            .if_none_match("*")
             .presigned(presigning(expires)?)
             .await
             .map_err(unavailable)?;
-        Ok(request.uri().to_owned())
+        Ok(PresignedPut {
+            url: request.uri().to_owned(),
+            headers: request
+                .headers()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
+                .collect(),
+        })
     }
 
     async fn presign_get(

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use attest_blobs::{evidence_key, BlobStore};
+use attest_blobs::{evidence_key, BlobStore, PresignedPut};
 use attest_blobs_s3::S3Blobs;
 use attest_domain::evidence::{Evidence, EvidenceStatus};
 use attest_domain::ids::TenantId;
@@ -25,6 +25,15 @@ async fn blobs() -> (S3Blobs, aws_sdk_s3::Client) {
     (S3Blobs::new(client.clone(), bucket), client)
 }
 
+/// A PUT to an upload URL with the headers it was signed with, as a client sends it.
+fn put(http: &reqwest::Client, upload: &PresignedPut, bytes: &[u8]) -> reqwest::RequestBuilder {
+    upload
+        .headers
+        .iter()
+        .fold(http.put(&upload.url), |r, (k, v)| r.header(k, v))
+        .body(bytes.to_vec())
+}
+
 fn evidence(id: &str, name: &str, content_type: &str, size: usize) -> Evidence {
     Evidence::pending_document(
         id.into(),
@@ -41,8 +50,8 @@ fn evidence(id: &str, name: &str, content_type: &str, size: usize) -> Evidence {
 async fn presigned_put_inspect_and_get_return_identical_bytes() {
     let (blobs, _) = blobs().await;
     let http = reqwest::Client::new();
-    let key = evidence_key("acme", "e1", "policy.pdf");
-    let url = blobs
+    let key = evidence_key("acme", "e1");
+    let upload = blobs
         .presign_put(
             &key,
             "application/pdf",
@@ -51,15 +60,17 @@ async fn presigned_put_inspect_and_get_return_identical_bytes() {
         )
         .await
         .unwrap();
-    assert!(url.contains("X-Amz-Expires=600"), "{url}");
-    let status = http
-        .put(&url)
-        .header("content-type", "application/pdf")
-        .body(PDF.to_vec())
-        .send()
-        .await
-        .unwrap()
-        .status();
+    assert!(upload.url.contains("X-Amz-Expires=600"), "{}", upload.url);
+    let header = |name: &str| {
+        upload
+            .headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(header("content-type"), Some("application/pdf"));
+    assert_eq!(header("if-none-match"), Some("*"), "{:?}", upload.headers);
+    let status = put(&http, &upload, PDF).send().await.unwrap().status();
     assert!(status.is_success(), "{status}");
 
     let inspected = blobs.inspect(&key, 4).await.unwrap().unwrap();
@@ -79,6 +90,20 @@ async fn presigned_put_inspect_and_get_return_identical_bytes() {
         .starts_with("attachment; filename=\"Key policy.pdf\""));
     assert_eq!(res.bytes().await.unwrap().as_ref(), PDF);
 
+    // The longest file name (255 characters, 2 bytes each in UTF-8) travels in the URL only.
+    let long = format!("{}.pdf", "é".repeat(251));
+    let get = blobs
+        .presign_get(&key, &long, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let res = http.get(&get).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .ends_with(&format!("filename*=UTF-8''{}.pdf", "%C3%A9".repeat(251))));
+    assert_eq!(res.bytes().await.unwrap().as_ref(), PDF);
+
     blobs.delete(&key).await.unwrap();
     assert_eq!(blobs.inspect(&key, 4).await.unwrap(), None);
     blobs.delete(&key).await.unwrap();
@@ -88,8 +113,8 @@ async fn presigned_put_inspect_and_get_return_identical_bytes() {
 async fn tampered_expired_or_retyped_urls_are_refused() {
     let (blobs, _) = blobs().await;
     let http = reqwest::Client::new();
-    let key = evidence_key("acme", "e2", "policy.pdf");
-    let url = blobs
+    let key = evidence_key("acme", "e2");
+    let upload = blobs
         .presign_put(
             &key,
             "application/pdf",
@@ -98,6 +123,7 @@ async fn tampered_expired_or_retyped_urls_are_refused() {
         )
         .await
         .unwrap();
+    let url = upload.url.clone();
     let tampered = url.replace("X-Amz-Signature=", "X-Amz-Signature=00");
     let res = http
         .put(&tampered)
@@ -110,6 +136,7 @@ async fn tampered_expired_or_retyped_urls_are_refused() {
     let res = http
         .put(&url)
         .header("content-type", "image/png")
+        .header("if-none-match", "*")
         .body(PDF.to_vec())
         .send()
         .await
@@ -119,14 +146,24 @@ async fn tampered_expired_or_retyped_urls_are_refused() {
         "another content type: {}",
         res.status()
     );
-    let other_key = url.replace("/e2/", "/e3/");
     let res = http
-        .put(&other_key)
+        .put(&url)
         .header("content-type", "application/pdf")
         .body(PDF.to_vec())
         .send()
         .await
         .unwrap();
+    assert!(
+        res.status().is_client_error(),
+        "without If-None-Match (a signed header): {}",
+        res.status()
+    );
+    let other_key = PresignedPut {
+        url: url.replace("/e2?", "/e3?"),
+        ..upload.clone()
+    };
+    assert_ne!(other_key.url, url);
+    let res = put(&http, &other_key, PDF).send().await.unwrap();
     assert!(
         res.status().is_client_error(),
         "another key: {}",
@@ -148,13 +185,7 @@ async fn tampered_expired_or_retyped_urls_are_refused() {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    let res = http
-        .put(&short)
-        .header("content-type", "application/pdf")
-        .body(PDF.to_vec())
-        .send()
-        .await
-        .unwrap();
+    let res = put(&http, &short, PDF).send().await.unwrap();
     assert!(res.status().is_client_error(), "expired: {}", res.status());
     assert_eq!(blobs.inspect(&key, 4).await.unwrap(), None);
 }
@@ -175,7 +206,7 @@ async fn the_verification_path_verifies_or_rejects_and_removes() {
     for (e, bytes) in [(&good, PDF), (&fake, PNG_HEAD)] {
         store.add_evidence(&tenant, e, &[]).await.unwrap();
         let key = attest_api::usecases::evidence::object_key(&tenant, e);
-        let url = blobs
+        let upload = blobs
             .presign_put(
                 &key,
                 "application/pdf",
@@ -184,10 +215,7 @@ async fn the_verification_path_verifies_or_rejects_and_removes() {
             )
             .await
             .unwrap();
-        assert!(http
-            .put(&url)
-            .header("content-type", "application/pdf")
-            .body(bytes.to_vec())
+        assert!(put(&http, &upload, bytes)
             .send()
             .await
             .unwrap()
@@ -218,5 +246,83 @@ async fn the_verification_path_verifies_or_rejects_and_removes() {
         blobs.inspect(&key, 4).await.unwrap(),
         None,
         "a rejected file is removed"
+    );
+}
+
+/// Replaying an upload URL after the file was verified must not change what is served.
+#[tokio::test]
+async fn an_upload_url_works_once() {
+    let (blobs, _) = blobs().await;
+    let blobs: Arc<dyn BlobStore> = Arc::new(blobs);
+    let dir = tempfile::tempdir().unwrap();
+    let store = attest_store::Store::new(Arc::new(
+        attest_store_embedded::EmbeddedBackend::open(&dir.path().join("db")).unwrap(),
+    ));
+    let tenant = TenantId::parse("acme").unwrap();
+    let http = reqwest::Client::new();
+    let e = evidence("replayed", "policy.pdf", "application/pdf", PDF.len());
+    store.add_evidence(&tenant, &e, &[]).await.unwrap();
+    let key = attest_api::usecases::evidence::object_key(&tenant, &e);
+    let upload = blobs
+        .presign_put(
+            &key,
+            "application/pdf",
+            PDF.len() as u64,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    assert!(put(&http, &upload, PDF)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .is_success());
+    let checked =
+        attest_api::usecases::evidence::check_upload(&store, &*blobs, &tenant, "replayed")
+            .await
+            .unwrap();
+    assert_eq!(checked.status, EvidenceStatus::Verified);
+
+    // Other bytes of the same size and type, to the same URL.
+    let mut other = PDF.to_vec();
+    other[10] = b'X';
+    let res = put(&http, &upload, &other).send().await.unwrap();
+    assert_eq!(
+        res.status(),
+        reqwest::StatusCode::PRECONDITION_FAILED,
+        "a second upload is refused"
+    );
+    // Without the conditional header, the signature does not match.
+    let res = http
+        .put(&upload.url)
+        .header("content-type", "application/pdf")
+        .body(other)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_client_error(), "{}", res.status());
+    // A repeated or late event for the key changes nothing.
+    let again = attest_api::usecases::evidence::check_upload(&store, &*blobs, &tenant, "replayed")
+        .await
+        .unwrap();
+    assert_eq!(again, checked);
+    let served = http
+        .get(
+            blobs
+                .presign_get(&key, "policy.pdf", Duration::from_secs(60))
+                .await
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        Some(hex::encode(Sha256::digest(&served))),
+        checked.sha256,
+        "the bytes served are the bytes verified"
     );
 }

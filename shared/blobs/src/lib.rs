@@ -18,6 +18,18 @@ pub enum BlobError {
     Unavailable(String),
     #[error("invalid blob request: {0}")]
     Invalid(String),
+    /// Something is stored at the key already: an upload URL works once.
+    #[error("{0}")]
+    Exists(String),
+}
+
+/// An upload URL and the headers its PUT must carry, exactly as given: they are part of what
+/// was signed (S3 refuses the request without them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresignedPut {
+    pub url: String,
+    /// Lower-case header names with their values, at least `content-type`.
+    pub headers: Vec<(String, String)>,
 }
 
 /// What an uploaded object holds, read once from start to end.
@@ -68,14 +80,16 @@ impl Inspector {
 
 #[async_trait]
 pub trait BlobStore: Send + Sync {
-    /// A URL that accepts one PUT of `size` bytes of `content_type` at `key` until it expires.
+    /// A URL that accepts one PUT of `size` bytes of `content_type` at `key` until it expires,
+    /// and only while nothing is stored at `key`: once an object arrived, the URL cannot
+    /// replace it (what was checked is what stays).
     async fn presign_put(
         &self,
         key: &str,
         content_type: &str,
         size: u64,
         expires: Duration,
-    ) -> Result<String, BlobError>;
+    ) -> Result<PresignedPut, BlobError>;
 
     /// A URL that downloads `key` as an attachment named `file_name` until it expires.
     async fn presign_get(
@@ -92,26 +106,18 @@ pub trait BlobStore: Send + Sync {
     async fn delete(&self, key: &str) -> Result<(), BlobError>;
 }
 
-/// The object key of an evidence file: tenant and evidence id, then the file name.
-pub fn evidence_key(tenant: &str, evidence_id: &str, file_name: &str) -> String {
-    let safe: String = file_name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("evidence/{tenant}/{evidence_id}/{safe}")
+/// The object key of an evidence file: `evidence/{tenant}/{evidence_id}`. Both are validated
+/// identifiers of bounded length; the file name stays in the record (and comes back in
+/// `Content-Disposition`), so no user input sets a storage name's length.
+pub fn evidence_key(tenant: &str, evidence_id: &str) -> String {
+    format!("evidence/{tenant}/{evidence_id}")
 }
 
 /// Tenant and evidence id from an evidence object key.
 pub fn parse_evidence_key(key: &str) -> Option<(&str, &str)> {
-    let mut parts = key.splitn(4, '/');
+    let mut parts = key.split('/');
     match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some("evidence"), Some(tenant), Some(id), Some(_))
+        (Some("evidence"), Some(tenant), Some(id), None)
             if !tenant.is_empty() && !id.is_empty() =>
         {
             Some((tenant, id))
@@ -143,12 +149,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_round_trip_and_names_are_made_safe() {
-        let key = evidence_key("acme", "e1", "Q3 report (final).pdf");
-        assert_eq!(key, "evidence/acme/e1/Q3_report__final_.pdf");
+    fn keys_round_trip() {
+        let key = evidence_key("acme", "e1");
+        assert_eq!(key, "evidence/acme/e1");
         assert_eq!(parse_evidence_key(&key), Some(("acme", "e1")));
-        assert_eq!(parse_evidence_key("other/acme/e1/x"), None);
-        assert_eq!(parse_evidence_key("evidence/acme/e1"), None);
+        assert_eq!(parse_evidence_key("other/acme/e1"), None);
+        assert_eq!(parse_evidence_key("evidence/acme"), None);
+        assert_eq!(parse_evidence_key("evidence/acme/"), None);
+        assert_eq!(parse_evidence_key("evidence/acme/e1/x.pdf"), None);
     }
 
     #[test]

@@ -1,18 +1,24 @@
 //! Evidence files under a local directory, with URLs to the local server's own blob endpoints,
-//! signed with HMAC-SHA256 and expiring like S3's presigned URLs.
+//! signed with HMAC-SHA256 and expiring like S3's presigned URLs. An object is created once and
+//! never replaced: a second upload to its key is refused ([`BlobError::Exists`]).
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::{BlobError, BlobStore, Inspected, Inspector, MAX_URL_LIFETIME};
+use crate::{BlobError, BlobStore, Inspected, Inspector, PresignedPut, MAX_URL_LIFETIME};
 
 /// The route the local server serves blobs under.
 pub const BLOB_PATH: &str = "/api/compliance/blobs";
+
+/// Where uploads are written before they are linked into place, under the root. Their names
+/// are made here (process id and a counter), never from the key or the file name.
+const PARTIAL_DIR: &str = ".partial";
 
 pub struct LocalBlobs {
     root: PathBuf,
@@ -137,16 +143,45 @@ impl LocalBlobs {
         Ok(name.to_owned())
     }
 
-    /// Stores an uploaded object (written to a temporary file, then renamed into place).
-    pub async fn write(&self, key: &str, bytes: &[u8]) -> Result<(), BlobError> {
+    /// Stores an uploaded object, once: it is written to a temporary file, then linked into
+    /// place, which fails if an object is there already ([`BlobError::Exists`]); so an object
+    /// is never replaced, nor seen half-written.
+    pub async fn create(&self, key: &str, bytes: &[u8]) -> Result<(), BlobError> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
         let path = self.path(key)?;
         let io = |e: std::io::Error| BlobError::Unavailable(e.to_string());
+        let partial = self.root.join(PARTIAL_DIR);
+        tokio::fs::create_dir_all(&partial).await.map_err(io)?;
         tokio::fs::create_dir_all(path.parent().expect("keys have folders"))
             .await
             .map_err(io)?;
-        let tmp = path.with_extension("upload");
-        tokio::fs::write(&tmp, bytes).await.map_err(io)?;
-        tokio::fs::rename(&tmp, &path).await.map_err(io)
+        let tmp = partial.join(format!(
+            "{}-{}.part",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let written = async {
+            // Unique among live processes; one by that name is a crashed process's leftover.
+            let mut file = tokio::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&tmp)
+                .await?;
+            file.write_all(bytes).await?;
+            file.sync_all().await?;
+            drop(file);
+            tokio::fs::hard_link(&tmp, &path).await
+        }
+        .await;
+        let _ = tokio::fs::remove_file(&tmp).await;
+        match written {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(BlobError::Exists(
+                format!("an object is stored at {key} already"),
+            )),
+            Err(e) => Err(io(e)),
+        }
     }
 
     /// The stored object's bytes.
@@ -167,20 +202,23 @@ impl BlobStore for LocalBlobs {
         content_type: &str,
         size: u64,
         expires: Duration,
-    ) -> Result<String, BlobError> {
+    ) -> Result<PresignedPut, BlobError> {
         self.path(key)?;
         let exp = Self::expiry(expires).to_string();
         let sig = self.sign(&format!("put\n{key}\n{content_type}\n{size}\n{exp}"));
-        Ok(self.url(
-            key,
-            &[
-                ("op", "put".into()),
-                ("ct", content_type.into()),
-                ("size", size.to_string()),
-                ("exp", exp),
-                ("sig", sig),
-            ],
-        ))
+        Ok(PresignedPut {
+            url: self.url(
+                key,
+                &[
+                    ("op", "put".into()),
+                    ("ct", content_type.into()),
+                    ("size", size.to_string()),
+                    ("exp", exp),
+                    ("sig", sig),
+                ],
+            ),
+            headers: vec![("content-type".into(), content_type.into())],
+        })
     }
 
     async fn presign_get(
@@ -258,16 +296,20 @@ mod tests {
             b"secret".to_vec(),
             "http://127.0.0.1:1",
         );
-        let url = blobs
+        let put = blobs
             .presign_put(
-                "evidence/acme/e1/a.pdf",
+                "evidence/acme/e1",
                 "application/pdf",
                 8,
                 Duration::from_secs(60),
             )
             .await
             .unwrap();
-        let (key, q) = query(&url);
+        assert_eq!(
+            put.headers,
+            [("content-type".to_owned(), "application/pdf".to_owned())]
+        );
+        let (key, q) = query(&put.url);
         assert_eq!(
             blobs.check_put(&key, &q).unwrap(),
             PutGrant {
@@ -276,7 +318,7 @@ mod tests {
             }
         );
         // Tampered: another key, another size, another signature.
-        assert!(blobs.check_put("evidence/acme/e2/a.pdf", &q).is_err());
+        assert!(blobs.check_put("evidence/acme/e2", &q).is_err());
         let mut bigger = q.clone();
         bigger.iter_mut().find(|(k, _)| k == "size").unwrap().1 = "9999".into();
         assert!(blobs.check_put(&key, &bigger).is_err());
@@ -310,22 +352,55 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn write_inspect_delete() {
+    async fn create_once_inspect_delete() {
         let dir = tempfile::tempdir().unwrap();
         let blobs = LocalBlobs::new(dir.path().to_owned(), b"s".to_vec(), "http://x");
-        assert_eq!(blobs.inspect("evidence/t/e/f.txt", 4).await.unwrap(), None);
-        blobs.write("evidence/t/e/f.txt", b"hello").await.unwrap();
-        let i = blobs
-            .inspect("evidence/t/e/f.txt", 4)
-            .await
-            .unwrap()
-            .unwrap();
+        assert_eq!(blobs.inspect("evidence/t/e", 4).await.unwrap(), None);
+        blobs.create("evidence/t/e", b"hello").await.unwrap();
+        let i = blobs.inspect("evidence/t/e", 4).await.unwrap().unwrap();
         assert_eq!((i.size, i.head.as_slice()), (5, &b"hell"[..]));
-        blobs.delete("evidence/t/e/f.txt").await.unwrap();
-        blobs.delete("evidence/t/e/f.txt").await.unwrap();
-        assert!(blobs
-            .write("evidence/../../etc/passwd", b"x")
+        // Not replaced: the first object stays.
+        assert!(matches!(
+            blobs.create("evidence/t/e", b"HELLO").await,
+            Err(BlobError::Exists(_))
+        ));
+        assert_eq!(blobs.read("evidence/t/e").await.unwrap().unwrap(), b"hello");
+        // No temporary file is left behind.
+        let mut partial = tokio::fs::read_dir(dir.path().join(PARTIAL_DIR))
             .await
-            .is_err());
+            .unwrap();
+        assert!(partial.next_entry().await.unwrap().is_none());
+        blobs.delete("evidence/t/e").await.unwrap();
+        blobs.delete("evidence/t/e").await.unwrap();
+        assert!(blobs.create("../../etc/passwd", b"x").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn of_concurrent_uploads_to_one_key_one_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = std::sync::Arc::new(LocalBlobs::new(
+            dir.path().to_owned(),
+            b"s".to_vec(),
+            "http://x",
+        ));
+        let tasks: Vec<_> = (0..8u8)
+            .map(|n| {
+                let blobs = blobs.clone();
+                tokio::spawn(async move { blobs.create("evidence/t/race", &[n; 4096]).await })
+            })
+            .collect();
+        let mut won = Vec::new();
+        for (n, t) in tasks.into_iter().enumerate() {
+            match t.await.unwrap() {
+                Ok(()) => won.push(n as u8),
+                Err(BlobError::Exists(_)) => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(won.len(), 1, "{won:?}");
+        assert_eq!(
+            blobs.read("evidence/t/race").await.unwrap().unwrap(),
+            vec![won[0]; 4096]
+        );
     }
 }

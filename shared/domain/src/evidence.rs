@@ -12,6 +12,10 @@ use crate::DomainError;
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 100 * 1024 * 1024;
 /// How many leading bytes type detection reads.
 pub const SNIFF_BYTES: usize = 64 * 1024;
+/// Longest file name, in characters (Unicode code points, as JSON Schema's `maxLength` counts
+/// them), after trimming. Storage never derives a name from it: objects are keyed by evidence
+/// id, and the file name comes back only in `Content-Disposition`.
+pub const MAX_FILE_NAME_CHARS: usize = 255;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -259,14 +263,16 @@ pub fn check_declaration(
 ) -> Result<&'static FileType, DeclarationError> {
     let name = file_name.trim();
     if name.is_empty()
-        || name.len() > 255
+        || name.chars().count() > MAX_FILE_NAME_CHARS
         || name
             .chars()
             .any(|c| c.is_control() || c == '/' || c == '\\')
     {
         return Err(DomainError::invalid(
             "file_name",
-            "give a plain file name of 1 to 255 characters, without / or \\",
+            format!(
+                "give a plain file name of 1 to {MAX_FILE_NAME_CHARS} characters, without / or \\"
+            ),
         )
         .into());
     }
@@ -441,6 +447,21 @@ mod tests {
             check_declaration("../a.pdf", "application/pdf", 1, 100),
             Err(DeclarationError::Invalid(_))
         ));
+        // The name's limit is in characters, whatever their UTF-8 length.
+        for c in ["a", "é", "文"] {
+            let at_limit = format!("{}.pdf", c.repeat(MAX_FILE_NAME_CHARS - 4));
+            assert!(
+                check_declaration(&at_limit, "application/pdf", 1, 100).is_ok(),
+                "{c}"
+            );
+            let over = format!("{c}{at_limit}");
+            match check_declaration(&over, "application/pdf", 1, 100) {
+                Err(DeclarationError::Invalid(e)) => {
+                    assert!(e.to_string().contains("file_name"), "{e}")
+                }
+                other => panic!("{c}: {other:?}"),
+            }
+        }
         for t in FILE_TYPES {
             let name = format!("f.{}", t.extension);
             assert!(

@@ -1,6 +1,7 @@
 //! Evidence of an action: declare a file (and get an upload URL) or a link, list, download,
 //! delete.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use attest_domain::evidence::{
@@ -70,6 +71,9 @@ struct Added {
     evidence_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     upload_url: Option<String>,
+    /// Headers the PUT to `upload_url` must carry, exactly (they are signed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upload_headers: Option<BTreeMap<String, String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     expires_at: Option<chrono::DateTime<chrono::Utc>>,
     evidence: Evidence,
@@ -109,7 +113,7 @@ async fn add(
                 by,
                 now,
             );
-            let url = cfg
+            let presigned = cfg
                 .blobs
                 .presign_put(
                     &object_key(tenant, &evidence),
@@ -120,7 +124,7 @@ async fn add(
                 .await
                 .map_err(|e| ApiError::Unavailable(e.to_string()))?;
             upload = Some((
-                url,
+                presigned,
                 now + chrono::Duration::from_std(UPLOAD_URL_LIFETIME).expect("15 minutes"),
             ));
             evidence
@@ -142,14 +146,16 @@ async fn add(
         .store
         .add_evidence(tenant, &evidence, &[entry])
         .await?;
-    let (upload_url, expires_at) = upload
-        .map(|(u, e)| (Some(u), Some(e)))
-        .unwrap_or((None, None));
+    let (upload_url, upload_headers, expires_at) = match upload {
+        Some((p, e)) => (Some(p.url), Some(p.headers.into_iter().collect()), Some(e)),
+        None => (None, None, None),
+    };
     Ok((
         StatusCode::CREATED,
         Json(Added {
             evidence_id: evidence.id.clone(),
             upload_url,
+            upload_headers,
             expires_at,
             evidence,
         }),

@@ -13,9 +13,10 @@ use serde_json::json;
 
 use crate::ApiError;
 
-/// The object key of a stored evidence file.
+/// The object key of a stored evidence file: by tenant and evidence id only (the file name
+/// stays in the record).
 pub fn object_key(tenant: &TenantId, e: &Evidence) -> String {
-    attest_blobs::evidence_key(tenant.as_str(), &e.id, &e.name)
+    attest_blobs::evidence_key(tenant.as_str(), &e.id)
 }
 
 /// A history entry about a piece of evidence.
@@ -41,7 +42,9 @@ pub fn summary(e: &Evidence) -> serde_json::Value {
 
 /// Checks an uploaded file once: verified, or rejected with a reason (and its object
 /// removed). Idempotent: a record already checked is returned as it is, so a repeated event
-/// changes nothing.
+/// changes nothing. A verified object cannot be replaced (upload URLs create an object once);
+/// a rejected one's key may be written again (S3 accepts a create after the delete), and what
+/// arrives there is removed again.
 pub async fn check_upload(
     store: &Store,
     blobs: &dyn BlobStore,
@@ -49,10 +52,18 @@ pub async fn check_upload(
     evidence_id: &str,
 ) -> Result<Evidence, ApiError> {
     let current = store.get_evidence(tenant, evidence_id).await?;
-    if current.value.status != EvidenceStatus::Pending {
-        return Ok(current.value);
-    }
     let key = object_key(tenant, &current.value);
+    match current.value.status {
+        EvidenceStatus::Pending => {}
+        EvidenceStatus::Verified => return Ok(current.value),
+        EvidenceStatus::Rejected => {
+            blobs
+                .delete(&key)
+                .await
+                .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+            return Ok(current.value);
+        }
+    }
     let Some(inspected) = blobs
         .inspect(&key, SNIFF_BYTES)
         .await
