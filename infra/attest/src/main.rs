@@ -45,6 +45,28 @@ enum Command {
         /// Largest evidence file accepted, in MB.
         #[arg(long, env = "ATTEST_MAX_EVIDENCE_MB", default_value_t = 100)]
         max_evidence_mb: u64,
+        /// Seconds a client has to send a request's line and headers, counted from when the
+        /// connection opens or the previous response ends; then the connection is closed.
+        /// This also closes idle kept-alive connections.
+        #[arg(
+            long,
+            env = "ATTEST_HEADER_TIMEOUT",
+            value_name = "SECONDS",
+            default_value_t = server::Timeouts::DEFAULT_HEADER_SECS as f64,
+            value_parser = parse_seconds
+        )]
+        header_timeout: f64,
+        /// Seconds a client has to send a request's whole body once its headers have arrived;
+        /// then the request is answered 408 and the connection closed. Raise it to upload
+        /// large evidence files over a slow link.
+        #[arg(
+            long,
+            env = "ATTEST_BODY_TIMEOUT",
+            value_name = "SECONDS",
+            default_value_t = server::Timeouts::DEFAULT_BODY_SECS as f64,
+            value_parser = parse_seconds
+        )]
+        body_timeout: f64,
     },
     /// Print a bearer token that `attest serve` on the same data dir accepts.
     Token {
@@ -74,6 +96,16 @@ enum StoreKind {
     Dynamodb,
 }
 
+/// A time limit in seconds: fractions allowed, more than zero and at most a day.
+fn parse_seconds(value: &str) -> Result<f64, String> {
+    match value.trim().parse::<f64>() {
+        Ok(s) if s > 0.0 && s <= 86_400.0 => Ok(s),
+        _ => Err(format!(
+            "{value:?} is not a number of seconds between 0 and 86400 (fractions allowed)"
+        )),
+    }
+}
+
 fn parse_role(value: &str) -> Result<Role, String> {
     Role::parse(value).map_err(|e| e.to_string())
 }
@@ -88,6 +120,29 @@ fn init_logging() {
         .with_writer(std::io::stderr)
         .init();
 }
+
+/// Lets the server hold as many connections as the system allows: raises the soft limit on open
+/// files towards the hard limit (at most 65536). With the common soft limit of 1024, a thousand
+/// stalled clients would otherwise starve new connections until the header timeout closes them.
+#[cfg(unix)]
+fn raise_open_file_limit() {
+    const WANTED: libc::rlim_t = 65536;
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct they are given. A failure
+    // leaves the limit as it was, which is fine.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < WANTED {
+            limit.rlim_cur = WANTED.min(limit.rlim_max);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn raise_open_file_limit() {}
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -111,8 +166,11 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error + Send + 
             table,
             create_table,
             max_evidence_mb,
+            header_timeout,
+            body_timeout,
         } => {
             init_logging();
+            raise_open_file_limit();
             let data = DataDir::open(&data_dir)?;
             let (backend, place) = match store {
                 StoreKind::Embedded => (
@@ -138,7 +196,11 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error + Send + 
                 data.root().display()
             );
             println!("attest: listening on http://{addr}/api/compliance");
-            server::serve(listener, app).await?;
+            let timeouts = server::Timeouts {
+                header: std::time::Duration::from_secs_f64(header_timeout),
+                body: std::time::Duration::from_secs_f64(body_timeout),
+            };
+            server::serve_with(listener, app, timeouts).await?;
         }
         Command::Token {
             tenant,

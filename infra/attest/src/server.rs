@@ -1,17 +1,22 @@
-//! `attest serve`: the API routers over the embedded store, with local token verification and
-//! one log line per request.
+//! `attest serve`: the API routers over the embedded store, with local token verification,
+//! one log line per request, and time limits on reading requests.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use attest_api::{ApiError, AppState};
 use attest_store::Store;
 use attest_store_embedded::EmbeddedBackend;
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Request, State};
-use axum::http::header;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 pub use axum::Router;
 
 use std::path::PathBuf;
@@ -28,12 +33,13 @@ async fn authenticate(
     next: Next,
 ) -> Response {
     if let Some(value) = req.headers().get(header::AUTHORIZATION) {
-        let outcome = match value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")) {
-            Some(token) => crate::token::verify(&secret, token.trim()),
-            None => Err(ApiError::Unauthorized(
-                "use the Authorization: Bearer <token> scheme".into(),
-            )),
-        };
+        let outcome = value
+            .to_str()
+            .map_err(|_| {
+                ApiError::Unauthorized("use the Authorization: Bearer <token> scheme".into())
+            })
+            .and_then(crate::token::bearer)
+            .and_then(|token| crate::token::verify(&secret, token));
         match outcome {
             Ok(identity) => {
                 req.extensions_mut().insert(identity);
@@ -88,6 +94,7 @@ pub async fn dynamodb_store(table: &str, create: bool) -> Result<Store, String> 
 
 /// The whole local application: the API routers over `store`, with local tokens, and
 /// evidence files under `blobs_dir` served at `base_url` (where the server listens).
+/// [`serve`] adds the request log and the body time limit.
 pub fn app(
     store: Store,
     secret: Vec<u8>,
@@ -113,7 +120,6 @@ pub fn app(
             Arc::new(secret),
             authenticate,
         ))
-        .layer(middleware::from_fn(log_request))
 }
 
 /// A key for signing blob URLs, derived from the token secret so that neither signs the other.
@@ -123,11 +129,174 @@ fn blob_secret(token_secret: &[u8]) -> Vec<u8> {
     key
 }
 
-/// Serves until Ctrl-C or SIGTERM.
+/// How long `attest serve` waits for a client to send a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// From the moment the server starts reading a request (a new connection, or the end of
+    /// the previous response on a kept-alive one) until the whole request head (request line
+    /// and headers) has arrived. When it runs out the connection is closed.
+    pub header: Duration,
+    /// From the moment the request head has arrived until the whole body has arrived. When it
+    /// runs out the request is answered 408 (problem+json) and the connection is closed.
+    pub body: Duration,
+}
+
+impl Timeouts {
+    pub const DEFAULT_HEADER_SECS: u64 = 10;
+    pub const DEFAULT_BODY_SECS: u64 = 60;
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            header: Duration::from_secs(Self::DEFAULT_HEADER_SECS),
+            body: Duration::from_secs(Self::DEFAULT_BODY_SECS),
+        }
+    }
+}
+
+/// [`serve_with`] the default [`Timeouts`].
 pub async fn serve(listener: tokio::net::TcpListener, app: Router) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await
+    serve_with(listener, app, Timeouts::default()).await
+}
+
+/// Serves HTTP/1.1 until Ctrl-C or SIGTERM, then lets requests in progress finish.
+///
+/// Connections are served by hyper directly rather than `axum::serve`, which sets no timer and
+/// so never times out a client that stops sending: with [`Timeouts::header`] a connection that
+/// does not finish its request head in time is closed, and with [`Timeouts::body`] a request
+/// whose body does not finish arriving in time is answered 408 and its connection closed.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    timeouts: Timeouts,
+) -> std::io::Result<()> {
+    serve_until(listener, app, timeouts, shutdown()).await
+}
+
+/// [`serve_with`], until `stop` completes instead of a signal.
+pub async fn serve_until(
+    mut listener: tokio::net::TcpListener,
+    app: Router,
+    timeouts: Timeouts,
+    stop: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    use axum::serve::Listener;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+
+    let app = app
+        .layer(middleware::from_fn_with_state(
+            timeouts.body,
+            limit_body_time,
+        ))
+        .layer(middleware::from_fn(log_request));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(timeouts.header);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        // Accept errors (too many open files, say) are retried after a pause by axum's
+        // listener, so the loop never spins.
+        let (stream, _) = tokio::select! {
+            accepted = Listener::accept(&mut listener) => accepted,
+            () = &mut stop => break,
+        };
+        let connection =
+            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("connection closed: {e}");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// Bounds the time the request body takes to arrive (see [`Timeouts::body`]).
+async fn limit_body_time(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    if req.body().is_end_stream() {
+        return next.run(req).await;
+    }
+    let expired = Arc::new(AtomicBool::new(false));
+    let req = req.map(|body| {
+        Body::new(DeadlineBody {
+            inner: body,
+            deadline: Box::pin(tokio::time::sleep(limit)),
+            expired: expired.clone(),
+        })
+    });
+    let response = next.run(req).await;
+    if !expired.load(Ordering::Acquire) {
+        return response;
+    }
+    // Whatever the route made of the failed read, the answer is that the body was too slow.
+    request_timeout(limit)
+}
+
+/// A request body that fails once its deadline passes while it is still arriving.
+struct DeadlineBody {
+    inner: Body,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    expired: Arc<AtomicBool>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the request body did not arrive in time")]
+struct BodyTimedOut;
+
+impl HttpBody for DeadlineBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        // What has arrived is taken even if the deadline has passed meanwhile.
+        if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
+            return Poll::Ready(frame);
+        }
+        if self.deadline.as_mut().poll(cx).is_ready() {
+            self.expired.store(true, Ordering::Release);
+            return Poll::Ready(Some(Err(axum::Error::new(BodyTimedOut))));
+        }
+        Poll::Pending
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// 408 as problem+json, closing the connection: the rest of the body is never read.
+fn request_timeout(limit: Duration) -> Response {
+    let status = StatusCode::REQUEST_TIMEOUT;
+    let problem = serde_json::json!({
+        "type": "https://attest.dev/problems/request-timeout",
+        "title": status.canonical_reason(),
+        "status": status.as_u16(),
+        "detail": format!(
+            "the request body did not arrive within {:.1} s; the connection is closed",
+            limit.as_secs_f64()
+        ),
+    });
+    let mut response = (status, problem.to_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(attest_api::problem::PROBLEM_JSON),
+    );
+    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 async fn shutdown() {
@@ -150,4 +319,123 @@ pub fn bind_addr(host: &str, port: u16) -> Result<SocketAddr, String> {
     format!("{host}:{port}").parse().map_err(|_| {
         format!("cannot listen on {host}:{port}: give an IP address such as 127.0.0.1")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::{self, TokenRequest};
+    use attest_domain::identity::Role;
+    use serde_json::{json, Value};
+
+    const SECRET: &[u8] = b"server-test-secret";
+
+    /// A server on a free port over a fresh embedded store; its base URL.
+    async fn start(dir: &std::path::Path) -> String {
+        let data = DataDir::open(dir).unwrap();
+        let store = embedded_store(&data).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = app(store, SECRET.to_vec(), dir.join("blobs"), &base, 1 << 20);
+        tokio::spawn(serve_until(
+            listener,
+            app,
+            Timeouts::default(),
+            std::future::pending(),
+        ));
+        base
+    }
+
+    fn reader_token() -> String {
+        token::mint(
+            SECRET,
+            &TokenRequest {
+                tenant: "acme",
+                user: "rob",
+                roles: &[Role::Reader],
+                name: None,
+                email: None,
+                ttl: chrono::Duration::hours(1),
+            },
+        )
+        .unwrap()
+    }
+
+    /// Status and body of GET /regulations (needs the read permission) with `authorization`.
+    async fn regulations(base: &str, authorization: &str) -> (u16, Value) {
+        let res = reqwest::Client::new()
+            .get(format!("{base}/api/compliance/regulations"))
+            .header("authorization", authorization)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let content_type = res
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body = res.json().await.unwrap_or(Value::Null);
+        if status != 200 {
+            assert_eq!(content_type.as_deref(), Some("application/problem+json"));
+        }
+        (status, body)
+    }
+
+    #[tokio::test]
+    async fn the_bearer_scheme_is_accepted_in_any_case() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = start(dir.path()).await;
+        let token = reader_token();
+        for scheme in ["Bearer", "bearer", "BEARER", "bEARER"] {
+            let (status, body) = regulations(&base, &format!("{scheme} {token}")).await;
+            assert_eq!(status, 200, "{scheme}: {body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn other_schemes_missing_tokens_and_extra_parts_are_401() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = start(dir.path()).await;
+        let token = reader_token();
+        for value in [
+            "Basic dXNlcjpwYXNz".to_owned(),
+            format!("Basic {token}"),
+            "Bearer".to_owned(),
+            format!("Bearer {token} extra"),
+            format!("Bearer {token} {token}"),
+            token.clone(),
+            format!("Token {token}"),
+        ] {
+            let (status, body) = regulations(&base, &value).await;
+            assert_eq!(status, 401, "{value}: {body}");
+            assert_eq!(body["status"], 401);
+            assert!(
+                body["detail"].as_str().unwrap().contains("Bearer <token>"),
+                "{value}: {body}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_token_not_valid_yet_is_401_and_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = start(dir.path()).await;
+        let now = chrono::Utc::now().timestamp();
+        let claims = json!({
+            "sub": "rob", "tenant": "acme", "roles": ["reader"],
+            "iss": token::ISSUER, "aud": token::AUDIENCE,
+            "iat": now, "nbf": now + 3600, "exp": now + 7200,
+        });
+        let early = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(SECRET),
+        )
+        .unwrap();
+        let (status, body) = regulations(&base, &format!("Bearer {early}")).await;
+        assert_eq!(status, 401, "{body}");
+        let detail = body["detail"].as_str().unwrap();
+        assert!(detail.contains("not valid yet"), "{detail}");
+        assert!(detail.contains("nbf"), "{detail}");
+    }
 }
