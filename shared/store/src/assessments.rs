@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::{BackendError, Condition, WriteOp};
 use crate::record::{decode, encode, Versioned};
+use crate::usage::{clear_mark_op, mark_op, Usage};
 use crate::{keys, Key, Store, StoreError};
 
 const SNAPSHOT_PART_CHARS: usize = 300 * 1024;
@@ -28,11 +29,13 @@ impl Store {
     /// Stores a new assessment in an existing group; conflict when the group already holds an
     /// assessment of the same regulation for one of its services. With `new_group`, the group
     /// (and its name lock) is created in the same transaction: on any failure neither exists.
+    /// `usages` (the instances the assessment uses) are indexed after it: see [`crate::usage`].
     pub async fn create_assessment(
         &self,
         tenant: &TenantId,
         a: &Assessment,
         new_group: Option<&AssessmentGroup>,
+        usages: &[Usage],
     ) -> Result<Versioned<Assessment>, StoreError> {
         let mut ops = vec![
             match new_group {
@@ -50,6 +53,7 @@ impl Store {
         if let Some(g) = new_group {
             ops.push(crate::groups::lock_item(tenant, g));
         }
+        ops.push(mark_op(tenant, &a.id, a.created_at));
         let locks_from = ops.len();
         let lock_body = serde_json::json!({ "assessment_id": a.id });
         for key in pair_locks(tenant, a) {
@@ -63,10 +67,13 @@ impl Store {
             });
         }
         match self.backend().write(ops).await {
-            Ok(()) => Ok(Versioned {
-                version: 1,
-                value: a.clone(),
-            }),
+            Ok(()) => {
+                self.put_usages(tenant, &a.id, usages).await?;
+                Ok(Versioned {
+                    version: 1,
+                    value: a.clone(),
+                })
+            }
             Err(BackendError::ConditionFailed { index: 0 }) => Err(match new_group {
                 None => StoreError::NotFound(format!("group {}", a.group_id)),
                 Some(g) => StoreError::Conflict(format!("group {} already exists", g.id)),
@@ -126,11 +133,14 @@ impl Store {
         current: &Versioned<Assessment>,
         at: chrono::DateTime<chrono::Utc>,
         snapshot: &serde_json::Value,
+        usages: &[Usage],
     ) -> Result<Versioned<Assessment>, StoreError> {
         current
             .value
             .ensure_live()
             .map_err(|e| StoreError::Conflict(e.to_string()))?;
+        self.mark_usages(tenant, &current.value.id, at).await?;
+        self.delete_usages(tenant, usages).await?;
         let text = snapshot.to_string();
         let pk = keys::snapshot_parts(tenant, &current.value.id);
         let chars: Vec<char> = text.chars().collect();
@@ -164,15 +174,20 @@ impl Store {
                     condition: Condition::Always,
                 }),
         );
+        ops.push(clear_mark_op(tenant, &archived.id));
         match self.backend().write(ops).await {
             Ok(()) => Ok(Versioned {
                 version,
                 value: archived,
             }),
-            Err(BackendError::ConditionFailed { .. }) => Err(StoreError::Conflict(format!(
-                "assessment {} changed while it was archived; try again",
-                archived.id
-            ))),
+            Err(BackendError::ConditionFailed { .. }) => {
+                // Still live: its instances are still used.
+                self.put_usages(tenant, &archived.id, usages).await?;
+                Err(StoreError::Conflict(format!(
+                    "assessment {} changed while it was archived; try again",
+                    archived.id
+                )))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -200,12 +215,20 @@ impl Store {
         &self,
         tenant: &TenantId,
         current: &Versioned<Assessment>,
+        usages: &[Usage],
     ) -> Result<(), StoreError> {
         let a = &current.value;
-        let mut ops = vec![WriteOp::Delete {
-            key: keys::assessment(tenant, &a.id),
-            condition: Condition::Version(current.version),
-        }];
+        if !usages.is_empty() {
+            self.mark_usages(tenant, &a.id, chrono::Utc::now()).await?;
+            self.delete_usages(tenant, usages).await?;
+        }
+        let mut ops = vec![
+            WriteOp::Delete {
+                key: keys::assessment(tenant, &a.id),
+                condition: Condition::Version(current.version),
+            },
+            clear_mark_op(tenant, &a.id),
+        ];
         if !a.is_archived() {
             ops.extend(
                 pair_locks(tenant, a)
@@ -219,10 +242,11 @@ impl Store {
         match self.backend().write(ops).await {
             Ok(()) => {}
             Err(BackendError::ConditionFailed { .. }) => {
+                self.put_usages(tenant, &a.id, usages).await?;
                 return Err(StoreError::Conflict(format!(
                     "assessment {} changed while it was deleted; try again",
                     a.id
-                )))
+                )));
             }
             Err(e) => return Err(e.into()),
         }

@@ -563,11 +563,11 @@ pub async fn assessments_keep_one_per_regulation_and_service_in_a_group(b: Arc<d
         archived_at: None,
     };
     let a1 = store
-        .create_assessment(&acme, &assessment("a1", &g.id, &["aws", "zoom"]), None)
+        .create_assessment(&acme, &assessment("a1", &g.id, &["aws", "zoom"]), None, &[])
         .await
         .unwrap();
     let dup = store
-        .create_assessment(&acme, &assessment("a2", &g.id, &["slack", "zoom"]), None)
+        .create_assessment(&acme, &assessment("a2", &g.id, &["slack", "zoom"]), None, &[])
         .await
         .unwrap_err();
     assert!(
@@ -585,6 +585,7 @@ pub async fn assessments_keep_one_per_regulation_and_service_in_a_group(b: Arc<d
             &acme,
             &assessment("a3", &GroupId::parse("nope").unwrap(), &["aws"]),
             None,
+            &[],
         )
         .await
         .unwrap_err();
@@ -592,7 +593,7 @@ pub async fn assessments_keep_one_per_regulation_and_service_in_a_group(b: Arc<d
     // A new group and its first assessment land together or not at all.
     let fresh = group("EUROPE");
     let taken = store
-        .create_assessment(&acme, &assessment("a5", &fresh.id, &["aws"]), Some(&fresh))
+        .create_assessment(&acme, &assessment("a5", &fresh.id, &["aws"]), Some(&fresh), &[])
         .await
         .unwrap_err();
     assert!(matches!(taken, StoreError::Conflict(_)), "{taken:?}");
@@ -603,7 +604,7 @@ pub async fn assessments_keep_one_per_regulation_and_service_in_a_group(b: Arc<d
         .is_err());
     let fresh = group("Fresh");
     let a5 = store
-        .create_assessment(&acme, &assessment("a5", &fresh.id, &["aws"]), Some(&fresh))
+        .create_assessment(&acme, &assessment("a5", &fresh.id, &["aws"]), Some(&fresh), &[])
         .await
         .unwrap();
     assert_eq!(
@@ -616,11 +617,11 @@ pub async fn assessments_keep_one_per_regulation_and_service_in_a_group(b: Arc<d
             .as_str(),
         "Fresh"
     );
-    store.delete_assessment(&acme, &a5).await.unwrap();
+    store.delete_assessment(&acme, &a5, &[]).await.unwrap();
     // Archiving freezes a snapshot larger than one item and frees the pairs.
     let snapshot = json!({"controls": "y".repeat(700 * 1024), "n": 1});
     let archived = store
-        .archive_assessment(&acme, &a1, chrono::Utc::now(), &snapshot)
+        .archive_assessment(&acme, &a1, chrono::Utc::now(), &snapshot, &[])
         .await
         .unwrap();
     assert!(archived.value.is_archived());
@@ -630,20 +631,20 @@ pub async fn assessments_keep_one_per_regulation_and_service_in_a_group(b: Arc<d
     );
     assert!(matches!(
         store
-            .archive_assessment(&acme, &archived, chrono::Utc::now(), &snapshot)
+            .archive_assessment(&acme, &archived, chrono::Utc::now(), &snapshot, &[])
             .await,
         Err(StoreError::Conflict(_))
     ));
     let a2 = store
-        .create_assessment(&acme, &assessment("a2", &g.id, &["zoom"]), None)
+        .create_assessment(&acme, &assessment("a2", &g.id, &["zoom"]), None, &[])
         .await
         .unwrap();
     assert_eq!(store.list_assessments(&acme).await.unwrap().len(), 2);
-    store.delete_assessment(&acme, &archived).await.unwrap();
-    store.delete_assessment(&acme, &a2).await.unwrap();
+    store.delete_assessment(&acme, &archived, &[]).await.unwrap();
+    store.delete_assessment(&acme, &a2, &[]).await.unwrap();
     assert!(store.list_assessments(&acme).await.unwrap().is_empty());
     store
-        .create_assessment(&acme, &assessment("a4", &g.id, &["zoom"]), None)
+        .create_assessment(&acme, &assessment("a4", &g.id, &["zoom"]), None, &[])
         .await
         .unwrap();
 }
@@ -870,6 +871,115 @@ fn attest_library_like_action(
     }
 }
 
+pub async fn the_usage_index_follows_assessments(b: Arc<dyn Backend>) {
+    use crate::usage::Usage;
+    use attest_domain::action::{InstanceRef, InstanceScope};
+    use attest_domain::assessment::Assessment;
+    use attest_domain::ids::{ActionId, AssessmentId, RegulationId};
+    let store = Store::new(b);
+    let acme = TenantId::parse("acme").unwrap();
+    let g = group("Europe");
+    let assessment = |id: &str| Assessment {
+        id: AssessmentId::parse(id).unwrap(),
+        name: format!("Assessment {id}"),
+        group_id: g.id.clone(),
+        regulation_id: RegulationId::parse(format!("reg-{id}")).unwrap(),
+        services: vec!["aws".into()],
+        created_at: chrono::Utc::now(),
+        archived_at: None,
+    };
+    // 150 instances: more than one transaction holds.
+    let usages = |a: &Assessment| -> Vec<Usage> {
+        (0..150)
+            .map(|i| Usage {
+                action_id: ActionId::parse(format!("act-{i:03}")).unwrap(),
+                scope: if i % 2 == 0 {
+                    InstanceScope::Tenant
+                } else {
+                    InstanceScope::Group(g.id.clone())
+                },
+                assessment_id: a.id.clone(),
+                assessment_name: a.name.clone(),
+                regulation_id: a.regulation_id.clone(),
+                group_id: a.group_id.clone(),
+            })
+            .collect()
+    };
+    let (a1, a2) = (assessment("a1"), assessment("a2"));
+    let v1 = store
+        .create_assessment(&acme, &a1, Some(&g), &usages(&a1))
+        .await
+        .unwrap();
+    store
+        .create_assessment(&acme, &a2, None, &usages(&a2))
+        .await
+        .unwrap();
+    let shared = InstanceRef {
+        action: ActionId::parse("act-004").unwrap(),
+        scope: InstanceScope::Tenant,
+    };
+    let used: Vec<_> = store
+        .usages_of(&acme, &shared)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.assessment_id.to_string())
+        .collect();
+    assert_eq!(used, ["a1", "a2"]);
+    // The partition lists instances in order, each with its assessments together.
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let (page, next) = store.usage_page(&acme, after, 70).await.unwrap();
+        all.extend(page);
+        match next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(all.len(), 300);
+    assert!(all.windows(2).all(|w| {
+        crate::keys::instance_sk(&w[0].instance()) <= crate::keys::instance_sk(&w[1].instance())
+    }));
+    assert!(store
+        .pending_usage_marks(&acme, chrono::Utc::now())
+        .await
+        .unwrap()
+        .is_empty());
+    // Archiving one assessment removes its uses, and only its.
+    store
+        .archive_assessment(&acme, &v1, chrono::Utc::now(), &json!({}), &usages(&a1))
+        .await
+        .unwrap();
+    let used: Vec<_> = store
+        .usages_of(&acme, &shared)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.assessment_id.to_string())
+        .collect();
+    assert_eq!(used, ["a2"]);
+    // A writer that dies after marking leaves a marker for the mender to find.
+    let a2v = store.get_assessment(&acme, &a2.id).await.unwrap();
+    store
+        .mark_usages(&acme, &a2.id, chrono::Utc::now() - chrono::TimeDelta::minutes(5))
+        .await
+        .unwrap();
+    let marks = store
+        .pending_usage_marks(&acme, chrono::Utc::now() - chrono::TimeDelta::minutes(1))
+        .await
+        .unwrap();
+    assert_eq!(marks.len(), 1);
+    assert_eq!(marks[0].assessment_id, a2.id);
+    store.delete_assessment(&acme, &a2v, &usages(&a2)).await.unwrap();
+    assert!(store.usages_of(&acme, &shared).await.unwrap().is_empty());
+    assert!(store
+        .pending_usage_marks(&acme, chrono::Utc::now())
+        .await
+        .unwrap()
+        .is_empty());
+}
+
 /// Generates one `#[tokio::test]` per contract case. `$factory` is an async fn returning a
 /// fresh, empty `Arc<dyn Backend>`.
 #[macro_export]
@@ -889,6 +999,7 @@ macro_rules! backend_contract_tests {
             regulations_larger_than_an_item_round_trip,
             concurrent_creates_of_one_regulation_store_only_the_winner,
             a_dead_writers_claim_is_taken_over_and_its_leftovers_removed,
+            the_usage_index_follows_assessments,
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {

@@ -108,6 +108,20 @@ pub fn group_instances_prefix(group: &GroupId) -> String {
     format!("G#{group}#")
 }
 
+/// Which live assessment uses which instance, sort key `{instance sk}#{assessment}`.
+pub fn usages(tenant: &TenantId) -> String {
+    pk(tenant, "USE")
+}
+
+/// Markers of assessments whose usage items are being written or removed.
+pub fn usage_marks(tenant: &TenantId) -> String {
+    pk(tenant, "USEIDX")
+}
+
+pub fn usage_mark(tenant: &TenantId, assessment: &AssessmentId) -> Key {
+    Key::new(usage_marks(tenant), assessment.as_str())
+}
+
 /// An instance's change history, sort key = time and sequence.
 pub fn history(tenant: &TenantId, instance: &InstanceRef) -> String {
     pk(tenant, &format!("HIST#{}", instance_sk(instance)))

@@ -15,6 +15,7 @@ pub mod instances;
 pub mod keys;
 pub mod record;
 pub mod regulations;
+pub mod usage;
 pub mod users;
 
 #[cfg(feature = "contract")]
