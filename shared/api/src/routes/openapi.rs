@@ -37,7 +37,7 @@ fn schemas() -> Value {
         "Category": vocab(Category::ALL, Category::as_str),
         "Role": vocab(Role::ALL, Role::as_str),
         "RegulationSummary": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "source": {"type": "string"},
-            "built_in": {"type": "boolean"}, "families": {"type": "integer"}, "controls": {"type": "integer"}}},
+            "built_in": {"type": "boolean"}, "family_count": {"type": "integer"}, "control_count": {"type": "integer"}}},
         "RegulationList": list("RegulationSummary"),
         "RegulationDetail": {"allOf": [r("RegulationSummary"), {"type": "object", "properties": {"families": {"type": "array", "items": {"type": "object", "properties": {
             "id": {"type": "string"}, "title": {"type": "string"}, "controls": {"type": "array", "items": {"type": "object", "properties": {
