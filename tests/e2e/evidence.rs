@@ -470,6 +470,11 @@ async fn an_upload_url_works_once() {
     let action = "encryption-at-rest";
     let (s, pdf) = c.declare(&contributor, action, json!({"kind": "document", "file_name": "Key policy.pdf", "content_type": "application/pdf", "size": PDF.len()})).await;
     assert_eq!(s, StatusCode::CREATED, "{pdf}");
+    assert_eq!(
+        pdf["upload_headers"],
+        json!({"content-type": "application/pdf"}),
+        "the headers to send with the upload URL"
+    );
     let id = pdf["evidence_id"].as_str().unwrap();
     assert_eq!(
         c.upload_declared(&pdf, PDF.to_vec()).await.0,
