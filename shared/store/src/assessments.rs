@@ -1,8 +1,8 @@
 //! Assessments, the locks that keep one assessment per (regulation, service) in a group, and
 //! the frozen snapshots of archived assessments.
 
+use crate::groups::NewGroup;
 use attest_domain::assessment::Assessment;
-use attest_domain::group::AssessmentGroup;
 use attest_domain::ids::{AssessmentId, TenantId};
 use serde::{Deserialize, Serialize};
 
@@ -34,25 +34,22 @@ impl Store {
         &self,
         tenant: &TenantId,
         a: &Assessment,
-        new_group: Option<&AssessmentGroup>,
+        new_group: Option<NewGroup<'_>>,
         usages: &[Usage],
     ) -> Result<Versioned<Assessment>, StoreError> {
-        let mut ops = vec![
-            match new_group {
-                None => WriteOp::Check {
-                    key: keys::group(tenant, &a.group_id),
-                    condition: Condition::Exists,
-                },
-                Some(g) => crate::groups::group_item(tenant, g),
-            },
-            WriteOp::Put {
-                item: encode(keys::assessment(tenant, &a.id), 1, a),
-                condition: Condition::NotExists,
-            },
-        ];
-        if let Some(g) = new_group {
-            ops.push(crate::groups::lock_item(tenant, g));
-        }
+        // The group first (checked, or created with its lock), then the assessment.
+        let mut ops = match new_group {
+            None => vec![WriteOp::Check {
+                key: keys::group(tenant, &a.group_id),
+                condition: Condition::Exists,
+            }],
+            Some(g) => g.ops(tenant),
+        };
+        let group_ops = ops.len();
+        ops.push(WriteOp::Put {
+            item: encode(keys::assessment(tenant, &a.id), 1, a),
+            condition: Condition::NotExists,
+        });
         ops.push(mark_op(tenant, &a.id, a.created_at));
         let locks_from = ops.len();
         let lock_body = serde_json::json!({ "assessment_id": a.id });
@@ -76,17 +73,16 @@ impl Store {
             }
             Err(BackendError::ConditionFailed { index: 0 }) => Err(match new_group {
                 None => StoreError::NotFound(format!("group {}", a.group_id)),
-                Some(g) => StoreError::Conflict(format!("group {} already exists", g.id)),
+                Some(g) => StoreError::Conflict(format!("group {} already exists", g.group.id)),
             }),
-            Err(BackendError::ConditionFailed { index: 1 }) => Err(StoreError::Conflict(format!(
-                "assessment {} already exists",
-                a.id
-            ))),
-            Err(BackendError::ConditionFailed { index }) if index < locks_from => Err(new_group
+            Err(BackendError::ConditionFailed { index }) if index < group_ops => Err(new_group
                 .map_or_else(
                     || StoreError::Conflict("a concurrent change; retry".into()),
-                    |g| crate::groups::name_taken(&g.name),
+                    |g| crate::groups::name_taken(&g.group.name),
                 )),
+            Err(BackendError::ConditionFailed { index }) if index < locks_from => Err(
+                StoreError::Conflict(format!("assessment {} already exists", a.id)),
+            ),
             Err(BackendError::ConditionFailed { index }) => Err(StoreError::Conflict(format!(
                 "the group already has an assessment of regulation {} for service {}",
                 a.regulation_id,

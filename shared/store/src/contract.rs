@@ -368,16 +368,49 @@ pub async fn group_names_are_unique_per_tenant_without_case(b: Arc<dyn Backend>)
     let store = Store::new(b);
     let acme = TenantId::parse("acme").unwrap();
     let globex = TenantId::parse("globex").unwrap();
-    let europe = store.create_group(&acme, &group("Europe")).await.unwrap();
+    let europe = store
+        .create_group(
+            &acme,
+            crate::groups::NewGroup {
+                group: &group("Europe"),
+                copy_from: None,
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(europe.version, 1);
     let dup = store
-        .create_group(&acme, &group("EUROPE"))
+        .create_group(
+            &acme,
+            crate::groups::NewGroup {
+                group: &group("EUROPE"),
+                copy_from: None,
+            },
+        )
         .await
         .unwrap_err();
     assert!(matches!(dup, StoreError::Conflict(_)), "{dup}");
     // Another tenant may use the name and sees none of acme's groups.
-    store.create_group(&globex, &group("europe")).await.unwrap();
-    store.create_group(&acme, &group("americas")).await.unwrap();
+    store
+        .create_group(
+            &globex,
+            crate::groups::NewGroup {
+                group: &group("europe"),
+                copy_from: None,
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .create_group(
+            &acme,
+            crate::groups::NewGroup {
+                group: &group("americas"),
+                copy_from: None,
+            },
+        )
+        .await
+        .unwrap();
     let names = |gs: Vec<crate::Versioned<AssessmentGroup>>| {
         gs.into_iter()
             .map(|g| g.value.name.as_str().to_owned())
@@ -400,7 +433,16 @@ pub async fn group_names_are_unique_per_tenant_without_case(b: Arc<dyn Backend>)
         .await
         .unwrap();
     assert_eq!(renamed.version, 2);
-    store.create_group(&acme, &group("europe")).await.unwrap();
+    store
+        .create_group(
+            &acme,
+            crate::groups::NewGroup {
+                group: &group("europe"),
+                copy_from: None,
+            },
+        )
+        .await
+        .unwrap();
     let taken = store
         .rename_group(&acme, &id, GroupName::parse("Americas").unwrap(), None)
         .await
@@ -439,7 +481,16 @@ pub async fn group_names_are_unique_per_tenant_without_case(b: Arc<dyn Backend>)
             .as_str(),
         "emea"
     );
-    store.create_group(&acme, &group("Asia")).await.unwrap();
+    store
+        .create_group(
+            &acme,
+            crate::groups::NewGroup {
+                group: &group("Asia"),
+                copy_from: None,
+            },
+        )
+        .await
+        .unwrap();
 }
 
 pub async fn instance_updates_are_versioned_with_their_history(b: Arc<dyn Backend>) {
@@ -549,7 +600,13 @@ pub async fn assessments_keep_one_per_regulation_and_service_in_a_group(b: Arc<d
     let store = Store::new(b);
     let acme = TenantId::parse("acme").unwrap();
     let g = store
-        .create_group(&acme, &group("Europe"))
+        .create_group(
+            &acme,
+            crate::groups::NewGroup {
+                group: &group("Europe"),
+                copy_from: None,
+            },
+        )
         .await
         .unwrap()
         .value;
@@ -567,7 +624,12 @@ pub async fn assessments_keep_one_per_regulation_and_service_in_a_group(b: Arc<d
         .await
         .unwrap();
     let dup = store
-        .create_assessment(&acme, &assessment("a2", &g.id, &["slack", "zoom"]), None, &[])
+        .create_assessment(
+            &acme,
+            &assessment("a2", &g.id, &["slack", "zoom"]),
+            None,
+            &[],
+        )
         .await
         .unwrap_err();
     assert!(
@@ -593,7 +655,15 @@ pub async fn assessments_keep_one_per_regulation_and_service_in_a_group(b: Arc<d
     // A new group and its first assessment land together or not at all.
     let fresh = group("EUROPE");
     let taken = store
-        .create_assessment(&acme, &assessment("a5", &fresh.id, &["aws"]), Some(&fresh), &[])
+        .create_assessment(
+            &acme,
+            &assessment("a5", &fresh.id, &["aws"]),
+            Some(crate::groups::NewGroup {
+                group: &fresh,
+                copy_from: None,
+            }),
+            &[],
+        )
         .await
         .unwrap_err();
     assert!(matches!(taken, StoreError::Conflict(_)), "{taken:?}");
@@ -604,7 +674,15 @@ pub async fn assessments_keep_one_per_regulation_and_service_in_a_group(b: Arc<d
         .is_err());
     let fresh = group("Fresh");
     let a5 = store
-        .create_assessment(&acme, &assessment("a5", &fresh.id, &["aws"]), Some(&fresh), &[])
+        .create_assessment(
+            &acme,
+            &assessment("a5", &fresh.id, &["aws"]),
+            Some(crate::groups::NewGroup {
+                group: &fresh,
+                copy_from: None,
+            }),
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -640,7 +718,10 @@ pub async fn assessments_keep_one_per_regulation_and_service_in_a_group(b: Arc<d
         .await
         .unwrap();
     assert_eq!(store.list_assessments(&acme).await.unwrap().len(), 2);
-    store.delete_assessment(&acme, &archived, &[]).await.unwrap();
+    store
+        .delete_assessment(&acme, &archived, &[])
+        .await
+        .unwrap();
     store.delete_assessment(&acme, &a2, &[]).await.unwrap();
     assert!(store.list_assessments(&acme).await.unwrap().is_empty());
     store
@@ -907,7 +988,15 @@ pub async fn the_usage_index_follows_assessments(b: Arc<dyn Backend>) {
     };
     let (a1, a2) = (assessment("a1"), assessment("a2"));
     let v1 = store
-        .create_assessment(&acme, &a1, Some(&g), &usages(&a1))
+        .create_assessment(
+            &acme,
+            &a1,
+            Some(crate::groups::NewGroup {
+                group: &g,
+                copy_from: None,
+            }),
+            &usages(&a1),
+        )
         .await
         .unwrap();
     store
@@ -962,7 +1051,11 @@ pub async fn the_usage_index_follows_assessments(b: Arc<dyn Backend>) {
     // A writer that dies after marking leaves a marker for the mender to find.
     let a2v = store.get_assessment(&acme, &a2.id).await.unwrap();
     store
-        .mark_usages(&acme, &a2.id, chrono::Utc::now() - chrono::TimeDelta::minutes(5))
+        .mark_usages(
+            &acme,
+            &a2.id,
+            chrono::Utc::now() - chrono::TimeDelta::minutes(5),
+        )
         .await
         .unwrap();
     let marks = store
@@ -971,7 +1064,10 @@ pub async fn the_usage_index_follows_assessments(b: Arc<dyn Backend>) {
         .unwrap();
     assert_eq!(marks.len(), 1);
     assert_eq!(marks[0].assessment_id, a2.id);
-    store.delete_assessment(&acme, &a2v, &usages(&a2)).await.unwrap();
+    store
+        .delete_assessment(&acme, &a2v, &usages(&a2))
+        .await
+        .unwrap();
     assert!(store.usages_of(&acme, &shared).await.unwrap().is_empty());
     assert!(store
         .pending_usage_marks(&acme, chrono::Utc::now())

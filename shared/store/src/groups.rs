@@ -3,6 +3,7 @@
 
 use attest_domain::group::{AssessmentGroup, GroupName};
 use attest_domain::ids::{GroupId, TenantId};
+use serde::{Deserialize, Serialize};
 
 use crate::backend::{BackendError, Condition, WriteOp};
 use crate::record::{decode, encode, Versioned};
@@ -34,6 +35,47 @@ pub(crate) fn lock_item(tenant: &TenantId, group: &AssessmentGroup) -> WriteOp {
     }
 }
 
+/// A group whose instances are being copied from another (see [`Store::create_group`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CopyMark {
+    pub from: GroupId,
+    pub to: GroupId,
+    pub since: chrono::DateTime<chrono::Utc>,
+}
+
+/// A group to create, and the group its shared actions start from.
+#[derive(Debug, Clone, Copy)]
+pub struct NewGroup<'a> {
+    pub group: &'a AssessmentGroup,
+    pub copy_from: Option<&'a GroupId>,
+}
+
+impl NewGroup<'_> {
+    /// The group item, its name lock and, with `copy_from`, the copy marker: written in one
+    /// transaction, so that a copy that does not finish is found and finished later.
+    pub(crate) fn ops(&self, tenant: &TenantId) -> Vec<WriteOp> {
+        let mut ops = vec![
+            group_item(tenant, self.group),
+            lock_item(tenant, self.group),
+        ];
+        if let Some(from) = self.copy_from {
+            ops.push(WriteOp::Put {
+                item: encode(
+                    keys::copy_mark(tenant, &self.group.id),
+                    1,
+                    &CopyMark {
+                        from: from.clone(),
+                        to: self.group.id.clone(),
+                        since: self.group.created_at,
+                    },
+                ),
+                condition: Condition::Always,
+            });
+        }
+        ops
+    }
+}
+
 impl Store {
     /// Every group of the tenant, ordered by name (case-insensitive).
     pub async fn list_groups(
@@ -60,25 +102,51 @@ impl Store {
         }
     }
 
-    /// Stores a new group; 409-style conflict when the name is taken.
+    /// Stores a new group; 409-style conflict when the name is taken. With `copy_from`, a copy
+    /// marker lands with it; the caller copies, then clears it ([`Store::clear_copy_mark`]).
     pub async fn create_group(
         &self,
         tenant: &TenantId,
-        group: &AssessmentGroup,
+        new: NewGroup<'_>,
     ) -> Result<Versioned<AssessmentGroup>, StoreError> {
-        let ops = vec![group_item(tenant, group), lock_item(tenant, group)];
-        match self.backend().write(ops).await {
+        match self.backend().write(new.ops(tenant)).await {
             Ok(()) => Ok(Versioned {
                 version: 1,
-                value: group.clone(),
+                value: new.group.clone(),
             }),
-            Err(BackendError::ConditionFailed { index: 1 }) => Err(name_taken(&group.name)),
+            Err(BackendError::ConditionFailed { index: 1 }) => Err(name_taken(&new.group.name)),
             Err(BackendError::ConditionFailed { .. }) => Err(StoreError::Conflict(format!(
                 "group {} already exists",
-                group.id
+                new.group.id
             ))),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Copies whose writer did not finish, older than `before`.
+    pub async fn pending_copies(
+        &self,
+        tenant: &TenantId,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<CopyMark>, StoreError> {
+        let items = self.query_all(keys::copy_marks(tenant), "").await?;
+        Ok(items
+            .into_iter()
+            .map(|i| decode::<CopyMark>(i).map(|v| v.value))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .filter(|m| m.since < before)
+            .collect())
+    }
+
+    pub async fn clear_copy_mark(&self, tenant: &TenantId, to: &GroupId) -> Result<(), StoreError> {
+        Ok(self
+            .backend()
+            .write(vec![WriteOp::Delete {
+                key: keys::copy_mark(tenant, to),
+                condition: Condition::Always,
+            }])
+            .await?)
     }
 
     /// Renames a group. With `expected_version` (If-Match), a stale version changes nothing;

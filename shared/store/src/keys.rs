@@ -24,6 +24,15 @@ pub fn group_name(tenant: &TenantId, unique_name: &str) -> Key {
     Key::new(pk(tenant, "GROUPNAME"), unique_name)
 }
 
+/// Groups whose shared actions are being copied from another group, sort key = the new group.
+pub fn copy_marks(tenant: &TenantId) -> String {
+    pk(tenant, "COPY")
+}
+
+pub fn copy_mark(tenant: &TenantId, to: &GroupId) -> Key {
+    Key::new(copy_marks(tenant), to.as_str())
+}
+
 /// Tenant regulation headers (custom templates and imports).
 pub fn regulations(tenant: &TenantId) -> String {
     pk(tenant, "REG")

@@ -103,7 +103,11 @@ impl Store {
     }
 
     /// Removes `usages` (idempotent). The caller clears the marker with the assessment change.
-    pub async fn delete_usages(&self, tenant: &TenantId, usages: &[Usage]) -> Result<(), StoreError> {
+    pub async fn delete_usages(
+        &self,
+        tenant: &TenantId,
+        usages: &[Usage],
+    ) -> Result<(), StoreError> {
         let ops = usages
             .iter()
             .map(|u| WriteOp::Delete {
@@ -121,7 +125,10 @@ impl Store {
         assessment: &AssessmentId,
         at: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), StoreError> {
-        Ok(self.backend().write(vec![mark_op(tenant, assessment, at)]).await?)
+        Ok(self
+            .backend()
+            .write(vec![mark_op(tenant, assessment, at)])
+            .await?)
     }
 
     pub async fn clear_usage_mark(
