@@ -104,8 +104,7 @@ async fn story(backend: Backend) {
     let Some(moderate) =
         shared_data("NIST_SP-800-53_rev5_MODERATE-baseline-resolved-profile_catalog-min.json")
     else {
-        eprintln!("skipping: ../shared/data/oscal is absent");
-        return;
+        return; // Not run, and said so (under CI=true, failed instead).
     };
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");

@@ -1,23 +1,28 @@
-//! OSCAL import of NIST's own published catalogs, from `../shared/data/oscal/` beside the
-//! repository (real inputs written by others).
+//! OSCAL import of real catalogs: NIST's own published ones, read from `../shared/data/oscal/`
+//! beside the repository (real inputs written by others, not kept in the repository: see
+//! `attest_testkit::shared_data` for what happens when they are absent), and the project's own
+//! small sample catalog in `tests/data/oscal/`, which always runs.
 
 use std::path::PathBuf;
 
 use attest_domain::ids::RegulationId;
 use attest_library::{builtin, oscal};
 
+/// One of NIST's files, or `None` (the test did not run, and says so) when it is absent.
 fn data(name: &str) -> Option<serde_json::Value> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/oscal")
-        .join(name);
-    if !path.exists() {
-        eprintln!(
-            "skipping: {} is absent (the shared data folder is not beside the repository)",
-            path.display()
-        );
-        return None;
-    }
+    let path = attest_testkit::shared_data(&format!("oscal/{name}"))?;
     Some(serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap())
+}
+
+/// The project's own sample catalog: six controls (and a withdrawn one) in four families,
+/// two of them from nested groups, with parameters of each kind.
+fn sample() -> serde_json::Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/data/oscal/attest-sample-catalog.json");
+    serde_json::from_slice(
+        &std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
 }
 
 fn id(s: &str) -> RegulationId {
@@ -74,8 +79,11 @@ fn low_and_privacy_baselines_without_mapping_get_one_action_per_control() {
     assert_eq!(imported.generated.len(), 149);
     assert_eq!(imported.regulation.name, "NIST low");
 
-    let privacy =
-        data("NIST_SP-800-53_rev5_PRIVACY-baseline-resolved-profile_catalog-min.json").unwrap();
+    let Some(privacy) =
+        data("NIST_SP-800-53_rev5_PRIVACY-baseline-resolved-profile_catalog-min.json")
+    else {
+        return;
+    };
     let imported = oscal::import(&privacy, id("nist-privacy"), None, None).unwrap();
     assert_eq!(imported.regulation.families.len(), 16);
     assert_eq!(imported.regulation.controls().count(), 102);
@@ -96,11 +104,67 @@ fn the_small_example_catalog_with_nested_groups() {
     let first = reg.controls().next().unwrap();
     assert_eq!(first.id, "1.1.1");
     assert!(first.description.contains("[Selection (one or more): initiating a device lock after [Assignment: a duration] of inactivity"), "{}", first.description);
-    assert!(oscal::import(
-        &data("ifa_assessment-results-example-min.json").unwrap(),
-        id("x"),
-        None,
-        None
-    )
-    .is_err());
+    let Some(results) = data("ifa_assessment-results-example-min.json") else {
+        return;
+    };
+    assert!(oscal::import(&results, id("x"), None, None).is_err());
+}
+
+#[test]
+fn our_sample_catalog_with_nested_groups_params_and_a_withdrawn_control() {
+    let doc = sample();
+    let imported = oscal::import(&doc, id("sample"), None, None).unwrap();
+    let reg = &imported.regulation;
+    assert_eq!(reg.name, "Attest sample catalog");
+    assert_eq!(
+        reg.families
+            .iter()
+            .map(|f| (f.id.as_str(), f.title.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("AC", "Access"),
+            ("AU", "Operations / Logging"),
+            ("CP", "Operations / Backups"),
+            ("PEOPLE", "People"),
+        ]
+    );
+    // The withdrawn AC-2(2) is left out; enhancements follow their control.
+    assert_eq!(
+        reg.controls().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        ["AC-2", "AC-2(1)", "AC-3", "AU-2", "CP-9", "PEOPLE-1"]
+    );
+    assert_eq!(imported.generated.len(), 6, "unmapped: one action each");
+    let ac2 = reg.control("AC-2").unwrap();
+    assert_eq!(ac2.title, "Accounts");
+    assert_eq!(
+        ac2.description,
+        "a. Give every account a named owner;\n\
+         b. Review the accounts [Assignment: how often accounts are reviewed] and close the ones nobody uses."
+    );
+    let cp9 = reg.control("CP-9").unwrap();
+    assert!(
+        cp9.description
+            .contains("[Selection (one or more): every day; after every release]"),
+        "{}",
+        cp9.description
+    );
+
+    // Mapped as the built-in NIST regulation, the controls it has get its actions; the one it
+    // does not have gets a generated action.
+    let nist = builtin()
+        .regulation(&id("nist-800-53-r5-moderate"))
+        .unwrap();
+    let mapped = oscal::import(&doc, id("sample-mapped"), None, Some(nist)).unwrap();
+    for c in ["AC-2", "AC-2(1)", "AC-3", "AU-2", "CP-9"] {
+        assert_eq!(
+            mapped.regulation.control(c).unwrap().actions,
+            nist.control(c).unwrap().actions,
+            "{c}"
+        );
+    }
+    assert_eq!(mapped.generated.len(), 1);
+    assert_eq!(
+        mapped.regulation.control("PEOPLE-1").unwrap().actions,
+        [mapped.generated[0].id.clone()]
+    );
 }

@@ -135,12 +135,17 @@ impl IntoParts for (StatusCode, Value, reqwest::header::HeaderMap) {
     }
 }
 
-/// `../shared/data/oscal/NAME` beside the repository, if it is there.
+/// NIST's `oscal/NAME` from the data beside the repository (`../shared/data`), or `None` when
+/// it is absent: the test then did not run, and [`attest_testkit::shared_data`] has said so
+/// (under `CI=true` it fails the test instead).
+#[track_caller]
 pub fn shared_data(name: &str) -> Option<PathBuf> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/oscal")
-        .join(name);
-    path.exists().then_some(path)
+    attest_testkit::shared_data(&format!("oscal/{name}"))
+}
+
+/// The project's own small OSCAL catalog (`tests/data/oscal/`), for tests that always run.
+pub fn sample_catalog() -> PathBuf {
+    attest_testkit::repo_root().join("tests/data/oscal/attest-sample-catalog.json")
 }
 
 /// Sends only the head of a request that declares a `length`-byte JSON body and returns the

@@ -1,10 +1,12 @@
 //! Test set-up shared by the test suites: starts AWS's DynamoDB Local on a free loopback port,
-//! once per test process, and stops it when the process ends.
+//! once per test process, and stops it when the process ends; finds the data written by others
+//! that some tests read ([`shared_data`]).
 //!
 //! The emulator comes from the npm package `amplify-dynamodb-simulator`, which ships AWS's
 //! `DynamoDBLocal.jar`; `infra/install-test-tools.sh` fetches it into `.tools/`. Set
 //! `ATTEST_DYNAMODB_LOCAL_DIR` to use another copy (the folder holding `DynamoDBLocal.jar`).
 
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -18,6 +20,48 @@ pub fn repo_root() -> PathBuf {
         .join("../..")
         .canonicalize()
         .expect("repo root")
+}
+
+/// The folder of data written by others that some tests read (NIST's published OSCAL catalogs
+/// under `oscal/`): the one `ATTEST_TEST_DATA` names, else `../shared/data` beside the
+/// repository. CI always has it; a user's clone does not, and the always-run tests need none
+/// of it.
+pub fn shared_data_dir() -> PathBuf {
+    match std::env::var_os("ATTEST_TEST_DATA") {
+        Some(dir) => PathBuf::from(dir),
+        None => repo_root().join("../shared/data"),
+    }
+}
+
+/// Whether this is a CI run (`CI=true`), where every test must run.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+}
+
+/// The file `relative` (e.g. `oscal/basic-catalog-min.json`) of [`shared_data_dir`], for a test
+/// that cannot run without it. When the file is absent, under `CI=true` this panics naming
+/// the path (a test CI does not run is a failure); otherwise it says on stderr, past the test
+/// harness's output capture, that the calling test did not run and why, and returns `None`:
+/// the test then returns without checking anything.
+#[track_caller]
+pub fn shared_data(relative: &str) -> Option<PathBuf> {
+    let path = shared_data_dir().join(relative);
+    if path.is_file() {
+        return Some(path);
+    }
+    let why = format!(
+        "{} is absent (NIST's published OSCAL content, https://github.com/usnistgov/oscal-content, \
+         kept in ../shared/data beside the repository; ATTEST_TEST_DATA names another folder)",
+        path.display()
+    );
+    if in_ci() {
+        panic!("CI=true and {why}");
+    }
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a test");
+    // Straight to stderr: the harness captures eprintln! of passing tests.
+    let _ = writeln!(std::io::stderr(), "NOT RUN: {test}: {why}");
+    None
 }
 
 /// A free TCP port on 127.0.0.1.
