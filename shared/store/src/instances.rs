@@ -95,6 +95,66 @@ impl Store {
             .collect::<Result<_, _>>()?)
     }
 
+    /// The stored instances scoped to one group (not the tenant-wide ones).
+    pub async fn list_group_instances(
+        &self,
+        tenant: &TenantId,
+        group: &GroupId,
+    ) -> Result<HashMap<InstanceRef, Versioned<ActionStatus>>, StoreError> {
+        let items = self
+            .query_all(
+                keys::instances(tenant),
+                &keys::group_instances_prefix(group),
+            )
+            .await?;
+        Ok(items
+            .into_iter()
+            .map(decode_instance)
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// Stores new instances (version 0 before) with their history, as many per transaction
+    /// as fit; each instance lands whole with its history. For copies whose parts may land
+    /// one transaction at a time.
+    pub async fn create_instances(
+        &self,
+        tenant: &TenantId,
+        updates: Vec<InstanceUpdate>,
+    ) -> Result<(), StoreError> {
+        let mut batch: Vec<InstanceUpdate> = Vec::new();
+        let mut ops = 0;
+        for u in updates {
+            if ops + u.ops() > MAX_TRANSACTION_OPS && !batch.is_empty() {
+                self.update_instances(tenant, &batch).await?;
+                batch.clear();
+                ops = 0;
+            }
+            ops += u.ops();
+            batch.push(u);
+        }
+        if !batch.is_empty() {
+            self.update_instances(tenant, &batch).await?;
+        }
+        Ok(())
+    }
+
+    /// Several stored instances by key, in the order asked (`None`: nobody changed it yet).
+    pub async fn get_instances(
+        &self,
+        tenant: &TenantId,
+        instances: &[InstanceRef],
+    ) -> Result<Vec<Option<Versioned<ActionStatus>>>, StoreError> {
+        let keys: Vec<Key> = instances
+            .iter()
+            .map(|i| keys::instance(tenant, i))
+            .collect();
+        let mut out = Vec::with_capacity(keys.len());
+        for item in self.backend().get_many(&keys).await? {
+            out.push(item.map(decode_instance).transpose()?.map(|(_, v)| v));
+        }
+        Ok(out)
+    }
+
     /// A stored instance; `None` when nobody has changed it yet.
     pub async fn get_instance(
         &self,

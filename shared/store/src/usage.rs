@@ -176,6 +176,21 @@ impl Store {
             .collect::<Result<_, _>>()?)
     }
 
+    /// The uses of one group's own instances (not the tenant-wide ones).
+    pub async fn usages_in_group(
+        &self,
+        tenant: &TenantId,
+        group: &GroupId,
+    ) -> Result<Vec<Usage>, StoreError> {
+        let items = self
+            .query_all(keys::usages(tenant), &keys::group_instances_prefix(group))
+            .await?;
+        Ok(items
+            .into_iter()
+            .map(|i| decode::<Usage>(i).map(|v| v.value))
+            .collect::<Result<_, _>>()?)
+    }
+
     /// One page of the tenant's usage items in instance order, after sort key `after`.
     pub async fn usage_page(
         &self,

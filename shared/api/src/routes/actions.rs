@@ -1,10 +1,10 @@
 //! Action instances: list with filters, detail, change, bulk assign, history, related controls.
 
-use attest_domain::action::ActionPatch;
+use attest_domain::action::{ActionPatch, InstanceScope};
 use attest_domain::identity::Permission;
 use attest_domain::ids::{AssessmentId, GroupId, RegulationId};
 use attest_domain::vocab::{Category, ImplementationStatus, TestStatus};
-use attest_domain::DomainError;
+use attest_store::regulations::ControlRef;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -17,11 +17,9 @@ use crate::body::{bounded, JsonBody, DEFAULT_BODY_LIMIT};
 use crate::claims::Caller;
 use crate::etag::{if_match, versioned_json};
 use crate::query::QueryParams;
-use crate::usecases::actions::{self, find_instance, InstanceContext};
+use crate::usecases::actions::{self, ActionError, ActionFilter, InstanceContext};
 use crate::usecases::views::ActionSummary;
-use crate::usecases::workspace::Workspace;
 use crate::{ApiError, AppState, BASE_PATH};
-use attest_store::regulations::ControlRef;
 
 /// Query parameters of `GET /actions`, `/actions/{id}/history` and `/actions/{id}/controls`.
 pub const LIST_QUERY: &[&str] = &[
@@ -55,14 +53,27 @@ pub fn router(state: AppState) -> Router {
     bounded(routes, DEFAULT_BODY_LIMIT)
 }
 
+impl From<ActionError> for ApiError {
+    fn from(e: ActionError) -> Self {
+        match e {
+            e @ ActionError::NotFound(_) => ApiError::NotFound(format!("action {}", e.id())),
+            ActionError::Invalid(f) => ApiError::invalid(f.field, f.message),
+            ActionError::Forbidden(p) => ApiError::Forbidden(p),
+            ActionError::Conflict(m) => ApiError::Conflict(m),
+            e @ ActionError::Stale { .. } => ApiError::PreconditionFailed(e.to_string()),
+            ActionError::Store(s) => s.into(),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct ActionPage {
     items: Vec<ActionSummary>,
     next_cursor: Option<String>,
 }
 
-fn encode_cursor(id: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id)
+fn encode_cursor(sk: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sk)
 }
 
 fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
@@ -70,7 +81,12 @@ fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
         .decode(cursor)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
+        .filter(|s| !s.is_empty() && !s.contains('~'))
         .ok_or_else(|| ApiError::invalid("cursor", "not a cursor this API returned"))
+}
+
+fn summary(ctx: &InstanceContext) -> ActionSummary {
+    ActionSummary::new(&ctx.def, &ctx.instance, &ctx.status, ctx.version)
 }
 
 async fn list(
@@ -80,45 +96,22 @@ async fn list(
 ) -> Result<Json<ActionPage>, ApiError> {
     caller.require(Permission::Read)?;
     let q = QueryParams::parse(raw.as_deref(), LIST_QUERY)?;
-    let assessments = q.parsed("assessment", |s| AssessmentId::parse(s))?;
-    let groups = q.parsed("group", |s| GroupId::parse(s))?;
-    let regulations = q.parsed("regulation", |s| RegulationId::parse(s))?;
-    let owners = q.all("owner");
-    let impl_status = q.parsed("implementation_status", ImplementationStatus::parse)?;
-    let test_status = q.parsed("test_status", TestStatus::parse)?;
-    let categories = q.parsed("category", Category::parse)?;
+    let filter = ActionFilter {
+        assessments: q.parsed("assessment", |s| AssessmentId::parse(s))?,
+        groups: q.parsed("group", |s| GroupId::parse(s))?,
+        regulations: q.parsed("regulation", |s| RegulationId::parse(s))?,
+        owners: q.all("owner"),
+        implementation_status: q.parsed("implementation_status", ImplementationStatus::parse)?,
+        test_status: q.parsed("test_status", TestStatus::parse)?,
+        categories: q.parsed("category", Category::parse)?,
+    };
     let after = q.one("cursor").map(|c| decode_cursor(&c)).transpose()?;
     let limit = q.limit(50, 200)?;
-
-    let ws = Workspace::load(&state.store, &caller.0.tenant).await?;
-    let mut items = Vec::new();
-    let mut next_cursor = None;
-    for (id, u) in ws.instances() {
-        if after.as_ref().is_some_and(|a| &id <= a) {
-            continue;
-        }
-        let keep = (assessments.is_empty()
-            || assessments.iter().any(|a| u.assessments.contains(a)))
-            && (groups.is_empty() || groups.iter().any(|g| u.groups.contains(g)))
-            && (regulations.is_empty() || regulations.iter().any(|r| u.regulations.contains(r)))
-            && (owners.is_empty()
-                || u.status
-                    .owner
-                    .as_ref()
-                    .is_some_and(|o| owners.iter().any(|w| w.eq_ignore_ascii_case(o))))
-            && (impl_status.is_empty() || impl_status.contains(&u.status.implementation_status))
-            && (test_status.is_empty() || test_status.contains(&u.status.test_status))
-            && (categories.is_empty() || categories.contains(&u.def.category));
-        if !keep {
-            continue;
-        }
-        if items.len() == limit {
-            next_cursor = items.last().map(|i: &ActionSummary| encode_cursor(&i.id));
-            break;
-        }
-        items.push(ActionSummary::new(u.def, &u.instance, &u.status, u.version));
-    }
-    Ok(Json(ActionPage { items, next_cursor }))
+    let page = actions::list(&state.store, &caller.0.tenant, &filter, after, limit).await?;
+    Ok(Json(ActionPage {
+        items: page.items.iter().map(summary).collect(),
+        next_cursor: page.next.as_deref().map(encode_cursor),
+    }))
 }
 
 #[derive(Serialize)]
@@ -141,21 +134,21 @@ struct ActionDetail {
 
 fn detail(ctx: &InstanceContext) -> Response {
     let body = ActionDetail {
-        summary: ActionSummary::new(&ctx.def, &ctx.instance, &ctx.status, ctx.version),
+        summary: summary(ctx),
         guidance: ctx.def.guidance.clone(),
         implementation_notes: ctx.status.implementation_notes.clone(),
         test_notes: ctx.status.test_notes.clone(),
         group_id: match &ctx.instance.scope {
-            attest_domain::action::InstanceScope::Group(g) => Some(g.clone()),
-            attest_domain::action::InstanceScope::Tenant => None,
+            InstanceScope::Group(g) => Some(g.clone()),
+            InstanceScope::Tenant => None,
         },
         assessments: ctx
             .usages
             .iter()
-            .map(|a| UsedBy {
-                assessment_id: a.value.id.clone(),
-                name: a.value.name.clone(),
-                regulation_id: a.value.regulation_id.clone(),
+            .map(|u| UsedBy {
+                assessment_id: u.assessment_id.clone(),
+                name: u.assessment_name.clone(),
+                regulation_id: u.regulation_id.clone(),
             })
             .collect(),
     };
@@ -168,9 +161,8 @@ async fn show(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.require(Permission::Read)?;
-    Ok(detail(
-        &find_instance(&state.store, &caller.0.tenant, &id).await?,
-    ))
+    let ctx = actions::find_instance(&state.store, &caller.0.tenant, &id).await?;
+    Ok(detail(&ctx))
 }
 
 async fn update(
@@ -184,7 +176,7 @@ async fn update(
         .require(Permission::EditData)
         .or_else(|_| caller.require(Permission::EditTests))?;
     let expected = if_match(&headers)?;
-    let ctx = actions::update(&state.store, &caller.0, &id, &patch, expected).await?;
+    let ctx = actions::update(&state, &caller.0, &id, &patch, expected).await?;
     Ok(detail(&ctx))
 }
 
@@ -206,12 +198,10 @@ async fn assign(
     JsonBody(body): JsonBody<Assign>,
 ) -> Result<Json<AssignResult>, ApiError> {
     caller.require(Permission::EditData)?;
-    let changed = actions::assign(&state.store, &caller.0, &body.action_ids, body.owner).await?;
-    let items = changed
-        .iter()
-        .map(|(ctx, v)| ActionSummary::new(&ctx.def, &ctx.instance, &ctx.status, *v))
-        .collect();
-    Ok(Json(AssignResult { items }))
+    let changed = actions::assign(&state, &caller.0, &body.action_ids, body.owner).await?;
+    Ok(Json(AssignResult {
+        items: changed.iter().map(summary).collect(),
+    }))
 }
 
 #[derive(Serialize)]
@@ -228,11 +218,7 @@ async fn history(
     caller.require(Permission::Read)?;
     let q = QueryParams::parse(raw.as_deref(), HISTORY_QUERY)?;
     let limit = q.limit(100, 1000)?;
-    let ctx = find_instance(&state.store, &caller.0.tenant, &id).await?;
-    let items = state
-        .store
-        .list_history(&caller.0.tenant, &ctx.instance, limit)
-        .await?;
+    let items = actions::history(&state.store, &caller.0.tenant, &id, limit).await?;
     Ok(Json(HistoryList { items }))
 }
 
@@ -249,9 +235,7 @@ async fn related_controls(
 ) -> Result<Json<RelatedList>, ApiError> {
     caller.require(Permission::Read)?;
     let q = QueryParams::parse(raw.as_deref(), RELATED_QUERY)?;
-    let only = q.parsed("regulation", |s| {
-        RegulationId::parse(s).map_err(|e: DomainError| e)
-    })?;
+    let only = q.parsed("regulation", |s| RegulationId::parse(s))?;
     let items = actions::related_controls(&state.store, &caller.0.tenant, &id, &only).await?;
     Ok(Json(RelatedList { items }))
 }

@@ -1,19 +1,78 @@
-//! Finding an action instance by its API id, and changing it under the status rules.
+//! Action instances: found by key, listed through the usage index, changed under the status
+//! rules (re-applied after a lost race when no If-Match was sent), bulk-assigned, their
+//! history and the controls they meet.
 
-use attest_domain::action::{
-    apply_patch, ensure_editable, ActionPatch, ActionStatus, InstanceRef, InstanceScope,
-};
-use attest_domain::assessment::Assessment;
-use attest_domain::history::Source;
-use attest_domain::identity::Identity;
-use attest_domain::ids::TenantId;
+use std::collections::{BTreeSet, HashMap};
+
+use attest_domain::action::{apply_patch, ensure_editable, ActionPatch, ActionStatus, InstanceRef};
+use attest_domain::history::{HistoryEntry, Source};
+use attest_domain::identity::{Identity, Permission};
+use attest_domain::ids::{ActionId, AssessmentId, GroupId, RegulationId, TenantId};
 use attest_domain::regulation::ImprovementAction;
+use attest_domain::vocab::{Category, ImplementationStatus, TestStatus};
+use attest_domain::{DomainError, FieldError};
 use attest_store::instances::InstanceUpdate;
 use attest_store::regulations::ControlRef;
-use attest_store::{BackendError, Store, StoreError, Versioned};
+use attest_store::usage::{after_instance, Usage};
+use attest_store::{keys, BackendError, Store, StoreError};
 
-use super::catalog::Catalog;
-use crate::ApiError;
+use crate::AppState;
+
+/// What can go wrong with action instances.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    #[error("action {0} not found")]
+    NotFound(String),
+    #[error("invalid {}: {}", .0.field, .0.message)]
+    Invalid(FieldError),
+    /// A field the caller's roles may not change.
+    #[error("this needs the {0:?} permission")]
+    Forbidden(Permission),
+    /// A rule of the current state (provider-managed, automatic tests, verdict without
+    /// implementation, ...), or changes that kept racing.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("If-Match names version {expected} but action {id} is at version {current}; reload it and retry")]
+    Stale {
+        id: String,
+        expected: u64,
+        current: u64,
+    },
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl ActionError {
+    /// The action id a `NotFound` names.
+    pub fn id(&self) -> &str {
+        match self {
+            ActionError::NotFound(id) | ActionError::Stale { id, .. } => id,
+            _ => "",
+        }
+    }
+}
+
+impl From<StoreError> for ActionError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(m) => ActionError::Conflict(m),
+            other => ActionError::Store(other),
+        }
+    }
+}
+
+impl From<DomainError> for ActionError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::Invalid(f) => ActionError::Invalid(f),
+            DomainError::Conflict(m) => ActionError::Conflict(m),
+        }
+    }
+}
+
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> ActionError {
+    ActionError::Invalid(FieldError::new(field, message))
+}
 
 /// An instance that live assessments use, with its current status.
 pub struct InstanceContext {
@@ -21,50 +80,40 @@ pub struct InstanceContext {
     pub instance: InstanceRef,
     pub status: ActionStatus,
     pub version: u64,
-    pub usages: Vec<Versioned<Assessment>>,
+    pub usages: Vec<Usage>,
 }
 
-/// Resolves `/actions/{id}`. An id that no live assessment of the tenant uses is 404.
+/// The template of an action: the library's, or one of the tenant's generated ones (by key).
+async fn definition(
+    store: &Store,
+    tenant: &TenantId,
+    id: &ActionId,
+) -> Result<Option<ImprovementAction>, ActionError> {
+    if let Some(def) = attest_library::builtin().action(id) {
+        return Ok(Some(def.clone()));
+    }
+    Ok(store.get_action_defs(tenant, &[id]).await?.pop())
+}
+
+/// Resolves `/actions/{id}` by key: its template, the live assessments that use it (one
+/// query of the usage index) and its status. An id that no live assessment uses is 404.
 pub async fn find_instance(
     store: &Store,
     tenant: &TenantId,
     id: &str,
-) -> Result<InstanceContext, ApiError> {
-    let not_found = || ApiError::NotFound(format!("action {id}"));
+) -> Result<InstanceContext, ActionError> {
+    let not_found = || ActionError::NotFound(id.to_owned());
     let instance = InstanceRef::parse(id).ok_or_else(not_found)?;
-    let assessments: Vec<Versioned<Assessment>> = store
-        .list_assessments(tenant)
-        .await?
-        .into_iter()
-        .filter(|a| !a.value.is_archived())
-        .filter(|a| match &instance.scope {
-            InstanceScope::Tenant => true,
-            InstanceScope::Group(g) => &a.value.group_id == g,
-        })
-        .collect();
-    let catalog = Catalog::load_for(
-        store,
-        tenant,
-        assessments.iter().map(|a| &a.value.regulation_id),
-    )
-    .await?;
-    let def = catalog
-        .action(&instance.action)
-        .ok_or_else(not_found)?
-        .clone();
-    let usages: Vec<_> = assessments
-        .into_iter()
-        .filter(|a| def.scope_in(&a.value.group_id) == instance.scope)
-        .filter(|a| {
-            catalog
-                .regulation(&a.value.regulation_id)
-                .is_some_and(|r| r.controls().any(|c| c.actions.contains(&instance.action)))
-        })
-        .collect();
+    let (usages, def, stored) = tokio::try_join!(
+        async { Ok::<_, ActionError>(store.usages_of(tenant, &instance).await?) },
+        definition(store, tenant, &instance.action),
+        async { Ok(store.get_instance(tenant, &instance).await?) },
+    )?;
+    let def = def.ok_or_else(not_found)?;
     if usages.is_empty() {
         return Err(not_found());
     }
-    let (status, version) = match store.get_instance(tenant, &instance).await? {
+    let (status, version) = match stored {
         Some(v) => (v.value, v.version),
         None => (ActionStatus::initial(&def), 0),
     };
@@ -83,22 +132,22 @@ pub fn prepare_update(
     patch: &ActionPatch,
     caller: &Identity,
     expected_version: Option<u64>,
-) -> Result<InstanceUpdate, ApiError> {
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<InstanceUpdate, ActionError> {
     for p in patch.required_permissions() {
         if !caller.can(p) {
-            return Err(ApiError::Forbidden(p));
+            return Err(ActionError::Forbidden(p));
         }
     }
     ensure_editable(&ctx.def)?;
     if let Some(expected) = expected_version.filter(|v| *v != ctx.version) {
-        return Err(ApiError::PreconditionFailed(format!(
-            "If-Match names version {expected} but action {} is at version {}; reload it and retry",
-            ctx.instance.api_id(),
-            ctx.version
-        )));
+        return Err(ActionError::Stale {
+            id: ctx.instance.api_id(),
+            expected,
+            current: ctx.version,
+        });
     }
     let (status, changes) = apply_patch(&ctx.status, patch, &Source::Manual)?;
-    let now = chrono::Utc::now();
     Ok(InstanceUpdate {
         instance: ctx.instance.clone(),
         expected_version: ctx.version,
@@ -110,14 +159,189 @@ pub fn prepare_update(
     })
 }
 
+/// `GET /actions` filters. Each list is OR; the lists combine with AND.
+#[derive(Debug, Default, Clone)]
+pub struct ActionFilter {
+    pub assessments: Vec<AssessmentId>,
+    pub groups: Vec<GroupId>,
+    pub regulations: Vec<RegulationId>,
+    pub owners: Vec<String>,
+    pub implementation_status: Vec<ImplementationStatus>,
+    pub test_status: Vec<TestStatus>,
+    pub categories: Vec<Category>,
+}
+
+impl ActionFilter {
+    fn uses(&self, usages: &[Usage]) -> bool {
+        (self.assessments.is_empty()
+            || usages
+                .iter()
+                .any(|u| self.assessments.contains(&u.assessment_id)))
+            && (self.groups.is_empty() || usages.iter().any(|u| self.groups.contains(&u.group_id)))
+            && (self.regulations.is_empty()
+                || usages
+                    .iter()
+                    .any(|u| self.regulations.contains(&u.regulation_id)))
+    }
+
+    fn status(&self, def: &ImprovementAction, status: &ActionStatus) -> bool {
+        (self.owners.is_empty()
+            || status
+                .owner
+                .as_ref()
+                .is_some_and(|o| self.owners.iter().any(|w| w.eq_ignore_ascii_case(o))))
+            && (self.implementation_status.is_empty()
+                || self
+                    .implementation_status
+                    .contains(&status.implementation_status))
+            && (self.test_status.is_empty() || self.test_status.contains(&status.test_status))
+            && (self.categories.is_empty() || self.categories.contains(&def.category))
+    }
+}
+
+/// One page of `GET /actions`: the instances and where the next page starts.
+pub struct ActionPage {
+    pub items: Vec<InstanceContext>,
+    /// The sort key of the last instance examined, when there may be more.
+    pub next: Option<String>,
+}
+
+/// Usage items read per query while listing.
+const USAGE_PAGE: usize = 400;
+/// Most instances one listing request examines: a filter that matches little returns a short
+/// page with a cursor rather than reading the whole tenant.
+const MAX_EXAMINED: usize = 1000;
+
+/// `GET /actions`: pages through the usage index in instance order after `after` (an
+/// instance's sort key from a previous page), reading the templates and statuses of the
+/// instances it meets by key, until `limit` pass the filter.
+pub async fn list(
+    store: &Store,
+    tenant: &TenantId,
+    filter: &ActionFilter,
+    after: Option<String>,
+    limit: usize,
+) -> Result<ActionPage, ActionError> {
+    let mut items = Vec::new();
+    let mut examined = 0;
+    let mut cursor = after.as_deref().map(after_instance);
+    // Usage items of the instance the last page ended in the middle of.
+    let mut carry: Vec<Usage> = Vec::new();
+    loop {
+        let (page, next) = store.usage_page(tenant, cursor.clone(), USAGE_PAGE).await?;
+        let mut groups: Vec<Vec<Usage>> = Vec::new();
+        for u in carry.drain(..).chain(page) {
+            match groups.last_mut() {
+                Some(g) if g[0].instance() == u.instance() => g.push(u),
+                _ => groups.push(vec![u]),
+            }
+        }
+        // The last instance may continue on the next page.
+        if next.is_some() {
+            carry = groups.pop().unwrap_or_default();
+        }
+        let candidates: Vec<Vec<Usage>> = groups.into_iter().filter(|g| filter.uses(g)).collect();
+        let resolved = resolve(store, tenant, candidates).await?;
+        let mut last_examined = None;
+        for ctx in resolved {
+            examined += 1;
+            last_examined = Some(keys::instance_sk(&ctx.instance));
+            if filter.status(&ctx.def, &ctx.status) {
+                items.push(ctx);
+                if items.len() == limit {
+                    return Ok(ActionPage {
+                        next: last_examined,
+                        items,
+                    });
+                }
+            }
+        }
+        match next {
+            None if carry.is_empty() => return Ok(ActionPage { items, next: None }),
+            _ if examined >= MAX_EXAMINED => {
+                return Ok(ActionPage {
+                    items,
+                    next: last_examined.or(after),
+                })
+            }
+            next => cursor = next,
+        }
+    }
+}
+
+/// Templates and statuses of instances, by key, in as few calls as the store allows.
+async fn resolve(
+    store: &Store,
+    tenant: &TenantId,
+    groups: Vec<Vec<Usage>>,
+) -> Result<Vec<InstanceContext>, ActionError> {
+    if groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let instances: Vec<InstanceRef> = groups.iter().map(|g| g[0].instance()).collect();
+    let library = attest_library::builtin();
+    let own: BTreeSet<&ActionId> = instances
+        .iter()
+        .map(|i| &i.action)
+        .filter(|a| library.action(a).is_none())
+        .collect();
+    let own: Vec<&ActionId> = own.into_iter().collect();
+    let (defs, statuses) = tokio::try_join!(
+        async {
+            Ok::<_, StoreError>(if own.is_empty() {
+                Vec::new()
+            } else {
+                store.get_action_defs(tenant, &own).await?
+            })
+        },
+        store.get_instances(tenant, &instances),
+    )?;
+    let defs: HashMap<ActionId, ImprovementAction> =
+        defs.into_iter().map(|d| (d.id.clone(), d)).collect();
+    let mut out = Vec::with_capacity(groups.len());
+    for ((instance, usages), stored) in instances.into_iter().zip(groups).zip(statuses) {
+        let Some(def) = library
+            .action(&instance.action)
+            .or_else(|| defs.get(&instance.action))
+            .cloned()
+        else {
+            tracing::warn!(action = %instance.action, "an assessment uses an unknown action");
+            continue;
+        };
+        let (status, version) = match stored {
+            Some(v) => (v.value, v.version),
+            None => (ActionStatus::initial(&def), 0),
+        };
+        out.push(InstanceContext {
+            def,
+            instance,
+            status,
+            version,
+            usages,
+        });
+    }
+    Ok(out)
+}
+
+/// `GET /actions/{id}/history`: newest first.
+pub async fn history(
+    store: &Store,
+    tenant: &TenantId,
+    id: &str,
+    limit: usize,
+) -> Result<Vec<HistoryEntry>, ActionError> {
+    let ctx = find_instance(store, tenant, id).await?;
+    Ok(store.list_history(tenant, &ctx.instance, limit).await?)
+}
+
 /// `GET /actions/{id}/controls`: the controls, across the built-in and the tenant's own
 /// regulations (or only those in `only`), that the instance's action meets.
 pub async fn related_controls(
     store: &Store,
     tenant: &TenantId,
     id: &str,
-    only: &[attest_domain::ids::RegulationId],
-) -> Result<Vec<ControlRef>, ApiError> {
+    only: &[RegulationId],
+) -> Result<Vec<ControlRef>, ActionError> {
     let ctx = find_instance(store, tenant, id).await?;
     let action = &ctx.instance.action;
     let mut items: Vec<ControlRef> = Vec::new();
@@ -168,7 +392,7 @@ async fn refresh(
     store: &Store,
     tenant: &TenantId,
     ctx: &mut InstanceContext,
-) -> Result<(), ApiError> {
+) -> Result<(), ActionError> {
     let (status, version) = match store.get_instance(tenant, &ctx.instance).await? {
         Some(v) => (v.value, v.version),
         None => (ActionStatus::initial(&ctx.def), 0),
@@ -178,8 +402,8 @@ async fn refresh(
     Ok(())
 }
 
-fn kept_changing(what: &str) -> ApiError {
-    ApiError::Conflict(format!(
+fn kept_changing(what: &str) -> ActionError {
+    ActionError::Conflict(format!(
         "{what} kept changing while this change was applied; try again"
     ))
 }
@@ -188,21 +412,19 @@ fn kept_changing(what: &str) -> ApiError {
 /// a stale version is 412; without it the patch is applied on the current version, re-read
 /// and re-checked after each lost race.
 pub async fn update(
-    store: &Store,
+    state: &AppState,
     caller: &Identity,
     id: &str,
     patch: &ActionPatch,
     expected_version: Option<u64>,
-) -> Result<InstanceContext, ApiError> {
+) -> Result<InstanceContext, ActionError> {
     if patch.is_empty() {
-        return Err(ApiError::invalid(
-            "body",
-            "name at least one field to change",
-        ));
+        return Err(invalid("body", "name at least one field to change"));
     }
+    let store = &state.store;
     let mut ctx = find_instance(store, &caller.tenant, id).await?;
     for attempt in 0..ATTEMPTS {
-        let update = prepare_update(&ctx, patch, caller, expected_version)?;
+        let update = prepare_update(&ctx, patch, caller, expected_version, state.now())?;
         match store
             .update_instances(&caller.tenant, std::slice::from_ref(&update))
             .await
@@ -211,6 +433,13 @@ pub async fn update(
                 ctx.status = update.status;
                 ctx.version = versions[0];
                 return Ok(ctx);
+            }
+            Err(StoreError::StaleVersion { expected, current }) if expected_version.is_some() => {
+                return Err(ActionError::Stale {
+                    id: id.to_owned(),
+                    expected,
+                    current,
+                })
             }
             Err(e) if expected_version.is_none() && lost_race(&e) => {
                 pause(attempt).await;
@@ -228,45 +457,44 @@ pub const MAX_BULK: usize = 50;
 /// `POST /actions/assign`: sets the owner of every named instance, all or none; applied on
 /// the current versions, re-read after a lost race.
 pub async fn assign(
-    store: &Store,
+    state: &AppState,
     caller: &Identity,
     ids: &[String],
     owner: Option<String>,
-) -> Result<Vec<(InstanceContext, u64)>, ApiError> {
+) -> Result<Vec<InstanceContext>, ActionError> {
     if ids.is_empty() || ids.len() > MAX_BULK {
-        return Err(ApiError::invalid(
+        return Err(invalid(
             "action_ids",
             format!("give 1 to {MAX_BULK} action ids"),
         ));
     }
     let mut seen = std::collections::HashSet::new();
     if let Some(dup) = ids.iter().find(|id| !seen.insert(id.as_str())) {
-        return Err(ApiError::invalid(
-            "action_ids",
-            format!("{dup} appears twice"),
-        ));
+        return Err(invalid("action_ids", format!("{dup} appears twice")));
     }
     let patch = ActionPatch {
         owner: Some(owner),
         ..Default::default()
     };
+    let store = &state.store;
     let mut contexts = Vec::with_capacity(ids.len());
     for (i, id) in ids.iter().enumerate() {
         contexts.push(
             find_instance(store, &caller.tenant, id)
                 .await
                 .map_err(|e| match e {
-                    ApiError::NotFound(_) => {
-                        ApiError::invalid(format!("action_ids[{i}]"), format!("no action {id}"))
+                    ActionError::NotFound(_) => {
+                        invalid(format!("action_ids[{i}]"), format!("no action {id}"))
                     }
                     other => other,
                 })?,
         );
     }
     for attempt in 0..ATTEMPTS {
+        let now = state.now();
         let updates = contexts
             .iter()
-            .map(|ctx| prepare_update(ctx, &patch, caller, None))
+            .map(|ctx| prepare_update(ctx, &patch, caller, None, now))
             .collect::<Result<Vec<_>, _>>()?;
         match store.update_instances(&caller.tenant, &updates).await {
             Ok(versions) => {
@@ -277,7 +505,7 @@ pub async fn assign(
                     .map(|((mut ctx, u), v)| {
                         ctx.status = u.status;
                         ctx.version = v;
-                        (ctx, v)
+                        ctx
                     })
                     .collect())
             }
@@ -294,23 +522,23 @@ pub async fn assign(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::BTreeSet;
     use std::sync::Arc;
 
-    use attest_domain::assessment::Assessment;
-    use attest_domain::group::{AssessmentGroup, GroupName};
+    use attest_domain::group::GroupName;
     use attest_domain::identity::Role;
-    use attest_domain::ids::{AssessmentId, GroupId, RegulationId, UserId};
+    use attest_domain::ids::UserId;
 
     use super::*;
+    use crate::usecases::assessments::{self, CreateAssessment};
 
-    /// A store on a real embedded file, with one ISO 27001 assessment, and an administrator.
-    async fn tenant() -> (Store, Identity, tempfile::TempDir) {
+    /// Ports over a real embedded store on a temporary file, and an administrator of "acme".
+    pub(crate) fn ports() -> (AppState, Identity, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let backend =
             attest_store_embedded::EmbeddedBackend::open(&dir.path().join("a.redb")).unwrap();
-        let store = Store::new(Arc::new(backend));
+        let state = AppState::new(Store::new(Arc::new(backend)));
         let caller = Identity {
             tenant: TenantId::parse("acme").unwrap(),
             user: UserId::parse("alice").unwrap(),
@@ -318,26 +546,32 @@ mod tests {
             email: None,
             roles: BTreeSet::from([Role::Administrator]),
         };
-        let group = AssessmentGroup {
-            id: GroupId::parse("g1").unwrap(),
-            name: GroupName::parse("Europe").unwrap(),
-            created_at: chrono::Utc::now(),
-            created_by: "alice".into(),
-        };
-        let assessment = Assessment {
-            id: AssessmentId::parse("a1").unwrap(),
-            name: "ISO".into(),
-            group_id: group.id.clone(),
-            regulation_id: RegulationId::parse("iso-27001-2022").unwrap(),
+        (state, caller, dir)
+    }
+
+    /// Creates an assessment of `regulation` in a new group `group`.
+    pub(crate) async fn assess(
+        state: &AppState,
+        caller: &Identity,
+        regulation: &str,
+        group: &str,
+    ) -> crate::usecases::views::AssessmentView {
+        let body = CreateAssessment {
+            regulation_id: RegulationId::parse(regulation).unwrap(),
+            group_id: None,
+            group_name: Some(GroupName::parse(group).unwrap()),
+            copy_from: None,
             services: vec!["aws".into()],
-            created_at: chrono::Utc::now(),
-            archived_at: None,
+            name: None,
         };
-        store
-            .create_assessment(&caller.tenant, &assessment, Some(&group))
-            .await
-            .unwrap();
-        (store, caller, dir)
+        assessments::create(state, caller, body).await.unwrap()
+    }
+
+    /// A tenant with one ISO 27001 assessment.
+    async fn tenant() -> (AppState, Identity, tempfile::TempDir) {
+        let (state, caller, dir) = ports();
+        assess(&state, &caller, "iso-27001-2022", "Europe").await;
+        (state, caller, dir)
     }
 
     fn owner(o: &str) -> ActionPatch {
@@ -349,13 +583,13 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn concurrent_changes_without_if_match_all_apply() {
-        let (store, caller, _dir) = tenant().await;
+        let (state, caller, _dir) = tenant().await;
         let writers: Vec<_> = (0..30)
             .map(|i| {
-                let (store, caller) = (store.clone(), caller.clone());
+                let (state, caller) = (state.clone(), caller.clone());
                 tokio::spawn(async move {
                     update(
-                        &store,
+                        &state,
                         &caller,
                         "mfa-admins",
                         &owner(&format!("o{i}")),
@@ -369,12 +603,11 @@ mod tests {
             let ctx = w.await.unwrap().unwrap_or_else(|e| panic!("{e}"));
             assert!(ctx.version >= 1);
         }
-        let ctx = find_instance(&store, &caller.tenant, "mfa-admins")
+        let ctx = find_instance(&state.store, &caller.tenant, "mfa-admins")
             .await
             .unwrap();
         assert_eq!(ctx.version, 30, "every change applied once");
-        let history = store
-            .list_history(&caller.tenant, &ctx.instance, 1000)
+        let history = history(&state.store, &caller.tenant, "mfa-admins", 1000)
             .await
             .unwrap();
         assert_eq!(history.len(), 30);
@@ -382,19 +615,26 @@ mod tests {
 
     #[tokio::test]
     async fn a_stale_if_match_is_412_and_changes_nothing() {
-        let (store, caller, _dir) = tenant().await;
-        update(&store, &caller, "mfa-admins", &owner("a"), None)
+        let (state, caller, _dir) = tenant().await;
+        update(&state, &caller, "mfa-admins", &owner("a"), None)
             .await
             .unwrap();
-        let err = update(&store, &caller, "mfa-admins", &owner("b"), Some(0))
+        let err = update(&state, &caller, "mfa-admins", &owner("b"), Some(0))
             .await
             .err()
             .unwrap();
         assert!(
-            matches!(&err, ApiError::PreconditionFailed(m) if m.contains("version 0") && m.contains("version 1")),
+            matches!(
+                &err,
+                ActionError::Stale {
+                    expected: 0,
+                    current: 1,
+                    ..
+                }
+            ),
             "{err:?}"
         );
-        let ctx = find_instance(&store, &caller.tenant, "mfa-admins")
+        let ctx = find_instance(&state.store, &caller.tenant, "mfa-admins")
             .await
             .unwrap();
         assert_eq!(ctx.status.owner.as_deref(), Some("a"));
@@ -403,13 +643,13 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn overlapping_bulk_assignments_all_apply() {
-        let (store, caller, _dir) = tenant().await;
+        let (state, caller, _dir) = tenant().await;
         let ids: Vec<String> = ["mfa-admins", "asset-inventory"].map(String::from).to_vec();
         let writers: Vec<_> = (0..10)
             .map(|i| {
-                let (store, caller, ids) = (store.clone(), caller.clone(), ids.clone());
+                let (state, caller, ids) = (state.clone(), caller.clone(), ids.clone());
                 tokio::spawn(
-                    async move { assign(&store, &caller, &ids, Some(format!("o{i}"))).await },
+                    async move { assign(&state, &caller, &ids, Some(format!("o{i}"))).await },
                 )
             })
             .collect();
@@ -417,13 +657,101 @@ mod tests {
             w.await.unwrap().unwrap_or_else(|e| panic!("{e}"));
         }
         for id in &ids {
-            assert_eq!(
-                find_instance(&store, &caller.tenant, id)
-                    .await
-                    .unwrap()
-                    .version,
-                10
-            );
+            let ctx = find_instance(&state.store, &caller.tenant, id)
+                .await
+                .unwrap();
+            assert_eq!(ctx.version, 10);
         }
+    }
+
+    #[tokio::test]
+    async fn instances_are_found_by_key_with_the_assessments_that_use_them() {
+        let (state, caller, _dir) = ports();
+        let iso = assess(&state, &caller, "iso-27001-2022", "Europe").await;
+        let nist = assess(&state, &caller, "nist-800-53-r5-moderate", "Asia").await;
+        // Technical: one instance for the tenant, used by both.
+        let ctx = find_instance(&state.store, &caller.tenant, "mfa-admins")
+            .await
+            .unwrap();
+        let mut used: Vec<_> = ctx.usages.iter().map(|u| u.assessment_id.clone()).collect();
+        used.sort();
+        let mut want = vec![iso.id.clone(), nist.id.clone()];
+        want.sort();
+        assert_eq!(used, want);
+        // Documentation: one per group; the other group's id is not found.
+        let policy = format!("infosec-policy@{}", iso.group_id);
+        let ctx = find_instance(&state.store, &caller.tenant, &policy)
+            .await
+            .unwrap();
+        assert_eq!(ctx.usages.len(), 1);
+        assert!(matches!(
+            find_instance(&state.store, &caller.tenant, "infosec-policy").await,
+            Err(ActionError::NotFound(_))
+        ));
+        // Archived: no longer used, so not found; the other group's is.
+        assessments::archive(&state, &caller, iso.id.as_str())
+            .await
+            .unwrap();
+        assert!(matches!(
+            find_instance(&state.store, &caller.tenant, &policy).await,
+            Err(ActionError::NotFound(_))
+        ));
+        let ctx = find_instance(&state.store, &caller.tenant, "mfa-admins")
+            .await
+            .unwrap();
+        assert_eq!(ctx.usages.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn listing_pages_through_every_instance_once_and_filters() {
+        let (state, caller, _dir) = ports();
+        let iso = assess(&state, &caller, "iso-27001-2022", "Europe").await;
+        assess(&state, &caller, "gdpr", "Americas").await;
+        assess(&state, &caller, "soc2-2017", "Asia").await;
+        update(&state, &caller, "mfa-admins", &owner("cara"), None)
+            .await
+            .unwrap();
+        let everything = ActionFilter::default();
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let page = list(&state.store, &caller.tenant, &everything, after, 7)
+                .await
+                .unwrap();
+            assert!(page.items.len() <= 7);
+            seen.extend(page.items.iter().map(|c| c.instance.api_id()));
+            match page.next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        let distinct: BTreeSet<_> = seen.iter().cloned().collect();
+        assert_eq!(distinct.len(), seen.len(), "no instance twice");
+        assert!(seen.len() > 50, "{} instances", seen.len());
+        // Filters: by owner, and by assessment.
+        let by_owner = ActionFilter {
+            owners: vec!["CARA".into()],
+            ..Default::default()
+        };
+        let page = list(&state.store, &caller.tenant, &by_owner, None, 50)
+            .await
+            .unwrap();
+        let ids: Vec<_> = page.items.iter().map(|c| c.instance.api_id()).collect();
+        assert_eq!(ids, ["mfa-admins"]);
+        let in_iso = ActionFilter {
+            assessments: vec![iso.id.clone()],
+            ..Default::default()
+        };
+        let page = list(&state.store, &caller.tenant, &in_iso, None, 200)
+            .await
+            .unwrap();
+        assert!(page
+            .items
+            .iter()
+            .all(|c| c.usages.iter().any(|u| u.assessment_id == iso.id)));
+        assert!(page
+            .items
+            .iter()
+            .any(|c| c.instance.api_id() == "mfa-admins"));
     }
 }

@@ -1,0 +1,460 @@
+//! Assessments: create (in an existing group or a new one), list, read, controls with filters,
+//! evidence, archive (a frozen snapshot) and delete. Each live assessment keeps the usage
+//! index of the instances it uses current (see `attest_store::usage`).
+
+use std::collections::BTreeMap;
+
+use attest_domain::action::InstanceRef;
+use attest_domain::assessment::{normalize_services, Assessment};
+use attest_domain::evidence::Evidence;
+use attest_domain::group::GroupName;
+use attest_domain::identity::Identity;
+use attest_domain::ids::{new_id, AssessmentId, GroupId, RegulationId, TenantId};
+use attest_domain::{DomainError, FieldError};
+use attest_store::groups::NewGroup;
+use attest_store::usage::Usage;
+use attest_store::{StoreError, Versioned};
+use serde::{Deserialize, Serialize};
+
+use super::catalog::Catalog;
+use super::groups::{self, GroupError};
+use super::views::{
+    assessment_view, controls_view, AssessmentView, ControlFilter, ControlView, ResolvedActions,
+};
+use super::workspace::Workspace;
+use crate::AppState;
+
+/// What can go wrong with assessments.
+#[derive(Debug, thiserror::Error)]
+pub enum AssessmentError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("invalid {}: {}", .0.field, .0.message)]
+    Invalid(FieldError),
+    /// A rule of the current state: archived, a (regulation, service) pair taken, a name taken.
+    #[error("{0}")]
+    Conflict(String),
+    /// Stored data that does not hold together (a missing template, an unreadable snapshot).
+    #[error("{0}")]
+    Broken(String),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for AssessmentError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => AssessmentError::NotFound(what),
+            StoreError::Conflict(m) => AssessmentError::Conflict(m),
+            other => AssessmentError::Store(other),
+        }
+    }
+}
+
+impl From<DomainError> for AssessmentError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::Invalid(f) => AssessmentError::Invalid(f),
+            DomainError::Conflict(m) => AssessmentError::Conflict(m),
+        }
+    }
+}
+
+impl From<GroupError> for AssessmentError {
+    fn from(e: GroupError) -> Self {
+        match e {
+            GroupError::NotFound(what) => AssessmentError::NotFound(what),
+            GroupError::Invalid(f) => AssessmentError::Invalid(f),
+            GroupError::Conflict(m) => AssessmentError::Conflict(m),
+            GroupError::Stale { .. } => AssessmentError::Conflict(e.to_string()),
+            GroupError::Store(s) => AssessmentError::Store(s),
+        }
+    }
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> AssessmentError {
+    AssessmentError::Invalid(FieldError::new(field, message))
+}
+
+/// A path id that is not a valid id cannot name a stored assessment: not found.
+pub fn parse_id(raw: &str) -> Result<AssessmentId, AssessmentError> {
+    AssessmentId::parse(raw).map_err(|_| AssessmentError::NotFound(format!("assessment {raw}")))
+}
+
+/// Longest assessment name.
+pub const MAX_NAME_CHARS: usize = 200;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAssessment {
+    pub regulation_id: RegulationId,
+    pub group_id: Option<GroupId>,
+    pub group_name: Option<GroupName>,
+    pub copy_from: Option<GroupId>,
+    pub services: Vec<String>,
+    pub name: Option<String>,
+}
+
+/// What an archived assessment froze.
+#[derive(Serialize, Deserialize)]
+pub struct Snapshot {
+    pub assessment: AssessmentView,
+    pub controls: Vec<ControlView>,
+    /// Evidence of each action instance, by instance id.
+    #[serde(default)]
+    pub evidence: BTreeMap<String, Vec<Evidence>>,
+}
+
+/// The instances an assessment uses, as usage items.
+pub fn usages(catalog: &Catalog, a: &Assessment) -> Vec<Usage> {
+    let Some(regulation) = catalog.regulation(&a.regulation_id) else {
+        return Vec::new();
+    };
+    regulation
+        .action_ids()
+        .into_iter()
+        .filter_map(|id| catalog.action(id))
+        .map(|def| Usage {
+            action_id: def.id.clone(),
+            scope: def.scope_in(&a.group_id),
+            assessment_id: a.id.clone(),
+            assessment_name: a.name.clone(),
+            regulation_id: a.regulation_id.clone(),
+            group_id: a.group_id.clone(),
+        })
+        .collect()
+}
+
+/// Mends the usage index of assessments whose change was cut short (marker older than a
+/// minute): a live assessment gets its usage items back; otherwise the marker goes.
+pub async fn mend_usage_index(state: &AppState, tenant: &TenantId) -> Result<(), AssessmentError> {
+    let before = state.now() - chrono::TimeDelta::minutes(1);
+    for mark in state.store.pending_usage_marks(tenant, before).await? {
+        tracing::warn!(tenant = %tenant, assessment = %mark.assessment_id, "mending a usage index cut short");
+        match state
+            .store
+            .get_assessment(tenant, &mark.assessment_id)
+            .await
+        {
+            Ok(a) if !a.value.is_archived() => {
+                let catalog =
+                    Catalog::load_for(&state.store, tenant, [&a.value.regulation_id]).await?;
+                state
+                    .store
+                    .put_usages(tenant, &a.value.id, &usages(&catalog, &a.value))
+                    .await?;
+            }
+            Ok(_) | Err(StoreError::NotFound(_)) => {
+                state
+                    .store
+                    .clear_usage_mark(tenant, &mark.assessment_id)
+                    .await?
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// `POST /assessments`: in an existing group (`group_id`) or a new one (`group_name`, which
+/// may `copy_from` another group). The new group and the assessment land in one transaction.
+pub async fn create(
+    state: &AppState,
+    caller: &Identity,
+    body: CreateAssessment,
+) -> Result<AssessmentView, AssessmentError> {
+    let tenant = &caller.tenant;
+    let services = normalize_services(&body.services)?;
+    let catalog = Catalog::load_for(&state.store, tenant, [&body.regulation_id]).await?;
+    let regulation = catalog.regulation(&body.regulation_id).ok_or_else(|| {
+        invalid(
+            "regulation_id",
+            format!("no regulation {}", body.regulation_id),
+        )
+    })?;
+    let name = match body.name.as_deref().map(str::trim) {
+        Some("") => return Err(invalid("name", "must not be empty")),
+        Some(n) if n.chars().count() > MAX_NAME_CHARS => {
+            return Err(invalid(
+                "name",
+                format!("must be at most {MAX_NAME_CHARS} characters"),
+            ))
+        }
+        Some(n) => n.to_owned(),
+        None => format!("{} - {}", services.join(", "), regulation.name),
+    };
+    mend_usage_index(state, tenant).await?;
+    let (group_id, new_group, group_name) = match (body.group_id, body.group_name) {
+        (Some(id), None) => {
+            if body.copy_from.is_some() {
+                return Err(invalid(
+                    "copy_from",
+                    "only a new group (group_name) can copy from another group",
+                ));
+            }
+            let existing = match state.store.get_group(tenant, &id).await {
+                Ok(g) => g,
+                Err(StoreError::NotFound(_)) => {
+                    return Err(invalid("group_id", format!("no group {id}")))
+                }
+                Err(e) => return Err(e.into()),
+            };
+            (id, None, existing.value.name)
+        }
+        (None, Some(group_name)) => {
+            groups::finish_copies(state, caller).await?;
+            if let Some(source) = &body.copy_from {
+                groups::check_copy_source(state, tenant, source).await?;
+            }
+            let group = groups::new_group(state, caller, group_name.clone());
+            (group.id.clone(), Some(group), group_name)
+        }
+        _ => {
+            return Err(invalid(
+                "group_id",
+                "give either group_id (an existing group) or group_name (a new one)",
+            ))
+        }
+    };
+    let assessment = Assessment {
+        id: AssessmentId::parse(new_id()).expect("generated ids are valid"),
+        name,
+        group_id,
+        regulation_id: body.regulation_id,
+        services,
+        created_at: state.now(),
+        archived_at: None,
+    };
+    let new = new_group.as_ref().map(|group| NewGroup {
+        group,
+        copy_from: body.copy_from.as_ref(),
+    });
+    let uses = usages(&catalog, &assessment);
+    let created = state
+        .store
+        .create_assessment(tenant, &assessment, new, &uses)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound(what) => invalid("group_id", format!("no {what}")),
+            other => other.into(),
+        })?;
+    if let (Some(group), Some(source)) = (&new_group, &body.copy_from) {
+        groups::copy(state, caller, source, &group.id).await?;
+    }
+    tracing::info!(tenant = %tenant, assessment = %assessment.id, regulation = %assessment.regulation_id, "assessment created");
+    // A new assessment's instances are those of its group: read them once for its view.
+    let statuses = state
+        .store
+        .list_instances_for_group(tenant, &assessment.group_id)
+        .await?;
+    let resolved = ResolvedActions::new(regulation, &assessment.group_id, &catalog, &statuses);
+    Ok(assessment_view(
+        &created,
+        group_name.as_str(),
+        regulation,
+        &resolved,
+    ))
+}
+
+/// `GET /assessments`: the tenant's assessments with score and progress (archived ones from
+/// their snapshot with `include_archived`).
+pub async fn list(
+    state: &AppState,
+    tenant: &TenantId,
+    include_archived: bool,
+) -> Result<Vec<AssessmentView>, AssessmentError> {
+    let ws = Workspace::load(&state.store, tenant).await?;
+    let mut items = Vec::new();
+    for a in &ws.assessments {
+        if a.value.is_archived() {
+            if include_archived {
+                items.push(snapshot(state, tenant, &a.value.id).await?.assessment);
+            }
+            continue;
+        }
+        if let Some((regulation, resolved)) = ws.resolve(&a.value) {
+            items.push(assessment_view(
+                a,
+                ws.group_name(&a.value.group_id),
+                regulation,
+                &resolved,
+            ));
+        }
+    }
+    Ok(items)
+}
+
+async fn snapshot(
+    state: &AppState,
+    tenant: &TenantId,
+    id: &AssessmentId,
+) -> Result<Snapshot, AssessmentError> {
+    let value = state.store.get_snapshot(tenant, id).await?;
+    serde_json::from_value(value)
+        .map_err(|e| AssessmentError::Broken(format!("snapshot of {id}: {e}")))
+}
+
+/// The live view of one assessment and its controls: its group, its regulation (with the
+/// generated actions it references) and its group's instances.
+async fn live_view(
+    state: &AppState,
+    tenant: &TenantId,
+    a: &Versioned<Assessment>,
+) -> Result<(AssessmentView, Vec<ControlView>), AssessmentError> {
+    let group = state.store.get_group(tenant, &a.value.group_id).await?;
+    let catalog = Catalog::load_for(&state.store, tenant, [&a.value.regulation_id]).await?;
+    let regulation = catalog.regulation(&a.value.regulation_id).ok_or_else(|| {
+        AssessmentError::Broken(format!(
+            "assessment {} uses missing regulation {}",
+            a.value.id, a.value.regulation_id
+        ))
+    })?;
+    let statuses = state
+        .store
+        .list_instances_for_group(tenant, &a.value.group_id)
+        .await?;
+    let resolved = ResolvedActions::new(regulation, &a.value.group_id, &catalog, &statuses);
+    Ok((
+        assessment_view(a, group.value.name.as_str(), regulation, &resolved),
+        controls_view(regulation, &resolved),
+    ))
+}
+
+/// An assessment and its controls, live or frozen.
+async fn view(
+    state: &AppState,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<(AssessmentView, Vec<ControlView>, Versioned<Assessment>), AssessmentError> {
+    let a = state.store.get_assessment(tenant, &parse_id(id)?).await?;
+    if a.value.is_archived() {
+        let s = snapshot(state, tenant, &a.value.id).await?;
+        Ok((s.assessment, s.controls, a))
+    } else {
+        let (view, controls) = live_view(state, tenant, &a).await?;
+        Ok((view, controls, a))
+    }
+}
+
+/// `GET /assessments/{id}`.
+pub async fn show(
+    state: &AppState,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<AssessmentView, AssessmentError> {
+    Ok(view(state, tenant, id).await?.0)
+}
+
+/// `GET /assessments/{id}/controls`: the view and the controls that pass the filter.
+pub async fn controls(
+    state: &AppState,
+    tenant: &TenantId,
+    id: &str,
+    filter: &ControlFilter,
+) -> Result<(AssessmentView, Vec<ControlView>), AssessmentError> {
+    let (view, controls, _) = view(state, tenant, id).await?;
+    Ok((
+        view,
+        controls.into_iter().filter(|c| filter.matches(c)).collect(),
+    ))
+}
+
+/// The evidence of every action an assessment uses (one query per action).
+async fn evidence_of(
+    state: &AppState,
+    tenant: &TenantId,
+    controls: &[ControlView],
+) -> Result<BTreeMap<String, Vec<Evidence>>, AssessmentError> {
+    let mut out = BTreeMap::new();
+    for action in controls.iter().flat_map(|c| c.actions.iter()) {
+        if out.contains_key(&action.id) {
+            continue;
+        }
+        let instance = InstanceRef::parse(&action.id)
+            .ok_or_else(|| AssessmentError::Broken(format!("bad instance id {}", action.id)))?;
+        let items = state.store.list_evidence(tenant, &instance).await?;
+        out.insert(action.id.clone(), items);
+    }
+    out.retain(|_, v: &mut Vec<Evidence>| !v.is_empty());
+    Ok(out)
+}
+
+/// `GET /assessments/{id}/evidence`: evidence by action instance id (frozen for archives).
+pub async fn evidence(
+    state: &AppState,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<(AssessmentId, bool, BTreeMap<String, Vec<Evidence>>), AssessmentError> {
+    let a = state.store.get_assessment(tenant, &parse_id(id)?).await?;
+    let items = if a.value.is_archived() {
+        snapshot(state, tenant, &a.value.id).await?.evidence
+    } else {
+        let (_, controls) = live_view(state, tenant, &a).await?;
+        evidence_of(state, tenant, &controls).await?
+    };
+    let archived = a.value.is_archived();
+    Ok((a.value.id, archived, items))
+}
+
+/// `POST /assessments/{id}/archive`: freezes a snapshot of the controls, statuses, scores and
+/// evidence, marks the evidence as kept by the archive, and ends the assessment's uses.
+pub async fn archive(
+    state: &AppState,
+    caller: &Identity,
+    id: &str,
+) -> Result<AssessmentView, AssessmentError> {
+    let tenant = &caller.tenant;
+    mend_usage_index(state, tenant).await?;
+    let a = state.store.get_assessment(tenant, &parse_id(id)?).await?;
+    a.value.ensure_live()?;
+    let (mut view, controls) = live_view(state, tenant, &a).await?;
+    let at = state.now();
+    view.archived = true;
+    view.archived_at = Some(at);
+    view.version = a.version + 1;
+    // Evidence the archive links to outlives its removal from the live action.
+    let mut evidence = evidence_of(state, tenant, &controls).await?;
+    for items in evidence.values_mut() {
+        for e in items.iter_mut() {
+            let current = state.store.get_evidence(tenant, &e.id).await?;
+            let mut next = current.value.clone();
+            if !next.archived_in.contains(&a.value.id.to_string()) {
+                next.archived_in.push(a.value.id.to_string());
+                state
+                    .store
+                    .update_evidence(tenant, &current, &next, &[])
+                    .await?;
+            }
+            *e = next;
+        }
+    }
+    let snapshot = serde_json::to_value(Snapshot {
+        assessment: view.clone(),
+        controls,
+        evidence,
+    })
+    .map_err(|e| AssessmentError::Broken(e.to_string()))?;
+    let catalog = Catalog::load_for(&state.store, tenant, [&a.value.regulation_id]).await?;
+    state
+        .store
+        .archive_assessment(tenant, &a, at, &snapshot, &usages(&catalog, &a.value))
+        .await?;
+    tracing::info!(tenant = %tenant, assessment = %a.value.id, "assessment archived");
+    Ok(view)
+}
+
+/// `DELETE /assessments/{id}`: a live assessment only (an archive is the record of what was
+/// assessed and is kept).
+pub async fn delete(state: &AppState, caller: &Identity, id: &str) -> Result<(), AssessmentError> {
+    let tenant = &caller.tenant;
+    mend_usage_index(state, tenant).await?;
+    let a = state.store.get_assessment(tenant, &parse_id(id)?).await?;
+    a.value.ensure_live()?;
+    let catalog = Catalog::load_for(&state.store, tenant, [&a.value.regulation_id]).await?;
+    state
+        .store
+        .delete_assessment(tenant, &a, &usages(&catalog, &a.value))
+        .await?;
+    tracing::info!(tenant = %tenant, assessment = %a.value.id, "assessment deleted");
+    Ok(())
+}
