@@ -135,7 +135,7 @@ async fn story(backend: Backend) {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{imported}");
-    assert_eq!(imported["controls"], 287);
+    assert_eq!(imported["control_count"], 287);
     assert_eq!(imported["families"].as_array().unwrap().len(), 18);
     let nist_oscal = imported["id"].as_str().unwrap().to_owned();
     let ac2 = &imported["families"][0]["controls"][1];
@@ -239,7 +239,17 @@ async fn story(backend: Backend) {
         .iter()
         .map(|c| c["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["AC-2", "IA-2(1)"]);
+    // `control=` finds the control and what continues it after a non-alphanumeric
+    // character (AC-2's enhancements), never AC-20.
+    assert_eq!(ids.first(), Some(&"AC-2"));
+    assert_eq!(ids.last(), Some(&"IA-2(1)"));
+    assert!(ids.len() > 3, "{ids:?}");
+    assert!(
+        ids[..ids.len() - 1]
+            .iter()
+            .all(|i| *i == "AC-2" || i.starts_with("AC-2(")),
+        "{ids:?}"
+    );
     let family = api
         .ok(
             &t.reader,

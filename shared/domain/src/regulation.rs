@@ -113,8 +113,8 @@ pub fn control_id_matches(query: &str, id: &str) -> bool {
 }
 
 /// The `article=` filter: a case-insensitive substring of the article's name, where the name
-/// is the control's id or title, or its family's id or title (`Article (5)` finds
-/// `Article (5)(1)(a)`).
+/// is the control's id or its family's id (`Article (5)` finds `Article (5)(1)(a)`; `AT`
+/// finds NIST's AT family).
 pub fn article_matches(query: &str, names: &[&str]) -> bool {
     let q = query.trim().to_lowercase();
     !q.is_empty() && names.iter().any(|n| n.to_lowercase().contains(&q))

@@ -247,12 +247,7 @@ impl ControlFilter {
         let any = |list: &[String], v: &str| {
             list.is_empty() || list.iter().any(|x| x.eq_ignore_ascii_case(v))
         };
-        let names = [
-            c.id.as_str(),
-            c.title.as_str(),
-            c.family_id.as_str(),
-            c.family_title.as_str(),
-        ];
+        let names = [c.id.as_str(), c.family_id.as_str()];
         (self.article.is_empty() || self.article.iter().any(|q| article_matches(q, &names)))
             && (self.control.is_empty()
                 || self.control.iter().any(|q| control_id_matches(q, &c.id)))
