@@ -1,15 +1,12 @@
 //! `GET /score`: the tenant's overall compliance score and its split by category.
 
 use attest_domain::identity::Permission;
-use attest_domain::vocab::Category;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Serialize;
 
 use crate::claims::Caller;
-use crate::usecases::views::ScoreView;
-use crate::usecases::workspace::Workspace;
+use crate::usecases::score::{self as usecase, ScoreError, TenantScoreView};
 use crate::{ApiError, AppState, BASE_PATH};
 
 pub fn router(state: AppState) -> Router {
@@ -18,36 +15,18 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-#[derive(Serialize)]
-struct CategoryScore {
-    category: Category,
-    score: ScoreView,
-}
-
-#[derive(Serialize)]
-struct ScoreResponse {
-    overall: ScoreView,
-    by_category: Vec<CategoryScore>,
-    assessments: usize,
+impl From<ScoreError> for ApiError {
+    fn from(e: ScoreError) -> Self {
+        match e {
+            ScoreError::Store(e) => ApiError::from(e),
+        }
+    }
 }
 
 async fn score(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<ScoreResponse>, ApiError> {
+) -> Result<Json<TenantScoreView>, ApiError> {
     caller.require(Permission::Read)?;
-    let ws = Workspace::load(&state.store, &caller.0.tenant).await?;
-    let score = ws.tenant_score();
-    Ok(Json(ScoreResponse {
-        overall: score.overall().into(),
-        by_category: score
-            .by_category()
-            .iter()
-            .map(|(c, s)| CategoryScore {
-                category: *c,
-                score: (*s).into(),
-            })
-            .collect(),
-        assessments: ws.live().count(),
-    }))
+    Ok(Json(usecase::tenant_score(&state, &caller.0.tenant).await?))
 }

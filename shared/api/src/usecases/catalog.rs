@@ -120,3 +120,21 @@ impl Catalog {
         self.library.action(id).or_else(|| self.own_actions.get(id))
     }
 }
+
+impl Catalog {
+    /// This catalog plus one regulation just written and the actions it generated, with no
+    /// storage call: what a create or an import returns is built from what it wrote. Start
+    /// from [`Catalog::actions_named`] (the tenant's actions the regulation references) or
+    /// [`Catalog::builtin_only`] (it references built-in actions only).
+    pub fn with_own(
+        mut self,
+        regulation: Regulation,
+        generated: impl IntoIterator<Item = ImprovementAction>,
+    ) -> Self {
+        self.own_actions
+            .extend(generated.into_iter().map(|a| (a.id.clone(), a)));
+        self.own.retain(|r| r.id != regulation.id);
+        self.own.push(regulation);
+        self
+    }
+}

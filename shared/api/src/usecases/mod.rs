@@ -9,5 +9,8 @@
 pub mod actions;
 pub mod catalog;
 pub mod evidence;
+pub mod regulations;
+pub mod score;
+pub mod users;
 pub mod views;
 pub mod workspace;
