@@ -1,0 +1,900 @@
+//! Bad input, field by field: every body field of every route (from the OpenAPI document the
+//! server publishes, which is generated from the route table) gets wrongly typed, unknown and
+//! overlong values; ids, names and lists get pushed past their limits. The answer is always a
+//! 4xx problem+json naming the field at fault (never a 5xx, never a dropped connection), and a
+//! refused request leaves nothing behind.
+
+use std::collections::BTreeMap;
+
+use attest_api::routes::table::{RouteSpec, ROUTES};
+use serde_json::{json, Value};
+
+use crate::support::{kind, oscal_catalog, report, snapshot_diff, Env, Reply, Req, Tenant};
+
+const TENANT: &str = "tenant-alpha";
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Class {
+    /// A value of the wrong JSON type (or an unknown value) for a plain field.
+    Type,
+    /// A non-string value where a vocabulary (enum) string belongs.
+    Vocabulary,
+    /// A very long string.
+    Overlong,
+}
+
+#[derive(Clone, Debug)]
+enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+/// The field path as errors name it: `families[0].controls[0].id`.
+fn field_name(segs: &[Seg]) -> String {
+    let mut s = String::new();
+    for seg in segs {
+        match seg {
+            Seg::Key(k) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(k);
+            }
+            Seg::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
+}
+
+/// `body` with `value` put at `segs`.
+fn put(body: &Value, segs: &[Seg], value: Value) -> Value {
+    let mut out = body.clone();
+    let mut at = &mut out;
+    for (i, seg) in segs.iter().enumerate() {
+        let last = i + 1 == segs.len();
+        match seg {
+            Seg::Key(k) => {
+                let obj = at.as_object_mut().expect("an object on the way");
+                if last {
+                    obj.insert(k.clone(), value);
+                    return out;
+                }
+                at = obj.get_mut(k).expect("the base body has the parent");
+            }
+            Seg::Index(n) => {
+                let arr = at.as_array_mut().expect("an array on the way");
+                if last {
+                    arr[*n] = value;
+                    return out;
+                }
+                at = &mut arr[*n];
+            }
+        }
+    }
+    value
+}
+
+fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(r) => &doc["components"]["schemas"][r.rsplit('/').next().unwrap()],
+        None => schema,
+    }
+}
+
+/// One bad body.
+#[derive(Clone, Debug)]
+struct Mutation {
+    class: Class,
+    field: String,
+    what: String,
+    body: Value,
+    /// The schema's `maxLength` where a string is too long for it.
+    over_max: bool,
+}
+
+fn long(n: usize) -> String {
+    "abcdefghij".repeat(n / 10 + 1)[..n].to_owned()
+}
+
+/// The bad values of the field at `segs` (schema `schema`, value `current` in `base`), and of
+/// everything inside it.
+fn walk(
+    doc: &Value,
+    schema: &Value,
+    current: Option<&Value>,
+    segs: Vec<Seg>,
+    base: &Value,
+    out: &mut Vec<Mutation>,
+) {
+    let s = resolve(doc, schema);
+    let vocab = s.get("enum").is_some() || s.get("const").is_some();
+    let types: Vec<&str> = match &s["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ if vocab => vec!["string"],
+        _ if s.get("properties").is_some() => vec!["object"],
+        _ => vec![],
+    };
+    // The body as a whole is named `body`.
+    let field = if segs.is_empty() {
+        "body".to_owned()
+    } else {
+        field_name(&segs)
+    };
+    let mut add = |class: Class, what: &str, value: Value, over_max: bool| {
+        out.push(Mutation {
+            class,
+            field: field.clone(),
+            what: what.to_owned(),
+            body: put(base, &segs, value),
+            over_max,
+        })
+    };
+    let not = |t: &str| !types.contains(&t);
+    if vocab {
+        for (what, v) in [
+            ("1", json!(1)),
+            ("true", json!(true)),
+            ("[]", json!([])),
+            ("{}", json!({})),
+        ] {
+            add(Class::Vocabulary, what, v, false);
+        }
+        add(
+            Class::Type,
+            "an unknown value",
+            json!("no-such-value"),
+            false,
+        );
+        return;
+    }
+    if types.is_empty() {
+        // A field the schema leaves open (the OSCAL document): it is an object.
+        for (what, v) in [
+            ("1", json!(1)),
+            ("\"text\"", json!("text")),
+            ("[]", json!([])),
+            ("true", json!(true)),
+        ] {
+            add(Class::Type, what, v, false);
+        }
+        return;
+    }
+    let wrong: Vec<(&str, Value)> = vec![
+        ("1", json!(1)),
+        ("1.5", json!(1.5)),
+        ("true", json!(true)),
+        ("\"text\"", json!("text")),
+        ("[]", json!([])),
+        ("{}", json!({})),
+    ];
+    for (what, v) in wrong {
+        let fits = match &v {
+            Value::Number(n) if n.is_i64() => !not("integer") || !not("number"),
+            Value::Number(_) => !not("number"),
+            Value::Bool(_) => !not("boolean"),
+            Value::String(_) => !not("string"),
+            Value::Array(_) => !not("array"),
+            Value::Object(_) => !not("object"),
+            Value::Null => true,
+        };
+        if !fits {
+            add(Class::Type, what, v, false);
+        }
+    }
+    if types.contains(&"integer") {
+        add(Class::Type, "-1", json!(-1), false);
+    }
+    if types.contains(&"string") {
+        if s["format"] == "date" {
+            add(
+                Class::Type,
+                "a date in another format",
+                json!("31/12/2024"),
+                false,
+            );
+            add(
+                Class::Type,
+                "an impossible date",
+                json!("2024-02-30"),
+                false,
+            );
+        } else {
+            let max = s["maxLength"].as_u64();
+            for n in [300usize, 100_000] {
+                add(
+                    Class::Overlong,
+                    &format!("{n} characters"),
+                    json!(long(n)),
+                    max.is_some_and(|m| n as u64 > m),
+                );
+            }
+        }
+    }
+    if types.contains(&"array") {
+        if let Some(first) = current.and_then(|c| c.as_array()).and_then(|a| a.first()) {
+            let mut inner = segs.clone();
+            inner.push(Seg::Index(0));
+            walk(doc, &s["items"], Some(first), inner, base, out);
+        }
+    }
+    if types.contains(&"object") {
+        if let Some(props) = s["properties"].as_object() {
+            for (k, ps) in props {
+                let mut inner = segs.clone();
+                inner.push(Seg::Key(k.clone()));
+                walk(doc, ps, current.and_then(|c| c.get(k)), inner, base, out);
+            }
+        }
+        // Required members the schema does not describe (the OSCAL `catalog`).
+        for r in s["required"].as_array().into_iter().flatten() {
+            let k = r.as_str().unwrap();
+            if s["properties"].get(k).is_none() {
+                let mut inner = segs.clone();
+                inner.push(Seg::Key(k.to_owned()));
+                walk(
+                    doc,
+                    &json!({}),
+                    current.and_then(|c| c.get(k)),
+                    inner,
+                    base,
+                    out,
+                );
+            }
+        }
+    }
+}
+
+/// Every bad body of one route.
+fn mutations(doc: &Value, t: &Tenant, route: &RouteSpec) -> Vec<Mutation> {
+    let schema_name = route.body.unwrap();
+    let schema = &doc["components"]["schemas"][schema_name];
+    assert!(schema.is_object(), "OpenAPI has no schema {schema_name}");
+    let mut out = Vec::new();
+    let variants: Vec<&Value> = match schema["oneOf"].as_array() {
+        Some(v) => v.iter().collect(),
+        None => vec![schema],
+    };
+    for variant in variants {
+        let base = match variant["properties"]["kind"]["const"].as_str() {
+            Some("document") => {
+                json!({"kind": "document", "file_name": "bad.txt", "content_type": "text/plain", "size": 5})
+            }
+            _ => t.body(schema_name, "bad"),
+        };
+        walk(doc, variant, Some(&base), Vec::new(), &base, &mut out);
+    }
+    out
+}
+
+/// Each route with a body, aimed at a resource of its own where it changes one.
+async fn targets(t: &Tenant) -> Vec<(&'static RouteSpec, String)> {
+    let mut out = Vec::new();
+    for route in ROUTES.iter().filter(|r| r.body.is_some()) {
+        let path = match t.target(route, "bad").await {
+            Some(id) => crate::support::path_with(route, &id),
+            None => route.path.to_owned(),
+        };
+        out.push((route, path));
+    }
+    out
+}
+
+/// Whether the answer names `field` (or, for a list or object, something inside it or the
+/// list itself).
+fn names(reply: &Reply, field: &str) -> bool {
+    reply.fields().iter().any(|f| {
+        f == field
+            || f.strip_prefix(field)
+                .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+            || field
+                .strip_prefix(f.as_str())
+                .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+    })
+}
+
+/// Sends every mutation of `class`; refused ones must be 422 naming the field. With
+/// `must_refuse`, every one must be refused, and the tenant must be unchanged afterwards.
+async fn run_class(class: Class) -> Vec<String> {
+    let env = Env::start();
+    let t = Tenant::build(&env, TENANT, "alpha", true).await;
+    let doc = attest_api::routes::openapi::document();
+    let targets = targets(&t).await;
+    let mut cases = Vec::new();
+    for (route, path) in &targets {
+        for m in mutations(&doc, &t, route) {
+            if m.class == class {
+                cases.push((
+                    route,
+                    Req::new(route.method, path.clone())
+                        .bearer(&t.root)
+                        .json(m.body.clone()),
+                    m,
+                ));
+            }
+        }
+    }
+    assert!(!cases.is_empty());
+    // The resources the bad requests aimed at, where a GET shows them.
+    let watch: Vec<Req> = targets
+        .iter()
+        .filter(|(r, _)| {
+            kind(r).is_some() && ROUTES.iter().any(|g| g.method == "GET" && g.path == r.path)
+        })
+        .map(|(_, p)| Req::new("GET", p.clone()).bearer(&t.root))
+        .collect();
+    let watched = |replies: Vec<Result<Reply, String>>| -> Vec<(u16, Value)> {
+        replies
+            .into_iter()
+            .map(|r| r.map(|r| (r.status, r.body)).unwrap_or((0, Value::Null)))
+            .collect()
+    };
+    let before = t.snapshot().await;
+    let watched_before = watched(t.api.send_all(watch.clone(), 8).await);
+    let replies = t
+        .api
+        .send_all(cases.iter().map(|(_, r, _)| r.clone()).collect(), 16)
+        .await;
+    let mut faults = Vec::new();
+    for ((_, req, m), reply) in cases.iter().zip(replies) {
+        let label = format!("{} {} = {}", req.line(), m.field, m.what);
+        let reply = match reply {
+            Ok(r) => r,
+            Err(e) => {
+                faults.push(format!("{label}: {e}"));
+                continue;
+            }
+        };
+        if reply.status >= 500 {
+            faults.push(format!("{label}: {}", reply.brief()));
+            continue;
+        }
+        if let Some(f) = reply.problem_fault() {
+            faults.push(format!("{label}: {f}"));
+        }
+        let must_refuse = class != Class::Overlong || m.over_max;
+        if (200..300).contains(&reply.status) {
+            if must_refuse {
+                faults.push(format!("{label}: accepted ({})", reply.brief()));
+            }
+            continue;
+        }
+        let want_422 = class != Class::Overlong || reply.status == 422;
+        if want_422 && reply.status != 422 {
+            faults.push(format!("{label}: {} (want 422)", reply.brief()));
+        } else if reply.status == 422 && !names(&reply, &m.field) {
+            faults.push(format!(
+                "{label}: 422 names {:?}, not {:?}: {}",
+                reply.fields(),
+                m.field,
+                reply.brief()
+            ));
+        }
+    }
+    if class != Class::Overlong {
+        faults.extend(
+            snapshot_diff(&before, &t.snapshot().await)
+                .into_iter()
+                .map(|d| format!("a refused request changed data: {d}")),
+        );
+        let watched_after = watched(t.api.send_all(watch.clone(), 8).await);
+        for ((req, was), now) in watch.iter().zip(watched_before).zip(watched_after) {
+            if was != now {
+                faults.push(format!(
+                    "a refused request changed {}: {} -> {}",
+                    req.path, was.1, now.1
+                ));
+            }
+        }
+    }
+    eprintln!("{class:?}: {} bad bodies sent", cases.len());
+    faults
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrongly_typed_values_are_422_naming_the_field() {
+    report("wrongly typed body fields", &run_class(Class::Type).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_string_vocabulary_values_are_422_naming_the_field() {
+    report(
+        "non-string vocabulary values",
+        &run_class(Class::Vocabulary).await,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlong_strings_in_bodies_are_never_a_server_error() {
+    report("overlong body strings", &run_class(Class::Overlong).await);
+}
+
+/// Sends `req`; a refusal must be a 422 naming one of `fields`. Returns the reply when it was
+/// accepted.
+async fn accepted_or_named(
+    t: &Tenant,
+    label: &str,
+    req: &Req,
+    fields: &[&str],
+    faults: &mut Vec<String>,
+) -> Option<Reply> {
+    match t.api.send(req).await {
+        Err(e) => {
+            faults.push(format!("{label}: {e}"));
+            None
+        }
+        Ok(r) if r.status >= 500 => {
+            faults.push(format!("{label}: {}", r.brief()));
+            None
+        }
+        Ok(r) if (200..300).contains(&r.status) => Some(r),
+        Ok(r) => {
+            faults.extend(r.problem_fault().map(|f| format!("{label}: {f}")));
+            if r.status != 422 || !fields.iter().any(|f| names(&r, f)) {
+                faults.push(format!(
+                    "{label}: {} (want 2xx, or 422 naming one of {fields:?})",
+                    r.brief()
+                ));
+            }
+            None
+        }
+    }
+}
+
+async fn count(t: &Tenant, path: &str) -> usize {
+    t.api
+        .expect(Req::new("GET", path).bearer(&t.root), 200)
+        .await
+        .body["items"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+async fn alive(t: &Tenant, faults: &mut Vec<String>) {
+    if t.api
+        .send(&Req::new("GET", "/health"))
+        .await
+        .map(|r| r.status)
+        .ok()
+        != Some(200)
+    {
+        faults.push("the server no longer answers /health".into());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn valid_long_ids_never_crash_the_server() {
+    let env = Env::start();
+    let t = Tenant::build(&env, TENANT, "alpha", true).await;
+    let mut faults = Vec::new();
+    let reg = |id: &str, family: &str, control: &str| {
+        json!({"id": id, "name": "long ids", "families": [{"id": family, "title": "F", "controls": [
+            {"id": control, "title": "first"}, {"id": format!("{control}!"), "title": "same slug"}
+        ]}]})
+    };
+    let id128 = format!("r{}", long(127));
+    let id100 = format!("s{}", long(99));
+    let cases: Vec<(&str, Req, Vec<&str>, Option<String>)> = vec![
+        (
+            "a 128-character regulation id (derived action ids are longer)",
+            Req::new("POST", "/regulations").json(reg(&id128, "F", "C1")),
+            vec![
+                "id",
+                "families[0].controls[0].id",
+                "families[0].controls[1].id",
+            ],
+            Some(id128.clone()),
+        ),
+        (
+            "a 100-character regulation id with a 40-character control id",
+            Req::new("POST", "/regulations").json(reg(&id100, "F", &long(40))),
+            vec![
+                "id",
+                "families[0].controls[0].id",
+                "families[0].controls[1].id",
+            ],
+            Some(id100.clone()),
+        ),
+        (
+            "a 300-character control id",
+            Req::new("POST", "/regulations").json(reg("long-control-reg", "F", &long(300))),
+            vec!["families[0].controls[0].id"],
+            Some("long-control-reg".into()),
+        ),
+        (
+            "a 300-character family id",
+            Req::new("POST", "/regulations").json(reg("long-family-reg", &long(300), "C1")),
+            vec!["families[0].id"],
+            Some("long-family-reg".into()),
+        ),
+        (
+            "OSCAL import with a 128-character ?id=",
+            Req::new("POST", format!("/regulations/import/oscal?id={id128}"))
+                .json(oscal_catalog("long id")),
+            vec!["id"],
+            Some(id128.clone()),
+        ),
+        (
+            "OSCAL import with a 300-character control id",
+            Req::new("POST", "/regulations/import/oscal?id=oscal-long-control").json({
+                let mut c = oscal_catalog("long control");
+                c["catalog"]["groups"][0]["controls"][0]["id"] = json!(long(300));
+                c
+            }),
+            vec!["catalog"],
+            Some("oscal-long-control".into()),
+        ),
+        (
+            "OSCAL import with a 300-character group id",
+            Req::new("POST", "/regulations/import/oscal?id=oscal-long-group").json({
+                let mut c = oscal_catalog("long group");
+                c["catalog"]["groups"][0]["id"] = json!(long(300));
+                c
+            }),
+            vec!["catalog"],
+            Some("oscal-long-group".into()),
+        ),
+        (
+            "a 129-character regulation id",
+            Req::new("POST", "/regulations").json(reg(&format!("q{}", long(128)), "F", "C1")),
+            vec!["id"],
+            None,
+        ),
+        (
+            "OSCAL import with a 129-character ?id=",
+            Req::new(
+                "POST",
+                format!("/regulations/import/oscal?id=q{}", long(128)),
+            )
+            .json(oscal_catalog("too long")),
+            vec!["id"],
+            None,
+        ),
+    ];
+    for (n, (label, req, fields, id)) in cases.into_iter().enumerate() {
+        let req = req.bearer(&t.root);
+        let listed = count(&t, "/regulations").await;
+        let created = accepted_or_named(&t, label, &req, &fields, &mut faults).await;
+        alive(&t, &mut faults).await;
+        let Some(id) = id else { continue };
+        let shown = t
+            .api
+            .send(&Req::new("GET", format!("/regulations/{id}")).bearer(&t.root))
+            .await
+            .map(|r| r.status)
+            .unwrap_or(0);
+        match created {
+            Some(_) => {
+                // Accepted: it must be whole and usable.
+                if shown != 200 {
+                    faults.push(format!("{label}: created, then GET answers {shown}"));
+                }
+                let a = t
+                    .api
+                    .send(&Req::new("POST", "/assessments").bearer(&t.root).json(json!({
+                        "regulation_id": id, "group_name": format!("long ids {n}"), "services": ["aws"]
+                    })))
+                    .await;
+                match a {
+                    Ok(a) if a.status == 201 => {
+                        let controls = t
+                            .api
+                            .send(
+                                &Req::new(
+                                    "GET",
+                                    format!(
+                                        "/assessments/{}/controls",
+                                        a.body["id"].as_str().unwrap()
+                                    ),
+                                )
+                                .bearer(&t.root),
+                            )
+                            .await;
+                        if !matches!(&controls, Ok(c) if c.status == 200) {
+                            faults.push(format!(
+                                "{label}: its assessment's controls: {:?}",
+                                controls.map(|c| c.brief())
+                            ));
+                        }
+                    }
+                    other => faults.push(format!(
+                        "{label}: created, but assessing it: {:?}",
+                        other.map(|a| a.brief())
+                    )),
+                }
+            }
+            None => {
+                if shown != 404 {
+                    faults.push(format!(
+                        "{label}: refused, yet GET /regulations/{{id}} answers {shown}"
+                    ));
+                }
+                if count(&t, "/regulations").await != listed {
+                    faults.push(format!("{label}: refused, yet the regulation list changed"));
+                }
+            }
+        }
+    }
+    report("valid long ids", &faults);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_services_are_refused_and_leave_no_group() {
+    let env = Env::start();
+    let t = Tenant::build(&env, TENANT, "alpha", true).await;
+    let mut faults = Vec::new();
+    let empty_group = t
+        .api
+        .expect(
+            Req::new("POST", "/groups")
+                .bearer(&t.root)
+                .json(json!({"name": "empty"})),
+            201,
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let services = |n: usize| -> Vec<String> { (0..n).map(|i| format!("service-{i}")).collect() };
+    let mut cases: Vec<(String, Value, usize)> = Vec::new();
+    for n in [21, 50, 99, 100, 150, 1000] {
+        cases.push((
+            format!("{n} services in a new group"),
+            json!({"regulation_id": t.custom_reg, "group_name": format!("many services {n}"), "services": services(n)}),
+            n,
+        ));
+    }
+    cases.push((
+        "99 services in an existing group".into(),
+        json!({"regulation_id": t.custom_reg, "group_id": empty_group, "services": services(99)}),
+        99,
+    ));
+    for len in [65, 300, 10_000] {
+        cases.push((
+            format!("a {len}-character service name"),
+            json!({"regulation_id": t.custom_reg, "group_name": format!("long service {len}"), "services": [long(len)]}),
+            1,
+        ));
+    }
+    for (label, body, n) in cases {
+        let groups = count(&t, "/groups").await;
+        let assessments = count(&t, "/assessments").await;
+        let req = Req::new("POST", "/assessments")
+            .bearer(&t.root)
+            .json(body.clone());
+        let created = accepted_or_named(&t, &label, &req, &["services"], &mut faults).await;
+        alive(&t, &mut faults).await;
+        match created {
+            Some(a) => {
+                if a.body["services"].as_array().map(Vec::len) != Some(n) {
+                    faults.push(format!(
+                        "{label}: created with services {}",
+                        a.body["services"]
+                    ));
+                }
+            }
+            None => {
+                if count(&t, "/groups").await != groups {
+                    let left = t
+                        .api
+                        .expect(Req::new("GET", "/groups").bearer(&t.root), 200)
+                        .await;
+                    faults.push(format!(
+                        "{label}: refused, yet a group was left behind: {}",
+                        left.brief()
+                    ));
+                }
+                if count(&t, "/assessments").await != assessments {
+                    faults.push(format!(
+                        "{label}: refused, yet an assessment was left behind"
+                    ));
+                }
+            }
+        }
+    }
+    report("too many services", &faults);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_evidence_names_are_accepted_whole_or_refused_by_name() {
+    let env = Env::start();
+    let t = Tenant::build(&env, TENANT, "alpha", true).await;
+    let action = t.action_for("long-names");
+    let path = format!("/actions/{action}/evidence");
+    let mut faults = Vec::new();
+    let content = b"evidence with a long name\n".to_vec();
+    let names = [
+        (
+            "a 255-character file name",
+            format!("{}.txt", long(251)),
+            true,
+        ),
+        (
+            "a 255-character file name of two-byte letters",
+            format!("{}.txt", "é".repeat(251)),
+            true,
+        ),
+        (
+            "a 256-character file name",
+            format!("{}.txt", long(252)),
+            false,
+        ),
+        (
+            "a 1000-character file name",
+            format!("{}.txt", long(996)),
+            false,
+        ),
+    ];
+    for (label, name, valid) in names {
+        let req = Req::new("POST", path.clone()).bearer(&t.root).json(json!({
+            "kind": "document", "file_name": name, "content_type": "text/plain", "size": content.len()
+        }));
+        let Some(added) = accepted_or_named(&t, label, &req, &["file_name"], &mut faults).await
+        else {
+            continue;
+        };
+        if !valid {
+            faults.push(format!("{label}: accepted ({})", added.brief()));
+        }
+        // Declared: the file must then arrive, check out and come back.
+        let upload = t
+            .api
+            .http
+            .put(added.body["upload_url"].as_str().unwrap())
+            .header("content-type", "text/plain")
+            .body(content.clone())
+            .send()
+            .await;
+        match upload {
+            Ok(u) if u.status().is_success() => {}
+            Ok(u) => {
+                let status = u.status();
+                faults.push(format!(
+                    "{label}: upload answered {status}: {}",
+                    u.text().await.unwrap_or_default()
+                ));
+                continue;
+            }
+            Err(e) => {
+                faults.push(format!("{label}: upload: no answer ({e})"));
+                continue;
+            }
+        }
+        let id = added.body["evidence_id"].as_str().unwrap();
+        let listed = t
+            .api
+            .expect(Req::new("GET", path.clone()).bearer(&t.root), 200)
+            .await;
+        let item = listed.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["id"] == id)
+            .cloned();
+        if item.as_ref().map(|e| &e["status"]) != Some(&json!("verified")) {
+            faults.push(format!("{label}: after upload the evidence is {item:?}"));
+        }
+        let download = t
+            .api
+            .send(&Req::new("GET", format!("/evidence/{id}/download")).bearer(&t.root))
+            .await;
+        match download {
+            Ok(d) if d.status == 303 => {
+                let url = d.headers["location"].to_str().unwrap().to_owned();
+                let got = t.api.http.get(&url).send().await;
+                match got {
+                    Ok(g) if g.status().is_success() => {
+                        if g.bytes().await.map(|b| b.to_vec()).ok() != Some(content.clone()) {
+                            faults.push(format!("{label}: downloaded bytes differ"));
+                        }
+                    }
+                    other => faults.push(format!(
+                        "{label}: fetching the download URL: {:?}",
+                        other.map(|g| g.status())
+                    )),
+                }
+            }
+            other => faults.push(format!("{label}: download: {:?}", other.map(|d| d.brief()))),
+        }
+    }
+    // Links: name and URL limits.
+    for (label, body, field) in [
+        (
+            "a 256-character link name",
+            json!({"kind": "link", "name": long(256), "url": "https://example.com/x"}),
+            "name",
+        ),
+        (
+            "a 3000-character link URL",
+            json!({"kind": "link", "name": "long url", "url": format!("https://example.com/{}", long(3000))}),
+            "url",
+        ),
+    ] {
+        let req = Req::new("POST", path.clone()).bearer(&t.root).json(body);
+        if let Some(r) = accepted_or_named(&t, label, &req, &[field], &mut faults).await {
+            faults.push(format!("{label}: accepted ({})", r.brief()));
+        }
+    }
+    alive(&t, &mut faults).await;
+    report("long evidence names", &faults);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlong_path_ids_and_query_values_are_refused_cleanly() {
+    let env = Env::start();
+    let t = Tenant::build(&env, TENANT, "alpha", true).await;
+    let before = t.snapshot().await;
+    let mut cases: Vec<(Req, Vec<u16>)> = Vec::new();
+    for route in ROUTES {
+        if kind(route).is_some() {
+            for n in [129, 300, 5000] {
+                let body = route.body.map(|s| t.body(s, "long-path"));
+                let req = Req::new(route.method, crate::support::path_with(route, &long(n)))
+                    .bearer(&t.root)
+                    .body(body);
+                // PUT names the user to create: an invalid id there is invalid input.
+                let want = if route.method == "PUT" {
+                    vec![404, 422]
+                } else {
+                    vec![404]
+                };
+                cases.push((req, want));
+            }
+        }
+        for q in route.query {
+            let path = match kind(route) {
+                Some(k) => crate::support::path_with(route, &t.id(k)),
+                None => route.path.to_owned(),
+            };
+            let req = Req::new(route.method, format!("{path}?{q}={}", long(5000)))
+                .bearer(&t.root)
+                .body(route.body.map(|s| t.body(s, "long-query")));
+            // A value without a limit (a name) may be taken as it is.
+            let want = vec![route.ok.0, 400, 422];
+            cases.push((req, want));
+        }
+    }
+    let mut faults = Vec::new();
+    let mut by_status: BTreeMap<u16, usize> = BTreeMap::new();
+    // Overlong path ids first: they must change nothing.
+    let (ids, queries): (Vec<_>, Vec<_>) =
+        cases.into_iter().partition(|(r, _)| !r.path.contains('?'));
+    let replies = t
+        .api
+        .send_all(ids.iter().map(|(r, _)| r.clone()).collect(), 16)
+        .await;
+    faults.extend(
+        snapshot_diff(&before, &t.snapshot().await)
+            .into_iter()
+            .map(|d| format!("a refused request changed data: {d}")),
+    );
+    let replies2 = t
+        .api
+        .send_all(queries.iter().map(|(r, _)| r.clone()).collect(), 16)
+        .await;
+    for ((req, want), reply) in ids
+        .iter()
+        .chain(&queries)
+        .zip(replies.into_iter().chain(replies2))
+    {
+        let line = if req.path.len() > 120 {
+            format!("{} {}...", req.method, &req.path[..120])
+        } else {
+            req.line()
+        };
+        match reply {
+            Err(e) => faults.push(e.chars().take(300).collect()),
+            Ok(r) => {
+                *by_status.entry(r.status).or_insert(0) += 1;
+                if !want.contains(&r.status) {
+                    faults.push(format!("{line}: {} (want one of {want:?})", r.brief()));
+                }
+                faults.extend(r.problem_fault().map(|f| format!("{line}: {f}")));
+            }
+        }
+    }
+    eprintln!("overlong ids and query values: {by_status:?}");
+    report("overlong path ids and query values", &faults);
+}
