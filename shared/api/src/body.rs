@@ -103,24 +103,9 @@ fn shape_error(inner: serde_json::Error, path: &str) -> ApiError {
     }
 }
 
-/// Bounds the request bodies of `router` to `max` bytes: a body that declares a larger
-/// `Content-Length` is refused at once (413) without being read, and one that turns out
-/// larger while it is read is refused too (axum's `DefaultBodyLimit`).
-pub fn bounded<S: Clone + Send + Sync + 'static>(
-    router: axum::Router<S>,
-    max: usize,
-) -> axum::Router<S> {
-    router
-        .layer(axum::extract::DefaultBodyLimit::max(max))
-        .layer(axum::middleware::from_fn(
-            move |req: Request, next: axum::middleware::Next| {
-                refuse_declared_oversize(max, req, next)
-            },
-        ))
-}
-
-async fn refuse_declared_oversize(
-    max: usize,
+/// Refuses a body whose declared `Content-Length` is over `max` bytes (413) without reading it.
+pub async fn refuse_declared_oversize(
+    axum::extract::State(max): axum::extract::State<usize>,
     req: Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {

@@ -5,12 +5,15 @@
 
 use std::collections::BTreeSet;
 
-use attest_domain::identity::{Identity, Permission, Role};
+use attest_domain::identity::{Identity, Role};
 use attest_domain::ids::{TenantId, UserId};
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
+use crate::routes::table::RouteSpec;
 use crate::ApiError;
 
 fn string_claim<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
@@ -76,59 +79,87 @@ pub fn identity_from_claims(claims: &Map<String, Value>) -> Result<Identity, Api
     })
 }
 
-/// The authenticated caller of a route. Missing identity is a 401.
+/// The authenticated caller of a route, as [`authorize`] resolved it (token roles plus the
+/// roles assigned in the app). Missing identity is a 401.
+#[derive(Clone)]
 pub struct Caller(pub Identity);
 
-impl Caller {
-    /// 403 unless the caller's roles grant `permission`.
-    pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
-        if self.0.can(permission) {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(permission))
-        }
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| unauthenticated(parts))
     }
 }
 
-/// The verified caller, with the roles assigned in the app added to the token's. A user is
-/// recorded the first time they call, so that they can be listed and given roles.
-impl FromRequestParts<crate::AppState> for Caller {
-    type Rejection = ApiError;
+fn unauthenticated(parts: &Parts) -> ApiError {
+    parts
+        .extensions
+        .get::<ApiError>()
+        .cloned()
+        .unwrap_or_else(|| ApiError::Unauthorized("this route needs a bearer token".into()))
+}
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &crate::AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let identity = match parts.extensions.get::<Identity>() {
-            Some(identity) => identity.clone(),
-            None => {
-                return Err(parts
-                    .extensions
-                    .get::<ApiError>()
-                    .cloned()
-                    .unwrap_or_else(|| {
-                        ApiError::Unauthorized("this route needs a bearer token".into())
-                    }))
-            }
-        };
-        match state
-            .store
-            .get_user(&identity.tenant, &identity.user)
-            .await?
-        {
-            Some(record) => Ok(Caller(identity.with_roles(record.value.roles))),
-            None => {
-                let record = attest_store::users::UserRecord {
-                    id: identity.user.clone(),
-                    name: identity.name.clone(),
-                    email: identity.email.clone(),
-                    roles: BTreeSet::new(),
-                    first_seen: chrono::Utc::now(),
-                };
-                state.store.record_user(&identity.tenant, &record).await?;
-                Ok(Caller(identity))
-            }
+/// The permission check of every non-public route, placed by the route table in front of
+/// the route's handler: 401 without a verified identity, 403 without the route's permission.
+/// The roles assigned in the app are added to the token's. A user is recorded the first time
+/// they change something (never on a read, so read-only functions need no write access).
+pub async fn authorize(
+    State((state, spec)): State<(crate::AppState, &'static RouteSpec)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let Some(permission) = spec.permission else {
+        return next.run(req).await;
+    };
+    let (mut parts, body) = req.into_parts();
+    let refused = match resolve(&state, &parts, spec.method != "GET").await {
+        Ok(identity) if identity.can(permission) => {
+            parts.extensions.insert(Caller(identity));
+            return next.run(Request::from_parts(parts, body)).await;
         }
+        Ok(_) => ApiError::Forbidden(permission),
+        Err(e) => e,
+    };
+    // Read what the client is sending (at most the route's limit, checked before) so that it
+    // receives the refusal: closing a connection with unread data resets it, and the answer
+    // is lost on the way.
+    let _ = axum::body::to_bytes(body, spec.body_limit).await;
+    refused.into_response()
+}
+
+async fn resolve(
+    state: &crate::AppState,
+    parts: &Parts,
+    writes: bool,
+) -> Result<Identity, ApiError> {
+    let identity = parts
+        .extensions
+        .get::<Identity>()
+        .cloned()
+        .ok_or_else(|| unauthenticated(parts))?;
+    match state
+        .store
+        .get_user(&identity.tenant, &identity.user)
+        .await?
+    {
+        Some(record) => Ok(identity.with_roles(record.value.roles)),
+        None if writes => {
+            let record = attest_store::users::UserRecord {
+                id: identity.user.clone(),
+                name: identity.name.clone(),
+                email: identity.email.clone(),
+                roles: BTreeSet::new(),
+                first_seen: state.now(),
+            };
+            state.store.record_user(&identity.tenant, &record).await?;
+            Ok(identity)
+        }
+        None => Ok(identity),
     }
 }
 

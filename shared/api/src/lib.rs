@@ -21,16 +21,10 @@ pub use state::AppState;
 /// Where every route lives.
 pub const BASE_PATH: &str = "/api/compliance";
 
-/// Every route of the API, as the local server serves it.
+/// Every route of the API, as the local server serves it (from the route table).
 pub fn router(state: AppState) -> axum::Router {
-    routes::health::router()
-        .merge(routes::groups::router(state.clone()))
-        .merge(routes::assessments::router(state.clone()))
-        .merge(routes::actions::router(state.clone()))
-        .merge(routes::regulations::router(state.clone()))
-        .merge(routes::users::router(state.clone()))
-        .merge(routes::evidence::router(state.clone()))
-        .merge(routes::score::router(state))
+    routes::table::router(state, None)
+        .unwrap_or_default()
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
 }

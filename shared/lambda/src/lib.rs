@@ -61,12 +61,6 @@ pub fn init_tracing() {
         .init();
 }
 
-/// Runs routes that need no storage (health).
-pub async fn run(routes: Router) -> Result<(), Error> {
-    init_tracing();
-    lambda_http::run(with_authorizer_identity(routes)).await
-}
-
 /// The DynamoDB table named by `TABLE_NAME`.
 pub fn store(config: &aws_config::SdkConfig) -> Result<Store, Error> {
     let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set")?;

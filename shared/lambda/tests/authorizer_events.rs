@@ -28,7 +28,9 @@ async fn group_events_carry_the_caller_from_the_authorizer() {
     let dir = tempfile::tempdir().unwrap();
     let backend = EmbeddedBackend::open(&dir.path().join("db.redb")).unwrap();
     let state = AppState::new(Store::new(Arc::new(backend)));
-    let app = attest_lambda::with_authorizer_identity(attest_api::routes::groups::router(state));
+    let app = attest_lambda::with_authorizer_identity(
+        attest_api::routes::table::function_router("api-assessments", state).unwrap(),
+    );
 
     let (status, body) = call(
         &app,
@@ -75,7 +77,12 @@ async fn group_events_carry_the_caller_from_the_authorizer() {
 
 #[tokio::test]
 async fn health_needs_no_caller() {
-    let app = attest_lambda::with_authorizer_identity(attest_api::routes::health::router());
+    let dir = tempfile::tempdir().unwrap();
+    let backend = EmbeddedBackend::open(&dir.path().join("db.redb")).unwrap();
+    let state = AppState::new(Store::new(Arc::new(backend)));
+    let app = attest_lambda::with_authorizer_identity(
+        attest_api::routes::table::function_router("api-health", state).unwrap(),
+    );
     let (status, body) = call(&app, event("functions/api-health/events/health.json")).await;
     assert_eq!(status, 200);
     assert_eq!(body["status"], "ok");

@@ -1,25 +1,23 @@
 //! Action instances: list with filters, detail, change, bulk assign, history, related controls.
 
 use attest_domain::action::{ActionPatch, InstanceScope};
-use attest_domain::identity::Permission;
 use attest_domain::ids::{AssessmentId, GroupId, RegulationId};
 use attest_domain::vocab::{Category, ImplementationStatus, TestStatus};
 use attest_store::regulations::ControlRef;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use crate::body::{bounded, JsonBody, DEFAULT_BODY_LIMIT};
+use crate::body::JsonBody;
 use crate::claims::Caller;
 use crate::etag::{if_match, versioned_json};
 use crate::query::QueryParams;
 use crate::usecases::actions::{self, ActionError, ActionFilter, InstanceContext};
 use crate::usecases::views::ActionSummary;
-use crate::{ApiError, AppState, BASE_PATH};
+use crate::{ApiError, AppState};
 
 /// Query parameters of `GET /actions`, `/actions/{id}/history` and `/actions/{id}/controls`.
 pub const LIST_QUERY: &[&str] = &[
@@ -36,23 +34,6 @@ pub const LIST_QUERY: &[&str] = &[
 pub const HISTORY_QUERY: &[&str] = &["limit"];
 pub const RELATED_QUERY: &[&str] = &["regulation"];
 
-pub fn router(state: AppState) -> Router {
-    let routes = Router::new()
-        .route(&format!("{BASE_PATH}/actions"), get(list))
-        .route(&format!("{BASE_PATH}/actions/assign"), post(assign))
-        .route(
-            &format!("{BASE_PATH}/actions/{{id}}"),
-            get(show).patch(update),
-        )
-        .route(&format!("{BASE_PATH}/actions/{{id}}/history"), get(history))
-        .route(
-            &format!("{BASE_PATH}/actions/{{id}}/controls"),
-            get(related_controls),
-        )
-        .with_state(state);
-    bounded(routes, DEFAULT_BODY_LIMIT)
-}
-
 impl From<ActionError> for ApiError {
     fn from(e: ActionError) -> Self {
         match e {
@@ -67,7 +48,7 @@ impl From<ActionError> for ApiError {
 }
 
 #[derive(Serialize)]
-struct ActionPage {
+pub(crate) struct ActionPage {
     items: Vec<ActionSummary>,
     next_cursor: Option<String>,
 }
@@ -89,12 +70,11 @@ fn summary(ctx: &InstanceContext) -> ActionSummary {
     ActionSummary::new(&ctx.def, &ctx.instance, &ctx.status, ctx.version)
 }
 
-async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<ActionPage>, ApiError> {
-    caller.require(Permission::Read)?;
     let q = QueryParams::parse(raw.as_deref(), LIST_QUERY)?;
     let filter = ActionFilter {
         assessments: q.parsed("assessment", |s| AssessmentId::parse(s))?,
@@ -115,14 +95,14 @@ async fn list(
 }
 
 #[derive(Serialize)]
-struct UsedBy {
+pub(crate) struct UsedBy {
     assessment_id: AssessmentId,
     name: String,
     regulation_id: RegulationId,
 }
 
 #[derive(Serialize)]
-struct ActionDetail {
+pub(crate) struct ActionDetail {
     #[serde(flatten)]
     summary: ActionSummary,
     guidance: String,
@@ -155,26 +135,22 @@ fn detail(ctx: &InstanceContext) -> Response {
     versioned_json(StatusCode::OK, ctx.version, body)
 }
 
-async fn show(
+pub(crate) async fn show(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(Permission::Read)?;
     let ctx = actions::find_instance(&state.store, &caller.0.tenant, &id).await?;
     Ok(detail(&ctx))
 }
 
-async fn update(
+pub(crate) async fn update(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
     JsonBody(patch): JsonBody<ActionPatch>,
 ) -> Result<Response, ApiError> {
-    caller
-        .require(Permission::EditData)
-        .or_else(|_| caller.require(Permission::EditTests))?;
     let expected = if_match(&headers)?;
     let ctx = actions::update(&state, &caller.0, &id, &patch, expected).await?;
     Ok(detail(&ctx))
@@ -182,22 +158,21 @@ async fn update(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Assign {
+pub(crate) struct Assign {
     action_ids: Vec<String>,
     owner: Option<String>,
 }
 
 #[derive(Serialize)]
-struct AssignResult {
+pub(crate) struct AssignResult {
     items: Vec<ActionSummary>,
 }
 
-async fn assign(
+pub(crate) async fn assign(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(body): JsonBody<Assign>,
 ) -> Result<Json<AssignResult>, ApiError> {
-    caller.require(Permission::EditData)?;
     let changed = actions::assign(&state, &caller.0, &body.action_ids, body.owner).await?;
     Ok(Json(AssignResult {
         items: changed.iter().map(summary).collect(),
@@ -205,17 +180,16 @@ async fn assign(
 }
 
 #[derive(Serialize)]
-struct HistoryList {
+pub(crate) struct HistoryList {
     items: Vec<attest_domain::history::HistoryEntry>,
 }
 
-async fn history(
+pub(crate) async fn history(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<HistoryList>, ApiError> {
-    caller.require(Permission::Read)?;
     let q = QueryParams::parse(raw.as_deref(), HISTORY_QUERY)?;
     let limit = q.limit(100, 1000)?;
     let items = actions::history(&state.store, &caller.0.tenant, &id, limit).await?;
@@ -223,17 +197,16 @@ async fn history(
 }
 
 #[derive(Serialize)]
-struct RelatedList {
+pub(crate) struct RelatedList {
     items: Vec<ControlRef>,
 }
 
-async fn related_controls(
+pub(crate) async fn related_controls(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<RelatedList>, ApiError> {
-    caller.require(Permission::Read)?;
     let q = QueryParams::parse(raw.as_deref(), RELATED_QUERY)?;
     let only = q.parsed("regulation", |s| RegulationId::parse(s))?;
     let items = actions::related_controls(&state.store, &caller.0.tenant, &id, &only).await?;

@@ -3,46 +3,21 @@
 use std::collections::BTreeMap;
 
 use attest_domain::evidence::Evidence;
-use attest_domain::identity::Permission;
 use attest_domain::ids::AssessmentId;
 use attest_domain::vocab::{ImplementationStatus, TestStatus};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Serialize;
 
-use crate::body::{bounded, JsonBody, DEFAULT_BODY_LIMIT};
+use crate::body::JsonBody;
 use crate::claims::Caller;
 use crate::etag::versioned_json;
 use crate::query::QueryParams;
 use crate::usecases::assessments::{self, AssessmentError, CreateAssessment};
 use crate::usecases::views::{AssessmentView, ControlFilter, ControlView, ProgressView, ScoreView};
 use crate::{ApiError, AppState, BASE_PATH};
-
-pub fn router(state: AppState) -> Router {
-    let routes = Router::new()
-        .route(&format!("{BASE_PATH}/assessments"), get(list).post(create))
-        .route(
-            &format!("{BASE_PATH}/assessments/{{id}}"),
-            get(show).delete(remove),
-        )
-        .route(
-            &format!("{BASE_PATH}/assessments/{{id}}/controls"),
-            get(controls),
-        )
-        .route(
-            &format!("{BASE_PATH}/assessments/{{id}}/archive"),
-            post(archive),
-        )
-        .route(
-            &format!("{BASE_PATH}/assessments/{{id}}/evidence"),
-            get(evidence),
-        )
-        .with_state(state);
-    bounded(routes, DEFAULT_BODY_LIMIT)
-}
 
 /// Query parameters of `GET /assessments` and `GET /assessments/{id}/controls`.
 pub const LIST_QUERY: &[&str] = &["include_archived"];
@@ -70,12 +45,11 @@ fn with_etag(status: StatusCode, view: AssessmentView) -> Response {
     versioned_json(status, view.version, view)
 }
 
-async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(body): JsonBody<CreateAssessment>,
 ) -> Result<Response, ApiError> {
-    caller.require(Permission::ManageAssessments)?;
     let view = assessments::create(&state, &caller.0, body).await?;
     let location = format!("{BASE_PATH}/assessments/{}", view.id);
     let mut response = with_etag(StatusCode::CREATED, view);
@@ -86,34 +60,32 @@ async fn create(
 }
 
 #[derive(Serialize)]
-struct AssessmentList {
+pub(crate) struct AssessmentList {
     items: Vec<AssessmentView>,
 }
 
-async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<AssessmentList>, ApiError> {
-    caller.require(Permission::Read)?;
     let q = QueryParams::parse(raw.as_deref(), LIST_QUERY)?;
     let include_archived = q.flag("include_archived")?;
     let items = assessments::list(&state, &caller.0.tenant, include_archived).await?;
     Ok(Json(AssessmentList { items }))
 }
 
-async fn show(
+pub(crate) async fn show(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(Permission::Read)?;
     let view = assessments::show(&state, &caller.0.tenant, &id).await?;
     Ok(with_etag(StatusCode::OK, view))
 }
 
 #[derive(Serialize)]
-struct ControlList {
+pub(crate) struct ControlList {
     assessment_id: AssessmentId,
     archived: bool,
     score: ScoreView,
@@ -121,13 +93,12 @@ struct ControlList {
     items: Vec<ControlView>,
 }
 
-async fn controls(
+pub(crate) async fn controls(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<ControlList>, ApiError> {
-    caller.require(Permission::Read)?;
     let q = QueryParams::parse(raw.as_deref(), CONTROLS_QUERY)?;
     let filter = ControlFilter {
         article: q.all("article"),
@@ -147,19 +118,18 @@ async fn controls(
 }
 
 #[derive(Serialize)]
-struct AssessmentEvidence {
+pub(crate) struct AssessmentEvidence {
     assessment_id: AssessmentId,
     archived: bool,
     /// Evidence by action instance id.
     items: BTreeMap<String, Vec<Evidence>>,
 }
 
-async fn evidence(
+pub(crate) async fn evidence(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<AssessmentEvidence>, ApiError> {
-    caller.require(Permission::Read)?;
     let (assessment_id, archived, items) =
         assessments::evidence(&state, &caller.0.tenant, &id).await?;
     Ok(Json(AssessmentEvidence {
@@ -169,22 +139,20 @@ async fn evidence(
     }))
 }
 
-async fn archive(
+pub(crate) async fn archive(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(Permission::ManageAssessments)?;
     let view = assessments::archive(&state, &caller.0, &id).await?;
     Ok(with_etag(StatusCode::OK, view))
 }
 
-async fn remove(
+pub(crate) async fn remove(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require(Permission::ManageAssessments)?;
     assessments::delete(&state, &caller.0, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

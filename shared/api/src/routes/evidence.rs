@@ -8,41 +8,24 @@ use attest_domain::evidence::{
     check_declaration, check_link, DeclarationError, Evidence, EvidenceKind, EvidenceStatus,
 };
 use attest_domain::history::Source;
-use attest_domain::identity::Permission;
 use attest_domain::ids::new_id;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::body::{bounded, JsonBody, DEFAULT_BODY_LIMIT};
+use crate::body::JsonBody;
 use crate::claims::Caller;
 use crate::state::EvidenceConfig;
 use crate::usecases::actions::find_instance;
 use crate::usecases::evidence::{history_entry, object_key, summary};
-use crate::{ApiError, AppState, BASE_PATH};
+use crate::{ApiError, AppState};
 
 /// Upload URLs live 15 minutes, download URLs 5.
 pub const UPLOAD_URL_LIFETIME: Duration = Duration::from_secs(15 * 60);
 pub const DOWNLOAD_URL_LIFETIME: Duration = Duration::from_secs(5 * 60);
-
-pub fn router(state: AppState) -> Router {
-    let routes = Router::new()
-        .route(
-            &format!("{BASE_PATH}/actions/{{id}}/evidence"),
-            get(list).post(add),
-        )
-        .route(
-            &format!("{BASE_PATH}/evidence/{{id}}/download"),
-            get(download),
-        )
-        .route(&format!("{BASE_PATH}/evidence/{{id}}"), delete(remove))
-        .with_state(state);
-    bounded(routes, DEFAULT_BODY_LIMIT)
-}
 
 fn config(state: &AppState) -> Result<&EvidenceConfig, ApiError> {
     state.evidence.as_ref().ok_or_else(|| {
@@ -53,7 +36,7 @@ fn config(state: &AppState) -> Result<&EvidenceConfig, ApiError> {
 /// `{kind: "document", file_name, content_type, size}` or `{kind: "link", name, url}`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewEvidence {
+pub(crate) struct NewEvidence {
     kind: EvidenceKind,
     file_name: Option<String>,
     content_type: Option<String>,
@@ -67,7 +50,7 @@ fn required<T>(value: Option<T>, field: &str, kind: &str) -> Result<T, ApiError>
 }
 
 #[derive(Serialize)]
-struct Added {
+pub(crate) struct Added {
     evidence_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     upload_url: Option<String>,
@@ -79,13 +62,12 @@ struct Added {
     evidence: Evidence,
 }
 
-async fn add(
+pub(crate) async fn add(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<NewEvidence>,
 ) -> Result<Response, ApiError> {
-    caller.require(Permission::EditData)?;
     let cfg = config(&state)?;
     let tenant = &caller.0.tenant;
     let ctx = find_instance(&state.store, tenant, &id).await?;
@@ -164,16 +146,15 @@ async fn add(
 }
 
 #[derive(Serialize)]
-struct EvidenceList {
+pub(crate) struct EvidenceList {
     items: Vec<Evidence>,
 }
 
-async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<EvidenceList>, ApiError> {
-    caller.require(Permission::Read)?;
     let ctx = find_instance(&state.store, &caller.0.tenant, &id).await?;
     Ok(Json(EvidenceList {
         items: state
@@ -183,12 +164,11 @@ async fn list(
     }))
 }
 
-async fn download(
+pub(crate) async fn download(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(Permission::Read)?;
     let cfg = config(&state)?;
     let e = state.store.get_evidence(&caller.0.tenant, &id).await?.value;
     if e.kind == EvidenceKind::Link {
@@ -225,12 +205,11 @@ async fn download(
     Ok(response)
 }
 
-async fn remove(
+pub(crate) async fn remove(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require(Permission::EditData)?;
     let cfg = config(&state)?;
     let tenant = &caller.0.tenant;
     let current = state.store.get_evidence(tenant, &id).await?;

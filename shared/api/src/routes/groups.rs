@@ -1,32 +1,19 @@
 //! Assessment groups: `GET /groups`, `POST /groups`, `GET`/`PATCH /groups/{id}`.
 
 use attest_domain::group::{AssessmentGroup, GroupName};
-use attest_domain::identity::Permission;
 use attest_domain::ids::GroupId;
 use attest_store::Versioned;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::{get, patch};
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use crate::body::{bounded, JsonBody, DEFAULT_BODY_LIMIT};
+use crate::body::JsonBody;
 use crate::claims::Caller;
 use crate::etag::{if_match, versioned_json};
 use crate::usecases::groups::{self, CreateGroup, GroupError};
 use crate::{ApiError, AppState, BASE_PATH};
-
-pub fn router(state: AppState) -> Router {
-    let routes = Router::new()
-        .route(&format!("{BASE_PATH}/groups"), get(list).post(create))
-        .route(
-            &format!("{BASE_PATH}/groups/{{id}}"),
-            patch(rename).get(show),
-        )
-        .with_state(state);
-    bounded(routes, DEFAULT_BODY_LIMIT)
-}
 
 impl From<GroupError> for ApiError {
     fn from(e: GroupError) -> Self {
@@ -77,48 +64,47 @@ pub struct GroupList {
     pub items: Vec<GroupView>,
 }
 
-async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<GroupList>, ApiError> {
-    caller.require(Permission::Read)?;
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<GroupList>, ApiError> {
     let groups = groups::list(&state, &caller.0.tenant).await?;
     Ok(Json(GroupList {
         items: groups.into_iter().map(GroupView::from).collect(),
     }))
 }
 
-async fn show(
+pub(crate) async fn show(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(Permission::Read)?;
     let group = groups::show(&state, &caller.0.tenant, &id).await?;
     Ok(single(StatusCode::OK, group))
 }
 
-async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(body): JsonBody<CreateGroup>,
 ) -> Result<Response, ApiError> {
-    caller.require(Permission::ManageAssessments)?;
     let created = groups::create(&state, &caller.0, body).await?;
     Ok(single(StatusCode::CREATED, created))
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RenameGroup {
+pub(crate) struct RenameGroup {
     name: GroupName,
 }
 
-async fn rename(
+pub(crate) async fn rename(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<RenameGroup>,
 ) -> Result<Response, ApiError> {
-    caller.require(Permission::EditData)?;
     let expected = if_match(&headers)?;
     let renamed = groups::rename(&state, &caller.0.tenant, &id, body.name, expected).await?;
     Ok(single(StatusCode::OK, renamed))

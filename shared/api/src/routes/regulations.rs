@@ -1,16 +1,14 @@
 //! Regulation templates: the built-in library and the tenant's own (custom JSON, OSCAL import).
 
-use attest_domain::identity::Permission;
 use attest_domain::DomainError;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 
-use crate::body::{bounded, parse_json, JsonBody, DEFAULT_BODY_LIMIT};
+use crate::body::{parse_json, JsonBody};
 use crate::claims::Caller;
 use crate::query::QueryParams;
 use crate::usecases::regulations::{
@@ -22,20 +20,6 @@ use crate::{ApiError, AppState, BASE_PATH};
 pub const OSCAL_BODY_LIMIT: usize = 6 * 1024 * 1024;
 /// Query parameters of `POST /regulations/import/oscal`.
 pub const IMPORT_QUERY: &[&str] = &["map_as", "name", "id"];
-
-pub fn router(state: AppState) -> Router {
-    let uploads = Router::new()
-        .route(&format!("{BASE_PATH}/regulations"), get(list).post(create))
-        .route(
-            &format!("{BASE_PATH}/regulations/import/oscal"),
-            post(import_oscal),
-        )
-        .with_state(state.clone());
-    let reads = Router::new()
-        .route(&format!("{BASE_PATH}/regulations/{{id}}"), get(show))
-        .with_state(state);
-    bounded(uploads, OSCAL_BODY_LIMIT).merge(bounded(reads, DEFAULT_BODY_LIMIT))
-}
 
 impl From<RegulationError> for ApiError {
     fn from(e: RegulationError) -> Self {
@@ -53,20 +37,18 @@ impl From<RegulationError> for ApiError {
     }
 }
 
-async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<RegulationList>, ApiError> {
-    caller.require(Permission::Read)?;
     Ok(Json(regulations::list(&state, &caller.0.tenant).await?))
 }
 
-async fn show(
+pub(crate) async fn show(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<RegulationDetail>, ApiError> {
-    caller.require(Permission::Read)?;
     Ok(Json(
         regulations::show(&state, &caller.0.tenant, &id).await?,
     ))
@@ -82,12 +64,11 @@ fn created(detail: RegulationDetail) -> Response {
     response
 }
 
-async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(body): JsonBody<NewRegulation>,
 ) -> Result<Response, ApiError> {
-    caller.require(Permission::ManageAssessments)?;
     Ok(created(regulations::create(&state, &caller.0, body).await?))
 }
 
@@ -120,14 +101,13 @@ fn oscal_bytes(
     })
 }
 
-async fn import_oscal(
+pub(crate) async fn import_oscal(
     State(state): State<AppState>,
     caller: Caller,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(Permission::ManageAssessments)?;
     let q = QueryParams::parse(raw.as_deref(), IMPORT_QUERY)?;
     let options = OscalImport::new(q.one("map_as"), q.one("id"), q.one("name"))?;
     let document: serde_json::Value = parse_json(&oscal_bytes(&headers, body)?)?;

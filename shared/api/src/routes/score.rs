@@ -1,19 +1,11 @@
 //! `GET /score`: the tenant's overall compliance score and its split by category.
 
-use attest_domain::identity::Permission;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 
 use crate::claims::Caller;
 use crate::usecases::score::{self as usecase, ScoreError, TenantScoreView};
-use crate::{ApiError, AppState, BASE_PATH};
-
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route(&format!("{BASE_PATH}/score"), get(score))
-        .with_state(state)
-}
+use crate::{ApiError, AppState};
 
 impl From<ScoreError> for ApiError {
     fn from(e: ScoreError) -> Self {
@@ -23,10 +15,9 @@ impl From<ScoreError> for ApiError {
     }
 }
 
-async fn score(
+pub(crate) async fn score(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<TenantScoreView>, ApiError> {
-    caller.require(Permission::Read)?;
     Ok(Json(usecase::tenant_score(&state, &caller.0.tenant).await?))
 }

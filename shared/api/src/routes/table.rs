@@ -1,8 +1,13 @@
 //! Every route, the Lambda function that serves it, and what it needs. template.yaml, the
 //! OpenAPI document and the tests all check against this table.
 
+use std::collections::BTreeMap;
+
 use attest_domain::identity::Permission;
+use axum::routing::MethodRouter;
 use axum::Router;
+
+use crate::body::DEFAULT_BODY_LIMIT;
 
 use crate::AppState;
 
@@ -19,12 +24,16 @@ pub struct RouteSpec {
     pub body: Option<&'static str>,
     /// The success status and the response schema.
     pub ok: (u16, Option<&'static str>),
+    /// The handler, for this method.
+    pub handler: fn() -> MethodRouter<AppState>,
+    /// The largest request body the route reads.
+    pub body_limit: usize,
 }
 
 use Permission::*;
 
 macro_rules! route {
-    ($m:literal, $p:literal, $f:literal, $s:literal, $perm:expr, $q:expr, $b:expr, $ok:expr) => {
+    ($m:literal, $p:literal, $f:literal, $s:literal, $perm:expr, $q:expr, $b:expr, $ok:expr, $h:expr, $limit:expr) => {
         RouteSpec {
             method: $m,
             path: $p,
@@ -34,6 +43,8 @@ macro_rules! route {
             query: $q,
             body: $b,
             ok: $ok,
+            handler: $h,
+            body_limit: $limit,
         }
     };
 }
@@ -47,7 +58,9 @@ pub const ROUTES: &[RouteSpec] = &[
         None,
         &[],
         None,
-        (200, Some("Health"))
+        (200, Some("Health")),
+        || axum::routing::get(super::health::health),
+        DEFAULT_BODY_LIMIT
     ),
     route!(
         "GET",
@@ -57,7 +70,9 @@ pub const ROUTES: &[RouteSpec] = &[
         None,
         &[],
         None,
-        (200, None)
+        (200, None),
+        || axum::routing::get(super::health::openapi),
+        DEFAULT_BODY_LIMIT
     ),
     route!(
         "GET",
@@ -67,7 +82,9 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(Read),
         &[],
         None,
-        (200, Some("RegulationList"))
+        (200, Some("RegulationList")),
+        || axum::routing::get(super::regulations::list),
+        DEFAULT_BODY_LIMIT
     ),
     route!(
         "POST",
@@ -77,7 +94,9 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(ManageAssessments),
         &[],
         Some("NewRegulation"),
-        (201, Some("RegulationDetail"))
+        (201, Some("RegulationDetail")),
+        || axum::routing::post(super::regulations::create),
+        super::regulations::OSCAL_BODY_LIMIT
     ),
     route!(
         "POST",
@@ -87,7 +106,9 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(ManageAssessments),
         super::regulations::IMPORT_QUERY,
         Some("OscalCatalog"),
-        (201, Some("RegulationDetail"))
+        (201, Some("RegulationDetail")),
+        || axum::routing::post(super::regulations::import_oscal),
+        super::regulations::OSCAL_BODY_LIMIT
     ),
     route!(
         "GET",
@@ -97,7 +118,9 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(Read),
         &[],
         None,
-        (200, Some("RegulationDetail"))
+        (200, Some("RegulationDetail")),
+        || axum::routing::get(super::regulations::show),
+        DEFAULT_BODY_LIMIT
     ),
     route!(
         "GET",
@@ -107,7 +130,9 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(Read),
         &[],
         None,
-        (200, Some("GroupList"))
+        (200, Some("GroupList")),
+        || axum::routing::get(super::groups::list),
+        DEFAULT_BODY_LIMIT
     ),
     route!(
         "POST",
@@ -117,7 +142,9 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(ManageAssessments),
         &[],
         Some("NewGroup"),
-        (201, Some("Group"))
+        (201, Some("Group")),
+        || axum::routing::post(super::groups::create),
+        DEFAULT_BODY_LIMIT
     ),
     route!(
         "GET",
@@ -127,7 +154,9 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(Read),
         &[],
         None,
-        (200, Some("Group"))
+        (200, Some("Group")),
+        || axum::routing::get(super::groups::show),
+        DEFAULT_BODY_LIMIT
     ),
     route!(
         "PATCH",
@@ -137,7 +166,9 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(EditData),
         &[],
         Some("RenameGroup"),
-        (200, Some("Group"))
+        (200, Some("Group")),
+        || axum::routing::patch(super::groups::rename),
+        DEFAULT_BODY_LIMIT
     ),
     route!(
         "GET",
@@ -147,7 +178,9 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(Read),
         super::assessments::LIST_QUERY,
         None,
-        (200, Some("AssessmentList"))
+        (200, Some("AssessmentList")),
+        || axum::routing::get(super::assessments::list),
+        DEFAULT_BODY_LIMIT
     ),
     route!(
         "POST",
@@ -157,7 +190,9 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(ManageAssessments),
         &[],
         Some("NewAssessment"),
-        (201, Some("Assessment"))
+        (201, Some("Assessment")),
+        || axum::routing::post(super::assessments::create),
+        DEFAULT_BODY_LIMIT
     ),
     route!(
         "GET",
@@ -167,7 +202,9 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(Read),
         &[],
         None,
-        (200, Some("Assessment"))
+        (200, Some("Assessment")),
+        || axum::routing::get(super::assessments::show),
+        DEFAULT_BODY_LIMIT
     ),
     route!(
         "DELETE",
@@ -177,7 +214,9 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(ManageAssessments),
         &[],
         None,
-        (204, None)
+        (204, None),
+        || axum::routing::delete(super::assessments::remove),
+        DEFAULT_BODY_LIMIT
     ),
     route!(
         "GET",
@@ -187,7 +226,9 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(Read),
         super::assessments::CONTROLS_QUERY,
         None,
-        (200, Some("ControlList"))
+        (200, Some("ControlList")),
+        || axum::routing::get(super::assessments::controls),
+        DEFAULT_BODY_LIMIT
     ),
     route!(
         "POST",
@@ -197,7 +238,9 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(ManageAssessments),
         &[],
         None,
-        (200, Some("Assessment"))
+        (200, Some("Assessment")),
+        || axum::routing::post(super::assessments::archive),
+        DEFAULT_BODY_LIMIT
     ),
     route!(
         "GET",
@@ -207,7 +250,9 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(Read),
         super::actions::LIST_QUERY,
         None,
-        (200, Some("ActionPage"))
+        (200, Some("ActionPage")),
+        || axum::routing::get(super::actions::list),
+        DEFAULT_BODY_LIMIT
     ),
     route!(
         "POST",
@@ -217,7 +262,9 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(EditData),
         &[],
         Some("Assign"),
-        (200, Some("ActionItems"))
+        (200, Some("ActionItems")),
+        || axum::routing::post(super::actions::assign),
+        DEFAULT_BODY_LIMIT
     ),
     route!(
         "GET",
@@ -227,7 +274,9 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(Read),
         &[],
         None,
-        (200, Some("ActionDetail"))
+        (200, Some("ActionDetail")),
+        || axum::routing::get(super::actions::show),
+        DEFAULT_BODY_LIMIT
     ),
     route!(
         "PATCH",
@@ -237,7 +286,9 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(EditData),
         &[],
         Some("ActionPatch"),
-        (200, Some("ActionDetail"))
+        (200, Some("ActionDetail")),
+        || axum::routing::patch(super::actions::update),
+        DEFAULT_BODY_LIMIT
     ),
     route!(
         "GET",
@@ -247,7 +298,9 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(Read),
         super::actions::HISTORY_QUERY,
         None,
-        (200, Some("HistoryList"))
+        (200, Some("HistoryList")),
+        || axum::routing::get(super::actions::history),
+        DEFAULT_BODY_LIMIT
     ),
     route!(
         "GET",
@@ -257,7 +310,9 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(Read),
         super::actions::RELATED_QUERY,
         None,
-        (200, Some("RelatedControls"))
+        (200, Some("RelatedControls")),
+        || axum::routing::get(super::actions::related_controls),
+        DEFAULT_BODY_LIMIT
     ),
     route!(
         "GET",
@@ -267,7 +322,9 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(Read),
         &[],
         None,
-        (200, Some("AssessmentEvidence"))
+        (200, Some("AssessmentEvidence")),
+        || axum::routing::get(super::assessments::evidence),
+        DEFAULT_BODY_LIMIT
     ),
     route!(
         "POST",
@@ -277,7 +334,9 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(EditData),
         &[],
         Some("NewEvidence"),
-        (201, Some("EvidenceAdded"))
+        (201, Some("EvidenceAdded")),
+        || axum::routing::post(super::evidence::add),
+        DEFAULT_BODY_LIMIT
     ),
     route!(
         "GET",
@@ -287,7 +346,9 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(Read),
         &[],
         None,
-        (200, Some("EvidenceList"))
+        (200, Some("EvidenceList")),
+        || axum::routing::get(super::evidence::list),
+        DEFAULT_BODY_LIMIT
     ),
     route!(
         "GET",
@@ -297,7 +358,9 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(Read),
         &[],
         None,
-        (303, Some("Download"))
+        (303, Some("Download")),
+        || axum::routing::get(super::evidence::download),
+        DEFAULT_BODY_LIMIT
     ),
     route!(
         "DELETE",
@@ -307,7 +370,9 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(EditData),
         &[],
         None,
-        (204, None)
+        (204, None),
+        || axum::routing::delete(super::evidence::remove),
+        DEFAULT_BODY_LIMIT
     ),
     route!(
         "GET",
@@ -317,7 +382,9 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(Read),
         &[],
         None,
-        (200, Some("TenantScore"))
+        (200, Some("TenantScore")),
+        || axum::routing::get(super::score::score),
+        DEFAULT_BODY_LIMIT
     ),
     route!(
         "GET",
@@ -327,7 +394,9 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(Read),
         &[],
         None,
-        (200, Some("UserList"))
+        (200, Some("UserList")),
+        || axum::routing::get(super::users::list),
+        DEFAULT_BODY_LIMIT
     ),
     route!(
         "PUT",
@@ -337,21 +406,46 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(ManageUsers),
         &[],
         Some("SetRoles"),
-        (200, Some("User"))
+        (200, Some("User")),
+        || axum::routing::put(super::users::set_roles),
+        DEFAULT_BODY_LIMIT
     ),
 ];
 
+/// The routes of one function (`Some(name)`) or of all of them (`None`, the local server),
+/// each behind its body limit and its permission check; `None` for an unknown function.
+pub fn router(state: AppState, function: Option<&str>) -> Option<Router> {
+    let mut by_path: BTreeMap<&str, MethodRouter<AppState>> = BTreeMap::new();
+    for spec in ROUTES
+        .iter()
+        .filter(|r| function.is_none_or(|f| r.function == f))
+    {
+        let method = (spec.handler)()
+            .route_layer(axum::middleware::from_fn_with_state(
+                (state.clone(), spec),
+                crate::claims::authorize,
+            ))
+            .layer(axum::extract::DefaultBodyLimit::max(spec.body_limit))
+            .layer(axum::middleware::from_fn_with_state(
+                spec.body_limit,
+                crate::body::refuse_declared_oversize,
+            ));
+        let merged = match by_path.remove(spec.path) {
+            Some(existing) => existing.merge(method),
+            None => method,
+        };
+        by_path.insert(spec.path, merged);
+    }
+    if by_path.is_empty() {
+        return None;
+    }
+    let router = by_path
+        .into_iter()
+        .fold(Router::new(), |r, (path, method)| r.route(path, method));
+    Some(router.with_state(state))
+}
+
 /// The router a function serves; `None` for an unknown function.
 pub fn function_router(function: &str, state: AppState) -> Option<Router> {
-    use super::*;
-    Some(match function {
-        "api-health" => health::router(),
-        "api-regulations" => regulations::router(state),
-        "api-assessments" => groups::router(state.clone()).merge(assessments::router(state)),
-        "api-actions" => actions::router(state),
-        "api-score" => score::router(state),
-        "api-users" => users::router(state),
-        "api-evidence" => evidence::router(state),
-        _ => return None,
-    })
+    router(state, Some(function))
 }

@@ -1,26 +1,16 @@
 //! Users and the roles assigned to them in the app.
 
-use attest_domain::identity::Permission;
 use attest_domain::DomainError;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::{get, put};
-use axum::{Json, Router};
+use axum::Json;
 
-use crate::body::{bounded, JsonBody, DEFAULT_BODY_LIMIT};
+use crate::body::JsonBody;
 use crate::claims::Caller;
 use crate::etag::{if_match, versioned_json};
 use crate::usecases::users::{self, SetRoles, UserError, UserList};
-use crate::{ApiError, AppState, BASE_PATH};
-
-pub fn router(state: AppState) -> Router {
-    let routes = Router::new()
-        .route(&format!("{BASE_PATH}/users"), get(list))
-        .route(&format!("{BASE_PATH}/users/{{id}}/roles"), put(set_roles))
-        .with_state(state);
-    bounded(routes, DEFAULT_BODY_LIMIT)
-}
+use crate::{ApiError, AppState};
 
 impl From<UserError> for ApiError {
     fn from(e: UserError) -> Self {
@@ -32,19 +22,20 @@ impl From<UserError> for ApiError {
     }
 }
 
-async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<UserList>, ApiError> {
-    caller.require(Permission::Read)?;
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<UserList>, ApiError> {
     Ok(Json(users::list(&state, &caller.0.tenant).await?))
 }
 
-async fn set_roles(
+pub(crate) async fn set_roles(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<SetRoles>,
 ) -> Result<Response, ApiError> {
-    caller.require(Permission::ManageUsers)?;
     let id = users::user_id(&id)?;
     let expected = if_match(&headers)?;
     let user = users::set_roles(&state, &caller.0, &id, body, expected).await?;
