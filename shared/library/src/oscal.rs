@@ -14,8 +14,9 @@ use crate::assemble::{assemble, ControlDraft, FamilyDraft};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OscalError {
-    #[error("not an OSCAL catalog: {0}")]
-    NotACatalog(String),
+    /// `field` is where in the document (`body` for the document itself).
+    #[error("not an OSCAL catalog: {reason}")]
+    NotACatalog { field: String, reason: String },
     #[error("unsupported OSCAL version {0}; 1.0.x and 1.1.x are supported")]
     Version(String),
     #[error("the catalog has no controls")]
@@ -23,6 +24,18 @@ pub enum OscalError {
     /// An id that cannot be stored: the regulation's (`field` "id") or a control's ("catalog").
     #[error("invalid {}: {}", .0.field, .0.message)]
     Invalid(attest_domain::FieldError),
+}
+
+impl OscalError {
+    /// Where in the request the problem is.
+    pub fn field(&self) -> String {
+        match self {
+            OscalError::NotACatalog { field, .. } => field.clone(),
+            OscalError::Version(_) => "catalog.metadata.oscal-version".into(),
+            OscalError::Empty => "catalog".into(),
+            OscalError::Invalid(f) => f.field.clone(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -299,22 +312,29 @@ pub fn import(
     name: Option<String>,
     map_as: Option<&Regulation>,
 ) -> Result<Imported, OscalError> {
-    let obj = json
-        .as_object()
-        .ok_or_else(|| OscalError::NotACatalog("the document is not a JSON object".into()))?;
+    let obj = json.as_object().ok_or_else(|| OscalError::NotACatalog {
+        field: "body".into(),
+        reason: "the document is not a JSON object".into(),
+    })?;
     if !obj.contains_key("catalog") {
         let found: Vec<&str> = obj.keys().map(String::as_str).take(3).collect();
-        return Err(OscalError::NotACatalog(format!(
+        return Err(OscalError::NotACatalog {
+            field: "catalog".into(),
+            reason: format!(
             "no top-level \"catalog\" (found: {}); profiles must be resolved into catalogs first",
             if found.is_empty() {
                 "nothing".to_owned()
             } else {
                 found.join(", ")
             }
-        )));
+            ),
+        });
     }
-    let doc: Document = serde_path_to_error::deserialize(json)
-        .map_err(|e| OscalError::NotACatalog(format!("at {}: {}", e.path(), e.inner())))?;
+    let doc: Document =
+        serde_path_to_error::deserialize(json).map_err(|e| OscalError::NotACatalog {
+            field: e.path().to_string(),
+            reason: format!("at {}: {}", e.path(), e.inner()),
+        })?;
     let version = doc.catalog.metadata.oscal_version.trim();
     if !(version.starts_with("1.0.")
         || version.starts_with("1.1.")

@@ -25,10 +25,6 @@ impl From<RegulationError> for ApiError {
     fn from(e: RegulationError) -> Self {
         match e {
             RegulationError::Invalid(f) => ApiError::from(DomainError::Invalid(f)),
-            RegulationError::Unreadable(detail) => ApiError::Unprocessable {
-                detail,
-                errors: vec![],
-            },
             RegulationError::Conflict(m) => ApiError::Conflict(m),
             RegulationError::NotFound(what) => ApiError::NotFound(what),
             RegulationError::TooLarge(m) => ApiError::PayloadTooLarge(m),

@@ -27,9 +27,6 @@ pub enum RegulationError {
     /// A field of the request is not acceptable.
     #[error("invalid {}: {}", .0.field, .0.message)]
     Invalid(FieldError),
-    /// The document is not an OSCAL catalog that can be imported (no field to name).
-    #[error("{0}")]
-    Unreadable(String),
     /// The id is taken (built-in, or one of the tenant's).
     #[error("{0}")]
     Conflict(String),
@@ -437,7 +434,7 @@ pub async fn import_oscal(
     let imported =
         oscal::import(document, id, options.name, options.map_as).map_err(|e| match e {
             oscal::OscalError::Invalid(f) => RegulationError::Invalid(f),
-            other => RegulationError::Unreadable(other.to_string()),
+            other => RegulationError::Invalid(FieldError::new(other.field(), other.to_string())),
         })?;
     let count = imported.regulation.controls().count();
     check_size(count)?;
@@ -774,7 +771,7 @@ mod tests {
         .await
         .unwrap_err();
         assert!(
-            matches!(&err, RegulationError::Unreadable(m) if m.contains("catalog")),
+            matches!(&err, RegulationError::Invalid(f) if f.field == "catalog" && f.message.contains("catalog")),
             "{err:?}"
         );
 
