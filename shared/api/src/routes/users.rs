@@ -17,6 +17,7 @@ impl From<UserError> for ApiError {
         match e {
             UserError::Invalid(f) => ApiError::from(DomainError::Invalid(f)),
             UserError::Stale(m) => ApiError::PreconditionFailed(m),
+            UserError::NotFound(what) => ApiError::NotFound(what),
             UserError::Store(e) => ApiError::from(e),
         }
     }

@@ -17,6 +17,9 @@ use crate::AppState;
 pub enum UserError {
     #[error("invalid {}: {}", .0.field, .0.message)]
     Invalid(FieldError),
+    /// A path id that is not a valid id names nobody.
+    #[error("{0} not found")]
+    NotFound(String),
     /// The caller named a version (If-Match) that is not the stored one.
     #[error("{0}")]
     Stale(String),
@@ -70,7 +73,7 @@ pub struct SetRoles {
 
 /// The user id of `PUT /users/{id}/roles`, checked (422 naming `id`).
 pub fn user_id(raw: &str) -> Result<UserId, UserError> {
-    UserId::parse(raw).map_err(|e| UserError::Invalid(FieldError::new("id", e.to_string())))
+    UserId::parse(raw).map_err(|_| UserError::NotFound(format!("user {raw}")))
 }
 
 /// `PUT /users/{id}/roles`: replaces the roles assigned in the app to user `id` (recorded now
@@ -203,12 +206,9 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_user_id_is_invalid() {
+    fn a_malformed_user_id_names_nobody() {
         let err = user_id("not an id").unwrap_err();
-        assert!(
-            matches!(&err, UserError::Invalid(f) if f.field == "id"),
-            "{err:?}"
-        );
+        assert!(matches!(&err, UserError::NotFound(_)), "{err:?}");
         assert_eq!(user_id("rob").unwrap().as_str(), "rob");
     }
 }
