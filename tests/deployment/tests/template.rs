@@ -301,3 +301,67 @@ fn the_evidence_bucket_is_private_encrypted_versioned_and_tls_only() {
         Some("s3:ObjectCreated:*")
     );
 }
+
+/// The DynamoDB actions a function's policies allow.
+fn dynamodb_actions(function: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for policy in function["Properties"]["Policies"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+    {
+        for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+            for action in statement["Action"].as_sequence().into_iter().flatten() {
+                if let Some(a) = action.as_str().filter(|a| a.starts_with("dynamodb:")) {
+                    out.push(a.to_owned());
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn functions_that_only_read_may_only_read_the_table() {
+    use attest_api::routes::table::ROUTES;
+    let writes = [
+        "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:BatchWriteItem",
+    ];
+    let functions = of_type("AWS::Serverless::Function");
+    let mut checked = 0;
+    for (_, f) in &functions {
+        let Some(binary) = f["Metadata"]["BuildProperties"]["Binary"].as_str() else {
+            continue;
+        };
+        let served: Vec<_> = ROUTES.iter().filter(|r| r.function == binary).collect();
+        if served.is_empty() {
+            continue;
+        }
+        checked += 1;
+        let actions = dynamodb_actions(f);
+        let reads_only = served.iter().all(|r| r.method == "GET");
+        let may_write = actions.iter().any(|a| writes.contains(&a.as_str()));
+        assert_eq!(
+            may_write,
+            !reads_only,
+            "{binary} serves {} route(s), {}; its table permissions are {actions:?}",
+            served.len(),
+            if reads_only {
+                "all reads"
+            } else {
+                "some writes"
+            }
+        );
+        // Reads by key in batches (templates, statuses) need BatchGetItem wherever the table is read.
+        if !actions.is_empty() && binary != "api-users" {
+            assert!(
+                actions.iter().any(|a| a == "dynamodb:BatchGetItem"),
+                "{binary} reads items by key in batches: {actions:?}"
+            );
+        }
+    }
+    assert!(checked >= 6, "checked {checked} functions");
+}
