@@ -14,6 +14,7 @@ pub mod identity;
 pub mod ids;
 pub mod regulation;
 pub mod score;
+pub mod snapshot;
 pub mod vocab;
 
 pub use error::{DomainError, FieldError};
