@@ -279,6 +279,62 @@ async fn evidence_story(backend: Backend) {
         (s, link["evidence"]["status"].as_str()),
         (StatusCode::CREATED, Some("verified"))
     );
+    // Files and links come back as one flat object, `null` where a field does not apply.
+    let fields = [
+        "id",
+        "action",
+        "kind",
+        "name",
+        "url",
+        "content_type",
+        "declared_size",
+        "size",
+        "sha256",
+        "detected_type",
+        "status",
+        "reason",
+        "created_by",
+        "created_at",
+        "checked_at",
+        "archived_in",
+    ];
+    let items = c.evidence(&reader, action).await;
+    let listed = |id: &Value| items.iter().find(|e| &e["id"] == id).unwrap().clone();
+    for e in [listed(&link["evidence_id"]), listed(&pdf["evidence_id"])] {
+        let mut keys: Vec<&str> = e.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        let mut want = fields.to_vec();
+        keys.sort();
+        want.sort();
+        assert_eq!(keys, want, "{e}");
+    }
+    let l = listed(&link["evidence_id"]);
+    assert_eq!(l, link["evidence"]);
+    assert_eq!(
+        (
+            l["kind"].as_str(),
+            l["url"].as_str(),
+            l["content_type"].is_null()
+        ),
+        (
+            Some("link"),
+            Some("https://console.aws.amazon.com/kms"),
+            true
+        )
+    );
+    assert_eq!(l["checked_at"], l["created_at"]);
+    let p = listed(&pdf["evidence_id"]);
+    assert_eq!(
+        (
+            p["kind"].as_str(),
+            p["url"].is_null(),
+            p["declared_size"].as_u64()
+        ),
+        (Some("document"), true, Some(PDF.len() as u64))
+    );
+    assert_eq!(
+        (p["reason"].is_null(), p["archived_in"].clone()),
+        (true, json!([]))
+    );
 
     // Download: a short-lived URL, the original name, identical bytes.
     let (s, dl, headers) = send(
@@ -377,13 +433,29 @@ async fn evidence_story(backend: Backend) {
             .bearer_auth(&reader),
     )
     .await;
-    let evidence_entries = history["items"]
+    let evidence_entries: Vec<&Value> = history["items"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|e| e["field"] == "evidence")
-        .count();
-    assert_eq!(evidence_entries, 4 + 3 + 1, "4 adds, 3 checks, 1 delete");
+        .collect();
+    assert_eq!(
+        evidence_entries.len(),
+        4 + 3 + 1,
+        "4 adds, 3 checks, 1 delete"
+    );
+    // The checks are the service's own: source system, no user; the rest is cara's.
+    let (checks, by_cara): (Vec<&Value>, Vec<&Value>) = evidence_entries
+        .iter()
+        .partition(|e| e["source"] == "system");
+    assert_eq!(checks.len(), 3, "{history}");
+    assert!(checks.iter().all(|e| e["by"].is_null()), "{history}");
+    assert!(
+        by_cara
+            .iter()
+            .all(|e| e["by"] == "cara" && e["source"] == "manual"),
+        "{history}"
+    );
 
     // Archiving keeps the evidence and its download, even once removed from the live action.
     let gdpr_id = a["id"].as_str().unwrap();

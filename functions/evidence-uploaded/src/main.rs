@@ -2,12 +2,12 @@
 //! each file is verified (size, type by magic bytes, SHA-256) or rejected and removed. S3 may
 //! deliver an event twice; the check is idempotent. Upload URLs create an object once
 //! (`If-None-Match: *`), so a verified file is never replaced; an object that arrives again
-//! at a rejected file's key is removed again.
+//! at a rejected file's key is removed again, as is one that arrives for deleted evidence.
 
-use attest_api::usecases::evidence::check_upload;
-use attest_blobs::{parse_evidence_key, BlobStore};
+use attest_api::state::{Clock, SystemClock};
+use attest_api::usecases::evidence::{check_upload, parse_object_key, EvidenceError};
+use attest_blobs::BlobStore;
 use attest_domain::evidence::Evidence;
-use attest_domain::ids::TenantId;
 use attest_store::Store;
 use aws_lambda_events::event::s3::S3Event;
 use lambda_runtime::{service_fn, LambdaEvent};
@@ -21,10 +21,12 @@ fn decode_key(raw: &str) -> String {
 }
 
 /// Checks every evidence object the event names. An error fails the invocation, so that
-/// Lambda retries it; records already checked are left as they are.
+/// Lambda retries it; records already checked are left as they are. Keys that are not
+/// evidence keys, and objects of evidence deleted meanwhile (removed), need no retry.
 async fn handle(
     store: &Store,
     blobs: &dyn BlobStore,
+    clock: &dyn Clock,
     event: S3Event,
 ) -> Result<Vec<Evidence>, attest_lambda::Error> {
     let mut checked = Vec::new();
@@ -33,16 +35,20 @@ async fn handle(
             continue;
         };
         let key = decode_key(raw);
-        let Some((tenant, id)) = parse_evidence_key(&key) else {
+        let Some((tenant, id)) = parse_object_key(&key) else {
             tracing::warn!(key = %key, "not an evidence key; ignored");
             continue;
         };
-        let tenant = TenantId::parse(tenant).map_err(|e| format!("{key}: {e}"))?;
-        let evidence = check_upload(store, blobs, &tenant, id)
-            .await
-            .map_err(|e| format!("{key}: {e}"))?;
-        tracing::info!(tenant = %tenant, evidence = %evidence.id, status = ?evidence.status, "evidence checked");
-        checked.push(evidence);
+        match check_upload(store, blobs, clock, &tenant, &id).await {
+            Ok(evidence) => {
+                tracing::info!(tenant = %tenant, evidence = %id, status = ?evidence.status(), "evidence checked");
+                checked.push(evidence);
+            }
+            Err(EvidenceError::NotFound(_)) => {
+                tracing::warn!(key = %key, "no such evidence; the object was removed");
+            }
+            Err(e) => return Err(format!("{key}: {e}").into()),
+        }
     }
     Ok(checked)
 }
@@ -54,7 +60,11 @@ async fn main() -> Result<(), attest_lambda::Error> {
     let blobs = attest_lambda::evidence(&config)?.blobs;
     lambda_runtime::run(service_fn(|event: LambdaEvent<S3Event>| {
         let (store, blobs) = (store.clone(), blobs.clone());
-        async move { handle(&store, &*blobs, event.payload).await.map(drop) }
+        async move {
+            handle(&store, &*blobs, &SystemClock, event.payload)
+                .await
+                .map(drop)
+        }
     }))
     .await
 }
@@ -63,8 +73,12 @@ async fn main() -> Result<(), attest_lambda::Error> {
 mod tests {
     use super::*;
 
-    use attest_blobs::PresignedPut;
+    use attest_api::usecases::evidence::object_key;
+    use attest_blobs::{parse_evidence_key, PresignedPut};
+    use attest_domain::action::InstanceRef;
     use attest_domain::evidence::EvidenceStatus;
+    use attest_domain::history::Source;
+    use attest_domain::ids::{EvidenceId, TenantId, UserId};
     use std::sync::Arc;
     use std::time::Duration;
 
@@ -96,19 +110,19 @@ mod tests {
         /// Declares a PDF of `size` bytes; its object key and upload URL.
         async fn declare(&self, id: &str, size: usize) -> (String, PresignedPut) {
             let evidence = Evidence::pending_document(
-                id.into(),
-                "encryption-at-rest".into(),
+                EvidenceId::parse(id).unwrap(),
+                InstanceRef::parse("encryption-at-rest").unwrap(),
                 "Key policy.pdf",
                 "application/pdf",
                 size as u64,
-                "cara",
+                &UserId::parse("cara").unwrap(),
                 chrono::Utc::now(),
             );
             self.store
                 .add_evidence(&self.tenant, &evidence, &[])
                 .await
                 .unwrap();
-            let key = attest_api::usecases::evidence::object_key(&self.tenant, &evidence);
+            let key = object_key(&self.tenant, &evidence.id);
             let upload = self
                 .blobs
                 .presign_put(
@@ -120,6 +134,11 @@ mod tests {
                 .await
                 .unwrap();
             (key, upload)
+        }
+
+        /// Checks what the event names, as the function does.
+        async fn handle(&self, event: S3Event) -> Result<Vec<Evidence>, attest_lambda::Error> {
+            handle(&self.store, &self.blobs, &SystemClock, event).await
         }
 
         /// A PUT to the upload URL, with the headers it was signed with.
@@ -154,14 +173,25 @@ mod tests {
         assert!(f.put(&upload, &pdf).await.is_success());
 
         let event = event_for(&key);
-        let first = handle(&f.store, &f.blobs, event.clone()).await.unwrap();
-        assert_eq!(first[0].status, EvidenceStatus::Verified);
-        let second = handle(&f.store, &f.blobs, event).await.unwrap();
+        let first = f.handle(event.clone()).await.unwrap();
+        assert_eq!(first[0].status(), EvidenceStatus::Verified);
+        // The check is the service's own: source system, no user.
+        let history = f
+            .store
+            .list_history(&f.tenant, &first[0].action, 10)
+            .await
+            .unwrap();
+        assert_eq!(history.len(), 1);
+        assert_eq!(
+            (history[0].by.as_deref(), &history[0].source),
+            (None, &Source::System)
+        );
+        let second = f.handle(event).await.unwrap();
         assert_eq!(second, first, "a repeated event changes nothing");
         let mut other: S3Event =
             serde_json::from_str(include_str!("../events/object-created.json")).unwrap();
         other.records[0].s3.object.key = Some("uploads/not-evidence.txt".into());
-        assert!(handle(&f.store, &f.blobs, other).await.unwrap().is_empty());
+        assert!(f.handle(other).await.unwrap().is_empty());
     }
 
     /// The upload URL, replayed within its lifetime with other bytes of the same size and
@@ -172,8 +202,8 @@ mod tests {
         let pdf = b"%PDF-1.7\n%%EOF\n".to_vec();
         let (key, upload) = f.declare("replayed", pdf.len()).await;
         assert!(f.put(&upload, &pdf).await.is_success());
-        let verified = handle(&f.store, &f.blobs, event_for(&key)).await.unwrap();
-        assert_eq!(verified[0].status, EvidenceStatus::Verified);
+        let verified = f.handle(event_for(&key)).await.unwrap();
+        assert_eq!(verified[0].status(), EvidenceStatus::Verified);
 
         let forged = b"%PDF-1.7\n%%EOX\n".to_vec();
         assert_eq!(forged.len(), pdf.len());
@@ -181,10 +211,10 @@ mod tests {
             f.put(&upload, &forged).await,
             reqwest::StatusCode::PRECONDITION_FAILED
         );
-        let again = handle(&f.store, &f.blobs, event_for(&key)).await.unwrap();
+        let again = f.handle(event_for(&key)).await.unwrap();
         assert_eq!(again, verified);
         let stored = f.blobs.inspect(&key, 0).await.unwrap().unwrap();
-        assert_eq!(Some(stored.sha256), verified[0].sha256);
+        assert_eq!(Some(stored.sha256), verified[0].document().unwrap().sha256);
     }
 
     /// A rejected file is removed; if its URL is used again (S3 creates where the current
@@ -195,14 +225,44 @@ mod tests {
         let text = b"not a pdf at all".to_vec();
         let (key, upload) = f.declare("rejected", text.len()).await;
         assert!(f.put(&upload, &text).await.is_success());
-        let rejected = handle(&f.store, &f.blobs, event_for(&key)).await.unwrap();
-        assert_eq!(rejected[0].status, EvidenceStatus::Rejected);
+        let rejected = f.handle(event_for(&key)).await.unwrap();
+        assert_eq!(rejected[0].status(), EvidenceStatus::Rejected);
         assert_eq!(f.blobs.inspect(&key, 0).await.unwrap(), None);
 
         assert!(f.put(&upload, &text).await.is_success());
-        let again = handle(&f.store, &f.blobs, event_for(&key)).await.unwrap();
+        let again = f.handle(event_for(&key)).await.unwrap();
         assert_eq!(again, rejected);
         assert_eq!(f.blobs.inspect(&key, 0).await.unwrap(), None);
+    }
+
+    /// An object of evidence that no longer exists is removed, and the event needs no retry;
+    /// a key made of what cannot be ids is ignored.
+    #[tokio::test]
+    async fn objects_without_evidence_are_removed_and_bad_keys_ignored() {
+        let f = fixture().await;
+        let pdf = b"%PDF-1.7\n%%EOF\n".to_vec();
+        let (key, upload) = f.declare("deleted", pdf.len()).await;
+        let current = f
+            .store
+            .get_evidence(&f.tenant, &EvidenceId::parse("deleted").unwrap())
+            .await
+            .unwrap();
+        f.store
+            .delete_evidence(&f.tenant, &current, &[])
+            .await
+            .unwrap();
+        assert!(f.put(&upload, &pdf).await.is_success());
+        assert!(f.handle(event_for(&key)).await.unwrap().is_empty());
+        assert_eq!(f.blobs.inspect(&key, 0).await.unwrap(), None);
+        for bad in [
+            "evidence/a%23b/e1",
+            "evidence/acme/e%201",
+            "evidence/acme/..",
+        ] {
+            let mut event = event_for("x");
+            event.records[0].s3.object.key = Some(bad.into());
+            assert!(f.handle(event).await.unwrap().is_empty(), "{bad}");
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use attest_blobs::{
-    attachment_disposition, BlobError, BlobStore, Inspected, Inspector, PresignedPut,
+    attachment_disposition, check_key, BlobError, BlobStore, Inspected, Inspector, PresignedPut,
     MAX_URL_LIFETIME,
 };
 use aws_sdk_s3::error::DisplayErrorContext;
@@ -34,6 +34,9 @@ fn presigning(expires: Duration) -> Result<PresigningConfig, BlobError> {
         .map_err(|e| BlobError::Invalid(e.to_string()))
 }
 
+/// What S3 or the way to it failed with: an outage, whatever the cause (a request of ours S3
+/// refuses is a bug or a misconfiguration, not the caller's fault). Requests are checked
+/// ([`check_key`], sizes, lifetimes) before they are sent.
 fn unavailable(e: impl std::error::Error + 'static) -> BlobError {
     BlobError::Unavailable(DisplayErrorContext(&e).to_string())
 }
@@ -50,13 +53,17 @@ impl BlobStore for S3Blobs {
         // `If-None-Match: *` is a signed header: a PUT without it fails the signature, and with
         // it S3 refuses (412) to write where an object is already current. So a replayed URL
         // cannot replace a file that was checked.
+        check_key(key)?;
         let request = self
             .client
             .put_object()
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
-            .content_length(i64::try_from(size).map_err(|_| BlobError::Invalid("size".into()))?)
+            .content_length(
+                i64::try_from(size)
+                    .map_err(|_| BlobError::Invalid(format!("a size of {size} bytes")))?,
+            )
             .if_none_match("*")
             .presigned(presigning(expires)?)
             .await
@@ -76,6 +83,7 @@ impl BlobStore for S3Blobs {
         file_name: &str,
         expires: Duration,
     ) -> Result<String, BlobError> {
+        check_key(key)?;
         let request = self
             .client
             .get_object()
@@ -89,6 +97,7 @@ impl BlobStore for S3Blobs {
     }
 
     async fn inspect(&self, key: &str, sniff: usize) -> Result<Option<Inspected>, BlobError> {
+        check_key(key)?;
         let object = match self
             .client
             .get_object()
@@ -115,6 +124,7 @@ impl BlobStore for S3Blobs {
     }
 
     async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        check_key(key)?;
         self.client
             .delete_object()
             .bucket(&self.bucket)

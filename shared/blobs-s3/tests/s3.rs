@@ -5,10 +5,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use attest_blobs::{evidence_key, BlobStore, PresignedPut};
+use attest_api::state::{Clock, SystemClock};
+use attest_api::usecases::evidence::{check_upload, object_key, EvidenceError};
+use attest_blobs::{evidence_key, BlobError, BlobStore, PresignedPut};
 use attest_blobs_s3::S3Blobs;
+use attest_domain::action::InstanceRef;
 use attest_domain::evidence::{Evidence, EvidenceStatus};
-use attest_domain::ids::TenantId;
+use attest_domain::ids::{EvidenceId, TenantId, UserId};
+use attest_store::Store;
 
 use sha2::{Digest, Sha256};
 
@@ -36,14 +40,25 @@ fn put(http: &reqwest::Client, upload: &PresignedPut, bytes: &[u8]) -> reqwest::
 
 fn evidence(id: &str, name: &str, content_type: &str, size: usize) -> Evidence {
     Evidence::pending_document(
-        id.into(),
-        "encryption-at-rest".into(),
+        EvidenceId::parse(id).unwrap(),
+        InstanceRef::parse("encryption-at-rest").unwrap(),
         name,
         content_type,
         size as u64,
-        "cara",
+        &UserId::parse("cara").unwrap(),
         chrono::Utc::now(),
     )
+}
+
+/// The check of what arrived, as `evidence-uploaded` runs it.
+async fn check(
+    store: &Store,
+    blobs: &dyn BlobStore,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Evidence, EvidenceError> {
+    let clock: &dyn Clock = &SystemClock;
+    check_upload(store, blobs, clock, tenant, &EvidenceId::parse(id).unwrap()).await
 }
 
 #[tokio::test]
@@ -205,7 +220,7 @@ async fn the_verification_path_verifies_or_rejects_and_removes() {
     let fake = evidence("fake", "shot.pdf", "application/pdf", PNG_HEAD.len());
     for (e, bytes) in [(&good, PDF), (&fake, PNG_HEAD)] {
         store.add_evidence(&tenant, e, &[]).await.unwrap();
-        let key = attest_api::usecases::evidence::object_key(&tenant, e);
+        let key = object_key(&tenant, &e.id);
         let upload = blobs
             .presign_put(
                 &key,
@@ -222,26 +237,21 @@ async fn the_verification_path_verifies_or_rejects_and_removes() {
             .status()
             .is_success());
     }
-    let checked = attest_api::usecases::evidence::check_upload(&store, &*blobs, &tenant, "good")
-        .await
-        .unwrap();
-    assert_eq!(checked.status, EvidenceStatus::Verified);
+    let checked = check(&store, &*blobs, &tenant, "good").await.unwrap();
+    assert_eq!(checked.status(), EvidenceStatus::Verified);
     assert_eq!(
-        checked.sha256.as_deref(),
+        checked.document().unwrap().sha256.as_deref(),
         Some(hex::encode(Sha256::digest(PDF)).as_str())
     );
     // Delivered twice: nothing changes.
-    let again = attest_api::usecases::evidence::check_upload(&store, &*blobs, &tenant, "good")
-        .await
-        .unwrap();
+    let again = check(&store, &*blobs, &tenant, "good").await.unwrap();
     assert_eq!(again, checked);
 
-    let rejected = attest_api::usecases::evidence::check_upload(&store, &*blobs, &tenant, "fake")
-        .await
-        .unwrap();
-    assert_eq!(rejected.status, EvidenceStatus::Rejected);
-    assert!(rejected.reason.as_deref().unwrap().contains("image/png"));
-    let key = attest_api::usecases::evidence::object_key(&tenant, &fake);
+    let rejected = check(&store, &*blobs, &tenant, "fake").await.unwrap();
+    assert_eq!(rejected.status(), EvidenceStatus::Rejected);
+    let reason = rejected.document().unwrap().reason.as_deref().unwrap();
+    assert!(reason.contains("image/png"), "{reason}");
+    let key = object_key(&tenant, &fake.id);
     assert_eq!(
         blobs.inspect(&key, 4).await.unwrap(),
         None,
@@ -262,7 +272,7 @@ async fn an_upload_url_works_once() {
     let http = reqwest::Client::new();
     let e = evidence("replayed", "policy.pdf", "application/pdf", PDF.len());
     store.add_evidence(&tenant, &e, &[]).await.unwrap();
-    let key = attest_api::usecases::evidence::object_key(&tenant, &e);
+    let key = object_key(&tenant, &e.id);
     let upload = blobs
         .presign_put(
             &key,
@@ -278,11 +288,8 @@ async fn an_upload_url_works_once() {
         .unwrap()
         .status()
         .is_success());
-    let checked =
-        attest_api::usecases::evidence::check_upload(&store, &*blobs, &tenant, "replayed")
-            .await
-            .unwrap();
-    assert_eq!(checked.status, EvidenceStatus::Verified);
+    let checked = check(&store, &*blobs, &tenant, "replayed").await.unwrap();
+    assert_eq!(checked.status(), EvidenceStatus::Verified);
 
     // Other bytes of the same size and type, to the same URL.
     let mut other = PDF.to_vec();
@@ -303,9 +310,7 @@ async fn an_upload_url_works_once() {
         .unwrap();
     assert!(res.status().is_client_error(), "{}", res.status());
     // A repeated or late event for the key changes nothing.
-    let again = attest_api::usecases::evidence::check_upload(&store, &*blobs, &tenant, "replayed")
-        .await
-        .unwrap();
+    let again = check(&store, &*blobs, &tenant, "replayed").await.unwrap();
     assert_eq!(again, checked);
     let served = http
         .get(
@@ -322,7 +327,49 @@ async fn an_upload_url_works_once() {
         .unwrap();
     assert_eq!(
         Some(hex::encode(Sha256::digest(&served))),
-        checked.sha256,
+        checked.document().unwrap().sha256,
         "the bytes served are the bytes verified"
     );
+}
+
+/// A key no S3 bucket should hold is refused before S3 is asked: a bad request, not an
+/// outage.
+#[tokio::test]
+async fn malformed_keys_are_invalid_not_unavailable() {
+    let (blobs, _) = blobs().await;
+    let long = format!("evidence/acme/{}", "e".repeat(1100));
+    for key in [
+        "",
+        "evidence/../x",
+        "evidence/a b",
+        "evidence//x",
+        long.as_str(),
+    ] {
+        let second = Duration::from_secs(1);
+        let invalid = |r: Result<(), BlobError>| matches!(r, Err(BlobError::Invalid(_)));
+        assert!(
+            invalid(
+                blobs
+                    .presign_put(key, "application/pdf", 1, second)
+                    .await
+                    .map(drop)
+            ),
+            "{key}"
+        );
+        assert!(
+            invalid(blobs.presign_get(key, "a.pdf", second).await.map(drop)),
+            "{key}"
+        );
+        assert!(invalid(blobs.inspect(key, 4).await.map(drop)), "{key}");
+        assert!(invalid(blobs.delete(key).await), "{key}");
+    }
+    let huge = blobs
+        .presign_put(
+            "evidence/acme/e9",
+            "application/pdf",
+            u64::MAX,
+            Duration::from_secs(1),
+        )
+        .await;
+    assert!(matches!(huge, Err(BlobError::Invalid(_))), "{huge:?}");
 }

@@ -12,15 +12,45 @@ use sha2::{Digest, Sha256};
 /// Longest lifetime of an upload or download URL.
 pub const MAX_URL_LIFETIME: Duration = Duration::from_secs(15 * 60);
 
+/// What can go wrong with evidence files. Only [`BlobError::Unavailable`] is an outage; the
+/// others are refusals of what was asked (the API answers them with a 4xx).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BlobError {
+    /// The storage could not be reached or failed.
     #[error("blob storage failed: {0}")]
     Unavailable(String),
+    /// A request no blob store accepts: a malformed key, an impossible size or lifetime.
     #[error("invalid blob request: {0}")]
     Invalid(String),
+    /// A signed URL that does not allow this: tampered, expired, or used for another
+    /// operation, key or content type than it was signed for.
+    #[error("this URL does not allow it: {0}")]
+    Refused(String),
     /// Something is stored at the key already: an upload URL works once.
     #[error("{0}")]
     Exists(String),
+}
+
+/// The longest object key S3 accepts, in bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// Checks an object key before any adapter uses it: `/`-separated parts of letters, digits
+/// and `. - _ @ : +`, none empty, `.` or `..`, at most [`MAX_KEY_BYTES`] long. Evidence keys
+/// are made of validated ids and always pass.
+pub fn check_key(key: &str) -> Result<(), BlobError> {
+    let valid = !key.is_empty()
+        && key.len() <= MAX_KEY_BYTES
+        && key
+            .split('/')
+            .all(|p| !p.is_empty() && p != "." && p != "..")
+        && key.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/' | '@' | ':' | '+')
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err(BlobError::Invalid(format!("bad key {key:?}")))
+    }
 }
 
 /// An upload URL and the headers its PUT must carry, exactly as given: they are part of what
@@ -157,6 +187,30 @@ mod tests {
         assert_eq!(parse_evidence_key("evidence/acme"), None);
         assert_eq!(parse_evidence_key("evidence/acme/"), None);
         assert_eq!(parse_evidence_key("evidence/acme/e1/x.pdf"), None);
+    }
+
+    #[test]
+    fn keys_are_checked() {
+        assert_eq!(check_key("evidence/acme/e1"), Ok(()));
+        assert_eq!(check_key("evidence/acme-1/0f8e:x@y+z.v_w"), Ok(()));
+        for bad in [
+            "",
+            "/evidence/a",
+            "evidence//a",
+            "evidence/../a",
+            "evidence/./a",
+            "evidence/a/",
+            "evidence/a b",
+            "evidence/a?b",
+            "evidence/é",
+        ] {
+            assert!(
+                matches!(check_key(bad), Err(BlobError::Invalid(_))),
+                "{bad:?}"
+            );
+        }
+        assert!(check_key(&"a".repeat(MAX_KEY_BYTES)).is_ok());
+        assert!(check_key(&"a".repeat(MAX_KEY_BYTES + 1)).is_err());
     }
 
     #[test]

@@ -11,7 +11,9 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::{BlobError, BlobStore, Inspected, Inspector, PresignedPut, MAX_URL_LIFETIME};
+use crate::{
+    check_key, BlobError, BlobStore, Inspected, Inspector, PresignedPut, MAX_URL_LIFETIME,
+};
 
 /// The route the local server serves blobs under.
 pub const BLOB_PATH: &str = "/api/compliance/blobs";
@@ -33,14 +35,19 @@ pub struct PutGrant {
     pub size: u64,
 }
 
-fn valid_key(key: &str) -> bool {
-    !key.is_empty()
-        && key
-            .split('/')
-            .all(|p| !p.is_empty() && p != "." && p != "..")
-        && key.chars().all(|c| {
-            c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/' | '@' | ':' | '+')
-        })
+impl PutGrant {
+    /// Refuses an upload sent with another `Content-Type` than the URL was signed for (S3
+    /// refuses it too: the header is signed).
+    pub fn check_content_type(&self, sent: Option<&str>) -> Result<(), BlobError> {
+        match sent {
+            Some(t) if t == self.content_type => Ok(()),
+            other => Err(BlobError::Refused(format!(
+                "it was signed for Content-Type {}, not {:?}",
+                self.content_type,
+                other.unwrap_or("")
+            ))),
+        }
+    }
 }
 
 impl LocalBlobs {
@@ -68,9 +75,7 @@ impl LocalBlobs {
     }
 
     fn path(&self, key: &str) -> Result<PathBuf, BlobError> {
-        if !valid_key(key) {
-            return Err(BlobError::Invalid(format!("bad key {key:?}")));
-        }
+        check_key(key)?;
         Ok(self.root.join(key))
     }
 
@@ -88,9 +93,9 @@ impl LocalBlobs {
     fn check_expiry(exp: &str) -> Result<(), BlobError> {
         let exp: i64 = exp
             .parse()
-            .map_err(|_| BlobError::Invalid("bad expiry".into()))?;
+            .map_err(|_| BlobError::Refused("bad expiry".into()))?;
         if exp < chrono::Utc::now().timestamp() {
-            return Err(BlobError::Invalid("the URL has expired".into()));
+            return Err(BlobError::Refused("the URL has expired".into()));
         }
         Ok(())
     }
@@ -100,10 +105,11 @@ impl LocalBlobs {
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
-            .ok_or_else(|| BlobError::Invalid(format!("the URL has no {name}")))
+            .ok_or_else(|| BlobError::Refused(format!("the URL has no {name}")))
     }
 
-    /// Checks an upload URL's signature and expiry; returns what it allows.
+    /// Checks an upload URL's signature and expiry; returns what it allows. A URL that does
+    /// not allow the upload is [`BlobError::Refused`].
     pub fn check_put(&self, key: &str, query: &[(String, String)]) -> Result<PutGrant, BlobError> {
         let (op, ct, size, exp, sig) = (
             Self::param(query, "op")?,
@@ -113,7 +119,7 @@ impl LocalBlobs {
             Self::param(query, "sig")?,
         );
         if op != "put" || !self.verify(&format!("put\n{key}\n{ct}\n{size}\n{exp}"), sig) {
-            return Err(BlobError::Invalid(
+            return Err(BlobError::Refused(
                 "the URL's signature does not match".into(),
             ));
         }
@@ -122,11 +128,12 @@ impl LocalBlobs {
             content_type: ct.to_owned(),
             size: size
                 .parse()
-                .map_err(|_| BlobError::Invalid("bad size".into()))?,
+                .map_err(|_| BlobError::Refused("bad size".into()))?,
         })
     }
 
-    /// Checks a download URL's signature and expiry; returns the file name to send.
+    /// Checks a download URL's signature and expiry; returns the file name to send (or
+    /// [`BlobError::Refused`]).
     pub fn check_get(&self, key: &str, query: &[(String, String)]) -> Result<String, BlobError> {
         let (op, name, exp, sig) = (
             Self::param(query, "op")?,
@@ -135,7 +142,7 @@ impl LocalBlobs {
             Self::param(query, "sig")?,
         );
         if op != "get" || !self.verify(&format!("get\n{key}\n{name}\n{exp}"), sig) {
-            return Err(BlobError::Invalid(
+            return Err(BlobError::Refused(
                 "the URL's signature does not match".into(),
             ));
         }
@@ -178,7 +185,7 @@ impl LocalBlobs {
         match written {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(BlobError::Exists(
-                format!("an object is stored at {key} already"),
+                format!("this upload URL was used already (a file arrived at {key}); declare the file again to upload another"),
             )),
             Err(e) => Err(io(e)),
         }
@@ -310,18 +317,29 @@ mod tests {
             [("content-type".to_owned(), "application/pdf".to_owned())]
         );
         let (key, q) = query(&put.url);
+        let grant = blobs.check_put(&key, &q).unwrap();
         assert_eq!(
-            blobs.check_put(&key, &q).unwrap(),
+            grant,
             PutGrant {
                 content_type: "application/pdf".into(),
                 size: 8
             }
         );
-        // Tampered: another key, another size, another signature.
-        assert!(blobs.check_put("evidence/acme/e2", &q).is_err());
+        assert_eq!(grant.check_content_type(Some("application/pdf")), Ok(()));
+        for other in [Some("image/png"), Some("application/pdf; x=1"), None] {
+            assert!(matches!(
+                grant.check_content_type(other),
+                Err(BlobError::Refused(_))
+            ));
+        }
+        // Tampered: another key, another size, another signature; refused, not invalid.
+        let refused = |r: Result<PutGrant, BlobError>| matches!(r, Err(BlobError::Refused(_)));
+        assert!(refused(blobs.check_put("evidence/acme/e2", &q)));
         let mut bigger = q.clone();
         bigger.iter_mut().find(|(k, _)| k == "size").unwrap().1 = "9999".into();
-        assert!(blobs.check_put(&key, &bigger).is_err());
+        assert!(refused(blobs.check_put(&key, &bigger)));
+        let unsigned: Vec<_> = q.iter().filter(|(k, _)| k != "sig").cloned().collect();
+        assert!(refused(blobs.check_put(&key, &unsigned)));
         // A download URL is no upload URL.
         let get = blobs
             .presign_get(&key, "a.pdf", Duration::from_secs(60))
@@ -337,11 +355,11 @@ mod tests {
             .unwrap();
         let (_, oq) = query(&old);
         std::thread::sleep(Duration::from_millis(1100));
-        assert!(blobs
-            .check_get(&key, &oq)
-            .unwrap_err()
-            .to_string()
-            .contains("expired"));
+        let expired = blobs.check_get(&key, &oq).unwrap_err();
+        assert!(
+            matches!(&expired, BlobError::Refused(m) if m.contains("expired")),
+            "{expired:?}"
+        );
         // Another secret does not verify.
         let other = LocalBlobs::new(
             dir.path().to_owned(),
@@ -372,7 +390,16 @@ mod tests {
         assert!(partial.next_entry().await.unwrap().is_none());
         blobs.delete("evidence/t/e").await.unwrap();
         blobs.delete("evidence/t/e").await.unwrap();
-        assert!(blobs.create("../../etc/passwd", b"x").await.is_err());
+        assert!(matches!(
+            blobs.create("../../etc/passwd", b"x").await,
+            Err(BlobError::Invalid(_))
+        ));
+        assert!(matches!(
+            blobs
+                .presign_get("evidence/t/../../x", "a.pdf", Duration::from_secs(1))
+                .await,
+            Err(BlobError::Invalid(_))
+        ));
     }
 
     #[tokio::test]

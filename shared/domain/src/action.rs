@@ -148,6 +148,7 @@ pub struct FieldChange {
 }
 
 impl FieldChange {
+    /// The change as made by `by` (a user or a connector).
     pub fn into_entry(
         self,
         at: chrono::DateTime<chrono::Utc>,
@@ -156,7 +157,7 @@ impl FieldChange {
     ) -> HistoryEntry {
         HistoryEntry {
             at,
-            by: by.to_owned(),
+            by: Some(by.to_owned()),
             field: self.field.to_owned(),
             old: self.old,
             new: self.new,

@@ -4,8 +4,11 @@
 //! against its extension, and its SHA-256. These checks are pure functions here; the adapters
 //! feed them bytes.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::action::InstanceRef;
+use crate::ids::{AssessmentId, EvidenceId, UserId};
 use crate::DomainError;
 
 /// Default largest file, in bytes (configurable).
@@ -45,92 +48,283 @@ impl EvidenceStatus {
     }
 }
 
-/// One piece of evidence.
+/// One piece of evidence: what files and links have in common, and the item itself.
+///
+/// Stored and sent as one flat JSON object: `kind`, then the fields of both kinds, `null`
+/// where they do not apply — the form evidence records have always had.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "EvidenceRecord", try_from = "EvidenceRecord")]
 pub struct Evidence {
-    pub id: String,
-    /// The action instance's API id.
-    pub action: String,
-    pub kind: EvidenceKind,
+    pub id: EvidenceId,
+    /// The action instance it is attached to.
+    pub action: InstanceRef,
     /// The file name, or the link's name.
     pub name: String,
-    pub url: Option<String>,
-    pub content_type: Option<String>,
-    pub declared_size: Option<u64>,
+    pub item: EvidenceItem,
+    pub created_by: UserId,
+    pub created_at: DateTime<Utc>,
+    /// Archived assessments whose snapshot links to it: it outlives its removal from the action.
+    pub archived_in: Vec<AssessmentId>,
+}
+
+/// A file or a link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EvidenceItem {
+    Document(DocumentEvidence),
+    /// Nothing arrives for a link: it counts from the moment it is declared.
+    Link {
+        url: String,
+        /// When it was accepted (a copy keeps its original's).
+        checked_at: DateTime<Utc>,
+    },
+}
+
+/// A declared file and what the check of what arrived found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentEvidence {
+    pub content_type: String,
+    pub declared_size: u64,
+    /// What arrived: its size, hash and type by magic bytes (once checked).
     pub size: Option<u64>,
     pub sha256: Option<String>,
     pub detected_type: Option<String>,
     pub status: EvidenceStatus,
+    /// Why it was rejected.
     pub reason: Option<String>,
-    pub created_by: String,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    pub checked_at: Option<chrono::DateTime<chrono::Utc>>,
-    /// Archived assessments whose snapshot links to it: it outlives its removal from the action.
-    #[serde(default)]
-    pub archived_in: Vec<String>,
+    pub checked_at: Option<DateTime<Utc>>,
 }
 
 impl Evidence {
-    fn new(
-        id: String,
-        action: String,
-        kind: EvidenceKind,
+    /// A declared file, pending until what arrives has been checked.
+    pub fn pending_document(
+        id: EvidenceId,
+        action: InstanceRef,
+        file_name: &str,
+        content_type: &str,
+        size: u64,
+        by: &UserId,
+        at: DateTime<Utc>,
+    ) -> Self {
+        let document = DocumentEvidence {
+            content_type: content_type.to_owned(),
+            declared_size: size,
+            size: None,
+            sha256: None,
+            detected_type: None,
+            status: EvidenceStatus::Pending,
+            reason: None,
+            checked_at: None,
+        };
+        Self::new(
+            id,
+            action,
+            file_name,
+            EvidenceItem::Document(document),
+            by,
+            at,
+        )
+    }
+
+    /// A link: nothing arrives, so it counts at once.
+    pub fn link(
+        id: EvidenceId,
+        action: InstanceRef,
         name: &str,
-        by: &str,
-        at: chrono::DateTime<chrono::Utc>,
+        url: &str,
+        by: &UserId,
+        at: DateTime<Utc>,
+    ) -> Self {
+        let item = EvidenceItem::Link {
+            url: url.trim().to_owned(),
+            checked_at: at,
+        };
+        Self::new(id, action, name, item, by, at)
+    }
+
+    fn new(
+        id: EvidenceId,
+        action: InstanceRef,
+        name: &str,
+        item: EvidenceItem,
+        by: &UserId,
+        at: DateTime<Utc>,
     ) -> Self {
         Self {
             id,
             action,
-            kind,
             name: name.trim().to_owned(),
+            item,
+            created_by: by.clone(),
+            created_at: at,
+            archived_in: Vec::new(),
+        }
+    }
+
+    pub fn kind(&self) -> EvidenceKind {
+        match self.item {
+            EvidenceItem::Document(_) => EvidenceKind::Document,
+            EvidenceItem::Link { .. } => EvidenceKind::Link,
+        }
+    }
+
+    /// A link counts at once; a file once what arrived passed the checks.
+    pub fn status(&self) -> EvidenceStatus {
+        match &self.item {
+            EvidenceItem::Document(d) => d.status,
+            EvidenceItem::Link { .. } => EvidenceStatus::Verified,
+        }
+    }
+
+    pub fn document(&self) -> Option<&DocumentEvidence> {
+        match &self.item {
+            EvidenceItem::Document(d) => Some(d),
+            EvidenceItem::Link { .. } => None,
+        }
+    }
+
+    pub fn url(&self) -> Option<&str> {
+        match &self.item {
+            EvidenceItem::Link { url, .. } => Some(url),
+            EvidenceItem::Document(_) => None,
+        }
+    }
+
+    /// The outcome of checking what arrived for a pending file — `size` bytes hashing to
+    /// `sha256`, starting with `head` (the first [`SNIFF_BYTES`] or all) — checked `at`:
+    /// verified with its detected type, or rejected with the reason to show. `None` for a link
+    /// or a file already checked.
+    pub fn checked(
+        &self,
+        size: u64,
+        sha256: &str,
+        head: &[u8],
+        at: DateTime<Utc>,
+    ) -> Option<Evidence> {
+        let document = self.document()?;
+        if document.status != EvidenceStatus::Pending {
+            return None;
+        }
+        let verdict = match file_type_of(&self.name) {
+            Some(t) => verify_content(t, document.declared_size, size, head),
+            None => Err("the file's type is not accepted".to_owned()),
+        };
+        let (status, detected_type, reason) = match verdict {
+            Ok(v) => (EvidenceStatus::Verified, Some(v.detected_type), None),
+            Err(reason) => (EvidenceStatus::Rejected, None, Some(reason)),
+        };
+        let checked = DocumentEvidence {
+            size: Some(size),
+            sha256: Some(sha256.to_owned()),
+            detected_type,
+            status,
+            reason,
+            checked_at: Some(at),
+            ..document.clone()
+        };
+        Some(Evidence {
+            item: EvidenceItem::Document(checked),
+            ..self.clone()
+        })
+    }
+}
+
+/// How evidence is stored and sent: one flat object with the fields of both kinds. Records
+/// written before [`Evidence`] was an enum of kinds read back the same (and write back
+/// byte for byte the same).
+#[derive(Serialize, Deserialize)]
+struct EvidenceRecord {
+    id: EvidenceId,
+    action: String,
+    kind: EvidenceKind,
+    name: String,
+    url: Option<String>,
+    content_type: Option<String>,
+    declared_size: Option<u64>,
+    size: Option<u64>,
+    sha256: Option<String>,
+    detected_type: Option<String>,
+    status: EvidenceStatus,
+    reason: Option<String>,
+    created_by: UserId,
+    created_at: DateTime<Utc>,
+    checked_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    archived_in: Vec<AssessmentId>,
+}
+
+impl From<Evidence> for EvidenceRecord {
+    fn from(e: Evidence) -> Self {
+        let kind = e.kind();
+        let status = e.status();
+        let mut record = EvidenceRecord {
+            id: e.id,
+            action: e.action.api_id(),
+            kind,
+            name: e.name,
             url: None,
             content_type: None,
             declared_size: None,
             size: None,
             sha256: None,
             detected_type: None,
-            status: EvidenceStatus::Pending,
+            status,
             reason: None,
-            created_by: by.to_owned(),
-            created_at: at,
+            created_by: e.created_by,
+            created_at: e.created_at,
             checked_at: None,
-            archived_in: Vec::new(),
+            archived_in: e.archived_in,
+        };
+        match e.item {
+            EvidenceItem::Document(d) => {
+                record.content_type = Some(d.content_type);
+                record.declared_size = Some(d.declared_size);
+                record.size = d.size;
+                record.sha256 = d.sha256;
+                record.detected_type = d.detected_type;
+                record.reason = d.reason;
+                record.checked_at = d.checked_at;
+            }
+            EvidenceItem::Link { url, checked_at } => {
+                record.url = Some(url);
+                record.checked_at = Some(checked_at);
+            }
         }
+        record
     }
+}
 
-    /// A declared file, pending until what arrives has been checked.
-    pub fn pending_document(
-        id: String,
-        action: String,
-        file_name: &str,
-        content_type: &str,
-        size: u64,
-        by: &str,
-        at: chrono::DateTime<chrono::Utc>,
-    ) -> Self {
-        Self {
-            content_type: Some(content_type.to_owned()),
-            declared_size: Some(size),
-            ..Self::new(id, action, EvidenceKind::Document, file_name, by, at)
-        }
-    }
+impl TryFrom<EvidenceRecord> for Evidence {
+    type Error = String;
 
-    /// A link: nothing arrives, so it counts at once.
-    pub fn link(
-        id: String,
-        action: String,
-        name: &str,
-        url: &str,
-        by: &str,
-        at: chrono::DateTime<chrono::Utc>,
-    ) -> Self {
-        Self {
-            url: Some(url.trim().to_owned()),
-            status: EvidenceStatus::Verified,
-            checked_at: Some(at),
-            ..Self::new(id, action, EvidenceKind::Link, name, by, at)
-        }
+    fn try_from(r: EvidenceRecord) -> Result<Self, String> {
+        let action = InstanceRef::parse(&r.action)
+            .ok_or_else(|| format!("evidence {} names action {:?}", r.id, r.action))?;
+        let missing = |field: &str| format!("evidence {} ({:?}) has no {field}", r.id, r.kind);
+        let item = match r.kind {
+            EvidenceKind::Document => EvidenceItem::Document(DocumentEvidence {
+                content_type: r.content_type.ok_or_else(|| missing("content_type"))?,
+                declared_size: r.declared_size.ok_or_else(|| missing("declared_size"))?,
+                size: r.size,
+                sha256: r.sha256,
+                detected_type: r.detected_type,
+                status: r.status,
+                reason: r.reason,
+                checked_at: r.checked_at,
+            }),
+            EvidenceKind::Link => EvidenceItem::Link {
+                url: r.url.ok_or_else(|| missing("url"))?,
+                checked_at: r.checked_at.unwrap_or(r.created_at),
+            },
+        };
+        Ok(Evidence {
+            id: r.id,
+            action,
+            name: r.name,
+            item,
+            created_by: r.created_by,
+            created_at: r.created_at,
+            archived_in: r.archived_in,
+        })
     }
 }
 
@@ -514,5 +708,193 @@ mod tests {
             assert!(check_link("x", bad).is_err(), "{bad}");
         }
         assert!(check_link("", "https://acme.test").is_err());
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn user(u: &str) -> UserId {
+        UserId::parse(u).unwrap()
+    }
+
+    /// Records as the code before the enum of kinds stored them (and the API sent them),
+    /// field for field: a verified file, a rejected one, a pending one without `archived_in`,
+    /// a link, and a link copied into another group (its own creation time, its original's
+    /// check time).
+    const STORED: [&str; 5] = [
+        r#"{"id":"0f8e3a1c","action":"encryption-at-rest","kind":"document","name":"Key policy.pdf","url":null,"content_type":"application/pdf","declared_size":15,"size":15,"sha256":"ab12","detected_type":"application/pdf","status":"verified","reason":null,"created_by":"cara","created_at":"2025-03-01T10:00:00Z","checked_at":"2025-03-01T10:01:00Z","archived_in":["a1"]}"#,
+        r#"{"id":"e2","action":"infosec-policy@g1","kind":"document","name":"audit.pdf","url":null,"content_type":"application/pdf","declared_size":70,"size":70,"sha256":"cd34","detected_type":null,"status":"rejected","reason":"the file's content is image/png (.png), not what its .pdf name says","created_by":"cara","created_at":"2025-03-01T10:00:00Z","checked_at":"2025-03-01T10:01:00Z","archived_in":[]}"#,
+        r#"{"id":"e3","action":"encryption-at-rest","kind":"document","name":"notes.txt","url":null,"content_type":"text/plain","declared_size":5,"size":null,"sha256":null,"detected_type":null,"status":"pending","reason":null,"created_by":"cara","created_at":"2025-03-01T10:00:00Z","checked_at":null}"#,
+        r#"{"id":"e4","action":"encryption-at-rest","kind":"link","name":"KMS","url":"https://console.aws.amazon.com/kms","content_type":null,"declared_size":null,"size":null,"sha256":null,"detected_type":null,"status":"verified","reason":null,"created_by":"cara","created_at":"2025-03-01T10:00:00Z","checked_at":"2025-03-01T10:00:00Z","archived_in":[]}"#,
+        r#"{"id":"9a0b","action":"infosec-policy@g2","kind":"link","name":"Policy","url":"https://intranet.acme.test/policy","content_type":null,"declared_size":null,"size":null,"sha256":null,"detected_type":null,"status":"verified","reason":null,"created_by":"ada","created_at":"2025-04-01T09:00:00Z","checked_at":"2025-03-01T10:00:00Z","archived_in":[]}"#,
+    ];
+
+    #[test]
+    fn records_stored_before_the_enum_of_kinds_decode_and_encode_the_same() {
+        let decoded: Vec<Evidence> = STORED
+            .iter()
+            .map(|s| serde_json::from_str(s).unwrap_or_else(|e| panic!("{s}: {e}")))
+            .collect();
+        let EvidenceItem::Document(verified) = &decoded[0].item else {
+            panic!("{:?}", decoded[0])
+        };
+        assert_eq!(verified.status, EvidenceStatus::Verified);
+        assert_eq!(
+            (
+                verified.declared_size,
+                verified.size,
+                verified.sha256.as_deref()
+            ),
+            (15, Some(15), Some("ab12"))
+        );
+        assert_eq!(decoded[0].archived_in, [AssessmentId::parse("a1").unwrap()]);
+        assert_eq!(decoded[1].status(), EvidenceStatus::Rejected);
+        assert_eq!(decoded[1].action.api_id(), "infosec-policy@g1");
+        assert_eq!(decoded[2].status(), EvidenceStatus::Pending);
+        assert!(decoded[2].archived_in.is_empty());
+        assert_eq!(
+            decoded[3].item,
+            EvidenceItem::Link {
+                url: "https://console.aws.amazon.com/kms".into(),
+                checked_at: at("2025-03-01T10:00:00Z")
+            }
+        );
+        assert_eq!(decoded[4].kind(), EvidenceKind::Link);
+        for (stored, e) in STORED.iter().zip(&decoded) {
+            let again = serde_json::to_value(e).unwrap();
+            let mut want: serde_json::Value = serde_json::from_str(stored).unwrap();
+            // Written without `archived_in`, it comes back with an empty one.
+            want.as_object_mut()
+                .unwrap()
+                .entry("archived_in")
+                .or_insert(serde_json::json!([]));
+            assert_eq!(again, want);
+        }
+        assert_eq!(serde_json::to_string(&decoded[0]).unwrap(), STORED[0]);
+    }
+
+    #[test]
+    fn records_that_cannot_be_evidence_are_refused() {
+        for (from, to) in [
+            (
+                r#""content_type":"application/pdf""#,
+                r#""content_type":null"#,
+            ),
+            (r#""declared_size":15"#, r#""declared_size":null"#),
+            (r#""action":"encryption-at-rest""#, r#""action":"a#b""#),
+            (r#""id":"0f8e3a1c""#, r#""id":"../x""#),
+            (r#""created_by":"cara""#, r#""created_by":"""#),
+        ] {
+            let broken = STORED[0].replace(from, to);
+            assert_ne!(broken, STORED[0]);
+            assert!(serde_json::from_str::<Evidence>(&broken).is_err(), "{to}");
+        }
+        let no_url = STORED[3].replace(
+            r#""url":"https://console.aws.amazon.com/kms""#,
+            r#""url":null"#,
+        );
+        assert!(serde_json::from_str::<Evidence>(&no_url).is_err());
+    }
+
+    #[test]
+    fn new_evidence_reads_as_it_always_did() {
+        let action = InstanceRef::parse("encryption-at-rest").unwrap();
+        let t = at("2025-03-01T10:00:00Z");
+        let link = Evidence::link(
+            EvidenceId::parse("e4").unwrap(),
+            action.clone(),
+            " KMS ",
+            " https://console.aws.amazon.com/kms ",
+            &user("cara"),
+            t,
+        );
+        assert_eq!(serde_json::to_string(&link).unwrap(), STORED[3]);
+        let pending = Evidence::pending_document(
+            EvidenceId::parse("e3").unwrap(),
+            action,
+            "notes.txt",
+            "text/plain",
+            5,
+            &user("cara"),
+            t,
+        );
+        let mut want: serde_json::Value = serde_json::from_str(STORED[2]).unwrap();
+        want["archived_in"] = serde_json::json!([]);
+        assert_eq!(serde_json::to_value(&pending).unwrap(), want);
+        assert_eq!(pending.url(), None);
+        assert_eq!(link.url(), Some("https://console.aws.amazon.com/kms"));
+    }
+
+    #[test]
+    fn a_check_verifies_or_rejects_a_pending_file_once() {
+        let t = at("2025-03-01T10:00:00Z");
+        let later = at("2025-03-01T10:05:00Z");
+        let pending = |name: &str, size: u64| {
+            Evidence::pending_document(
+                EvidenceId::generate(),
+                InstanceRef::parse("encryption-at-rest").unwrap(),
+                name,
+                "image/png",
+                size,
+                &user("cara"),
+                t,
+            )
+        };
+        let png = pending("shot.png", 16);
+        let verified = png.checked(16, "ab", PNG, later).unwrap();
+        let d = verified.document().unwrap();
+        assert_eq!(d.status, EvidenceStatus::Verified);
+        assert_eq!(
+            (
+                d.size,
+                d.sha256.as_deref(),
+                d.detected_type.as_deref(),
+                d.checked_at
+            ),
+            (Some(16), Some("ab"), Some("image/png"), Some(later))
+        );
+        assert_eq!(verified.created_at, t);
+        assert_eq!(verified.checked(16, "ab", PNG, later), None, "checked once");
+
+        let short = png.checked(15, "cd", PNG, later).unwrap();
+        assert_eq!(short.status(), EvidenceStatus::Rejected);
+        assert!(short
+            .document()
+            .unwrap()
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("declared"));
+        assert_eq!(short.document().unwrap().detected_type, None);
+
+        let renamed = pending("shot.pdf", 16)
+            .checked(16, "ab", PNG, later)
+            .unwrap();
+        assert!(renamed
+            .document()
+            .unwrap()
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("image/png"));
+        let unknown = pending("shot.exe", 16)
+            .checked(16, "ab", PNG, later)
+            .unwrap();
+        assert_eq!(unknown.status(), EvidenceStatus::Rejected);
+
+        let link = Evidence::link(
+            EvidenceId::generate(),
+            InstanceRef::parse("encryption-at-rest").unwrap(),
+            "KMS",
+            "https://acme.test",
+            &user("cara"),
+            t,
+        );
+        assert_eq!(
+            link.checked(16, "ab", PNG, later),
+            None,
+            "nothing arrives for a link"
+        );
     }
 }

@@ -14,6 +14,8 @@ pub enum Source {
     Connector(String),
     /// A template import or group copy.
     Import,
+    /// The service's own checks (an uploaded evidence file verified or rejected): no user.
+    System,
 }
 
 impl fmt::Display for Source {
@@ -22,6 +24,7 @@ impl fmt::Display for Source {
             Source::Manual => f.write_str("manual"),
             Source::Connector(id) => write!(f, "connector:{id}"),
             Source::Import => f.write_str("import"),
+            Source::System => f.write_str("system"),
         }
     }
 }
@@ -31,11 +34,12 @@ impl Source {
         match value {
             "manual" => Ok(Source::Manual),
             "import" => Ok(Source::Import),
+            "system" => Ok(Source::System),
             other => match other.strip_prefix("connector:") {
                 Some(id) if !id.is_empty() => Ok(Source::Connector(id.to_owned())),
                 _ => Err(DomainError::invalid(
                     "source",
-                    format!("unknown source {other:?}; expected manual, import or connector:<id>"),
+                    format!("unknown source {other:?}; expected manual, import, system or connector:<id>"),
                 )),
             },
         }
@@ -59,8 +63,9 @@ impl<'de> Deserialize<'de> for Source {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryEntry {
     pub at: chrono::DateTime<chrono::Utc>,
-    /// The user id of who made the change (or the connector's id).
-    pub by: String,
+    /// The user id of who made the change (or the connector's id); `None` (null) for the
+    /// service's own changes ([`Source::System`]).
+    pub by: Option<String>,
     pub field: String,
     pub old: serde_json::Value,
     pub new: serde_json::Value,
@@ -76,6 +81,7 @@ mod tests {
         for (s, text) in [
             (Source::Manual, "manual"),
             (Source::Import, "import"),
+            (Source::System, "system"),
             (Source::Connector("zoom-1".into()), "connector:zoom-1"),
         ] {
             assert_eq!(serde_json::to_value(&s).unwrap(), text);
@@ -86,5 +92,35 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("source"));
+    }
+
+    #[test]
+    fn entries_without_a_user_say_null_and_stored_entries_still_decode() {
+        let at: chrono::DateTime<chrono::Utc> = "2025-03-01T10:00:00Z".parse().unwrap();
+        let system = HistoryEntry {
+            at,
+            by: None,
+            field: "evidence".into(),
+            old: serde_json::Value::Null,
+            new: serde_json::json!({"status": "verified"}),
+            source: Source::System,
+        };
+        let json = serde_json::to_value(&system).unwrap();
+        assert_eq!(json["by"], serde_json::Value::Null);
+        assert_eq!(json["source"], "system");
+        assert_eq!(
+            serde_json::from_value::<HistoryEntry>(json).unwrap(),
+            system
+        );
+        // As the code before `Source::System` stored them: `by` a plain string.
+        let stored = r#"{"at":"2025-03-01T10:00:00Z","by":"cara","field":"owner","old":null,"new":"cara@acme.test","source":"manual"}"#;
+        let old: HistoryEntry = serde_json::from_str(stored).unwrap();
+        assert_eq!(old.by.as_deref(), Some("cara"));
+        assert_eq!(old.source, Source::Manual);
+        assert_eq!(
+            serde_json::to_string(&old).unwrap(),
+            stored,
+            "re-encoded exactly"
+        );
     }
 }

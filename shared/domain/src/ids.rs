@@ -96,6 +96,18 @@ id_type!(
     ActionId,
     "action_id"
 );
+id_type!(
+    /// A piece of evidence. Evidence ids reach storage keys and object keys only as this type.
+    EvidenceId,
+    "evidence_id"
+);
+
+impl EvidenceId {
+    /// A fresh random id for new evidence.
+    pub fn generate() -> Self {
+        Self(new_id())
+    }
+}
 
 /// A fresh random identifier for a new resource.
 pub fn new_id() -> String {
@@ -115,6 +127,11 @@ mod tests {
         assert!(GroupId::parse("").is_err());
         assert!(GroupId::parse("a".repeat(129)).is_err());
         assert!(UserId::parse("alice@example.com").is_ok());
+        assert!(EvidenceId::parse("0f8e3a1c9b2d4e5f").is_ok());
+        for bad in ["", "a/b", "../x", "e#1", "e 1"] {
+            let err = EvidenceId::parse(bad).unwrap_err();
+            assert!(err.to_string().contains("evidence_id"), "{bad}: {err}");
+        }
     }
 
     #[test]
@@ -129,5 +146,8 @@ mod tests {
         let a = new_id();
         assert_ne!(a, new_id());
         assert!(GroupId::parse(a).is_ok());
+        let e = EvidenceId::generate();
+        assert_ne!(e, EvidenceId::generate());
+        assert_eq!(EvidenceId::parse(e.as_str()).unwrap(), e);
     }
 }

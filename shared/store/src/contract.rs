@@ -513,7 +513,7 @@ pub async fn instance_updates_are_versioned_with_their_history(b: Arc<dyn Backen
     let at = chrono::Utc::now();
     let entry = |field: &str, new: &str| HistoryEntry {
         at,
-        by: "ada".into(),
+        by: Some("ada".into()),
         field: field.into(),
         old: serde_json::Value::Null,
         new: json!(new),
@@ -553,7 +553,7 @@ pub async fn instance_updates_are_versioned_with_their_history(b: Arc<dyn Backen
     let at = chrono::Utc::now() + chrono::Duration::milliseconds(1);
     let entry = |field: &str, new: &str| HistoryEntry {
         at,
-        by: "ada".into(),
+        by: Some("ada".into()),
         field: field.into(),
         old: serde_json::Value::Null,
         new: json!(new),

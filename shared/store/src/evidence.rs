@@ -1,10 +1,11 @@
 //! Evidence records: one item by id, one in the action instance's list, and a history entry
-//! of the instance for every add, check and delete — written together.
+//! of the instance for every add, check and delete — written together. An instance's list is
+//! one partition, so listing it is one query.
 
 use attest_domain::action::InstanceRef;
 use attest_domain::evidence::Evidence;
 use attest_domain::history::HistoryEntry;
-use attest_domain::ids::TenantId;
+use attest_domain::ids::{EvidenceId, TenantId};
 
 use crate::backend::{BackendError, Condition, WriteOp};
 use crate::instances::history_sk;
@@ -27,15 +28,6 @@ fn history_ops(
         .collect()
 }
 
-fn instance_of(e: &Evidence) -> Result<InstanceRef, StoreError> {
-    InstanceRef::parse(&e.action).ok_or_else(|| {
-        StoreError::Backend(BackendError::Corrupt(format!(
-            "evidence {} names action {:?}",
-            e.id, e.action
-        )))
-    })
-}
-
 impl Store {
     pub async fn add_evidence(
         &self,
@@ -43,7 +35,6 @@ impl Store {
         evidence: &Evidence,
         history: &[HistoryEntry],
     ) -> Result<(), StoreError> {
-        let instance = instance_of(evidence)?;
         let mut ops = vec![
             WriteOp::Put {
                 item: encode(keys::evidence(tenant, &evidence.id), 1, evidence),
@@ -51,14 +42,14 @@ impl Store {
             },
             WriteOp::Put {
                 item: encode(
-                    Key::new(keys::evidence_of(tenant, &instance), evidence.id.clone()),
+                    keys::evidence_in(tenant, &evidence.action, &evidence.id),
                     1,
                     evidence,
                 ),
                 condition: Condition::Always,
             },
         ];
-        ops.extend(history_ops(tenant, &instance, history));
+        ops.extend(history_ops(tenant, &evidence.action, history));
         match self.backend().write(ops).await {
             Ok(()) => Ok(()),
             Err(BackendError::ConditionFailed { .. }) => Err(StoreError::Conflict(format!(
@@ -72,7 +63,7 @@ impl Store {
     pub async fn get_evidence(
         &self,
         tenant: &TenantId,
-        id: &str,
+        id: &EvidenceId,
     ) -> Result<Versioned<Evidence>, StoreError> {
         match self.backend().get(&keys::evidence(tenant, id)).await? {
             Some(item) => Ok(decode(item)?),
@@ -80,7 +71,7 @@ impl Store {
         }
     }
 
-    /// An action instance's evidence, oldest first.
+    /// An action instance's evidence, oldest first: one query of the instance's partition.
     pub async fn list_evidence(
         &self,
         tenant: &TenantId,
@@ -105,7 +96,6 @@ impl Store {
         next: &Evidence,
         history: &[HistoryEntry],
     ) -> Result<Versioned<Evidence>, StoreError> {
-        let instance = instance_of(next)?;
         let version = current.version + 1;
         let mut ops = vec![
             WriteOp::Put {
@@ -114,14 +104,14 @@ impl Store {
             },
             WriteOp::Put {
                 item: encode(
-                    Key::new(keys::evidence_of(tenant, &instance), next.id.clone()),
+                    keys::evidence_in(tenant, &next.action, &next.id),
                     version,
                     next,
                 ),
                 condition: Condition::Always,
             },
         ];
-        ops.extend(history_ops(tenant, &instance, history));
+        ops.extend(history_ops(tenant, &next.action, history));
         match self.backend().write(ops).await {
             Ok(()) => Ok(Versioned {
                 version,
@@ -143,34 +133,31 @@ impl Store {
         current: &Versioned<Evidence>,
         history: &[HistoryEntry],
     ) -> Result<(), StoreError> {
-        let instance = instance_of(&current.value)?;
-        let record = if current.value.archived_in.is_empty() {
+        let e = &current.value;
+        let record = if e.archived_in.is_empty() {
             WriteOp::Delete {
-                key: keys::evidence(tenant, &current.value.id),
+                key: keys::evidence(tenant, &e.id),
                 condition: Condition::Version(current.version),
             }
         } else {
             WriteOp::Check {
-                key: keys::evidence(tenant, &current.value.id),
+                key: keys::evidence(tenant, &e.id),
                 condition: Condition::Version(current.version),
             }
         };
         let mut ops = vec![
             record,
             WriteOp::Delete {
-                key: Key::new(
-                    keys::evidence_of(tenant, &instance),
-                    current.value.id.clone(),
-                ),
+                key: keys::evidence_in(tenant, &e.action, &e.id),
                 condition: Condition::Always,
             },
         ];
-        ops.extend(history_ops(tenant, &instance, history));
+        ops.extend(history_ops(tenant, &e.action, history));
         match self.backend().write(ops).await {
             Ok(()) => Ok(()),
             Err(BackendError::ConditionFailed { .. }) => Err(StoreError::Conflict(format!(
                 "evidence {} changed while it was deleted; try again",
-                current.value.id
+                e.id
             ))),
             Err(e) => Err(e.into()),
         }

@@ -2,7 +2,9 @@
 //! another tenant's items. Tenant ids are validated (`TenantId`) and cannot contain `#`.
 
 use attest_domain::action::{InstanceRef, InstanceScope};
-use attest_domain::ids::{ActionId, AssessmentId, GroupId, RegulationId, TenantId, UserId};
+use attest_domain::ids::{
+    ActionId, AssessmentId, EvidenceId, GroupId, RegulationId, TenantId, UserId,
+};
 
 use crate::backend::Key;
 
@@ -137,13 +139,18 @@ pub fn history(tenant: &TenantId, instance: &InstanceRef) -> String {
 }
 
 /// Evidence by id.
-pub fn evidence(tenant: &TenantId, id: &str) -> Key {
-    Key::new(pk(tenant, "EVIDENCE"), id)
+pub fn evidence(tenant: &TenantId, id: &EvidenceId) -> Key {
+    Key::new(pk(tenant, "EVIDENCE"), id.as_str())
 }
 
 /// An action instance's evidence, sort key = evidence id.
 pub fn evidence_of(tenant: &TenantId, instance: &InstanceRef) -> String {
     pk(tenant, &format!("EVID#{}", instance_sk(instance)))
+}
+
+/// The item of one piece of evidence in its action instance's list.
+pub fn evidence_in(tenant: &TenantId, instance: &InstanceRef, id: &EvidenceId) -> Key {
+    Key::new(evidence_of(tenant, instance), id.as_str())
 }
 
 pub fn users(tenant: &TenantId) -> String {

@@ -2,56 +2,57 @@
 //! delete.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use attest_domain::evidence::{
-    check_declaration, check_link, DeclarationError, Evidence, EvidenceKind, EvidenceStatus,
-};
-use attest_domain::history::Source;
-use attest_domain::ids::new_id;
+use attest_blobs::BlobError;
+use attest_domain::evidence::Evidence;
+use attest_domain::ids::EvidenceId;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::body::JsonBody;
 use crate::claims::Caller;
-use crate::state::EvidenceConfig;
-use crate::usecases::actions::find_instance;
-use crate::usecases::evidence::{history_entry, object_key, summary};
+use crate::usecases::evidence::{self, EvidenceError, NewEvidence};
 use crate::{ApiError, AppState};
 
-/// Upload URLs live 15 minutes, download URLs 5.
-pub const UPLOAD_URL_LIFETIME: Duration = Duration::from_secs(15 * 60);
-pub const DOWNLOAD_URL_LIFETIME: Duration = Duration::from_secs(5 * 60);
-
-fn config(state: &AppState) -> Result<&EvidenceConfig, ApiError> {
-    state.evidence.as_ref().ok_or_else(|| {
-        ApiError::Internal("evidence storage is not configured for this function".into())
-    })
+impl From<EvidenceError> for ApiError {
+    fn from(e: EvidenceError) -> Self {
+        match e {
+            EvidenceError::ActionNotFound(id) => ApiError::NotFound(format!("action {id}")),
+            EvidenceError::NotFound(id) => ApiError::NotFound(format!("evidence {id}")),
+            EvidenceError::Invalid(f) => ApiError::invalid(f.field, f.message),
+            EvidenceError::Unsupported(m) => ApiError::UnsupportedMediaType(m),
+            EvidenceError::TooLarge(m) => ApiError::PayloadTooLarge(m),
+            EvidenceError::Conflict(m) => ApiError::Conflict(m),
+            e @ EvidenceError::NotConfigured => ApiError::Internal(e.to_string()),
+            EvidenceError::Blob(b) => b.into(),
+            EvidenceError::Store(s) => s.into(),
+        }
+    }
 }
 
-/// `{kind: "document", file_name, content_type, size}` or `{kind: "link", name, url}`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct NewEvidence {
-    kind: EvidenceKind,
-    file_name: Option<String>,
-    content_type: Option<String>,
-    size: Option<u64>,
-    name: Option<String>,
-    url: Option<String>,
-}
-
-fn required<T>(value: Option<T>, field: &str, kind: &str) -> Result<T, ApiError> {
-    value.ok_or_else(|| ApiError::invalid(field, format!("a {kind} needs {field}")))
+/// Evidence files, wherever they are stored: what was asked for is refused with a 4xx (a
+/// malformed key, a URL that does not allow it, an object that is there already); only an
+/// outage of the storage is 503.
+impl From<BlobError> for ApiError {
+    fn from(e: BlobError) -> Self {
+        match e {
+            BlobError::Unavailable(m) => ApiError::Unavailable(m),
+            e @ BlobError::Invalid(_) => ApiError::BadRequest {
+                detail: e.to_string(),
+                errors: vec![],
+            },
+            e @ BlobError::Refused(_) => ApiError::Denied(e.to_string()),
+            BlobError::Exists(m) => ApiError::Conflict(m),
+        }
+    }
 }
 
 #[derive(Serialize)]
 pub(crate) struct Added {
-    evidence_id: String,
+    evidence_id: EvidenceId,
     #[serde(skip_serializing_if = "Option::is_none")]
     upload_url: Option<String>,
     /// Headers the PUT to `upload_url` must carry, exactly (they are signed).
@@ -67,82 +68,17 @@ pub(crate) async fn add(
     caller: Caller,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<NewEvidence>,
-) -> Result<Response, ApiError> {
-    let cfg = config(&state)?;
-    let tenant = &caller.0.tenant;
-    let ctx = find_instance(&state.store, tenant, &id).await?;
-    let now = chrono::Utc::now();
-    let by = caller.0.user.as_str();
-    let mut upload = None;
-    let evidence = match body.kind {
-        EvidenceKind::Document => {
-            let file_name = required(body.file_name, "file_name", "document")?;
-            let content_type = required(body.content_type, "content_type", "document")?;
-            let size = required(body.size, "size", "document")?;
-            check_declaration(&file_name, &content_type, size, cfg.max_bytes).map_err(
-                |e| match e {
-                    DeclarationError::Unsupported(m) => ApiError::UnsupportedMediaType(m),
-                    DeclarationError::TooLarge(m) => ApiError::PayloadTooLarge(m),
-                    DeclarationError::Invalid(d) => d.into(),
-                },
-            )?;
-            let evidence = Evidence::pending_document(
-                new_id(),
-                ctx.instance.api_id(),
-                &file_name,
-                &content_type,
-                size,
-                by,
-                now,
-            );
-            let presigned = cfg
-                .blobs
-                .presign_put(
-                    &object_key(tenant, &evidence),
-                    &content_type,
-                    size,
-                    UPLOAD_URL_LIFETIME,
-                )
-                .await
-                .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-            upload = Some((
-                presigned,
-                now + chrono::Duration::from_std(UPLOAD_URL_LIFETIME).expect("15 minutes"),
-            ));
-            evidence
-        }
-        EvidenceKind::Link => {
-            let name = required(body.name, "name", "link")?;
-            let url = required(body.url, "url", "link")?;
-            check_link(&name, &url)?;
-            Evidence::link(new_id(), ctx.instance.api_id(), &name, &url, by, now)
-        }
+) -> Result<(StatusCode, Json<Added>), ApiError> {
+    let added = evidence::add(&state, &caller.0, &id, body).await?;
+    let upload = added.upload;
+    let body = Added {
+        evidence_id: added.evidence.id.clone(),
+        upload_url: upload.as_ref().map(|u| u.url.clone()),
+        expires_at: upload.as_ref().map(|u| u.expires_at),
+        upload_headers: upload.map(|u| u.headers),
+        evidence: added.evidence,
     };
-    let entry = history_entry(
-        caller.0.user.as_str(),
-        Source::Manual,
-        serde_json::Value::Null,
-        summary(&evidence),
-    );
-    state
-        .store
-        .add_evidence(tenant, &evidence, &[entry])
-        .await?;
-    let (upload_url, upload_headers, expires_at) = match upload {
-        Some((p, e)) => (Some(p.url), Some(p.headers.into_iter().collect()), Some(e)),
-        None => (None, None, None),
-    };
-    Ok((
-        StatusCode::CREATED,
-        Json(Added {
-            evidence_id: evidence.id.clone(),
-            upload_url,
-            upload_headers,
-            expires_at,
-            evidence,
-        }),
-    )
-        .into_response())
+    Ok((StatusCode::CREATED, Json(body)))
 }
 
 #[derive(Serialize)]
@@ -155,51 +91,32 @@ pub(crate) async fn list(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<EvidenceList>, ApiError> {
-    let ctx = find_instance(&state.store, &caller.0.tenant, &id).await?;
-    Ok(Json(EvidenceList {
-        items: state
-            .store
-            .list_evidence(&caller.0.tenant, &ctx.instance)
-            .await?,
-    }))
+    let items = evidence::list(&state.store, &caller.0.tenant, &id).await?;
+    Ok(Json(EvidenceList { items }))
 }
 
+#[derive(Serialize)]
+pub(crate) struct Download {
+    expires_at: chrono::DateTime<chrono::Utc>,
+    file_name: String,
+    url: String,
+}
+
+/// 303 to a short-lived URL of the file; the body says the same.
 pub(crate) async fn download(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let cfg = config(&state)?;
-    let e = state.store.get_evidence(&caller.0.tenant, &id).await?.value;
-    if e.kind == EvidenceKind::Link {
-        return Err(ApiError::Conflict(format!(
-            "evidence {id} is a link: {}",
-            e.url.unwrap_or_default()
-        )));
-    }
-    if e.status != EvidenceStatus::Verified {
-        return Err(ApiError::Conflict(format!(
-            "evidence {id} is {}, not verified; only verified files are downloaded",
-            e.status.as_str()
-        )));
-    }
-    let url = cfg
-        .blobs
-        .presign_get(
-            &object_key(&caller.0.tenant, &e),
-            &e.name,
-            DOWNLOAD_URL_LIFETIME,
-        )
-        .await
-        .map_err(|err| ApiError::Unavailable(err.to_string()))?;
-    let expires_at =
-        chrono::Utc::now() + chrono::Duration::from_std(DOWNLOAD_URL_LIFETIME).expect("5 minutes");
-    let mut response = (
-        StatusCode::SEE_OTHER,
-        Json(json!({"url": url, "expires_at": expires_at, "file_name": e.name})),
-    )
-        .into_response();
-    if let Ok(v) = url.parse() {
+    let d = evidence::download(&state, &caller.0.tenant, &id).await?;
+    let location = d.url.parse().ok();
+    let body = Download {
+        expires_at: d.expires_at,
+        file_name: d.file_name,
+        url: d.url,
+    };
+    let mut response = (StatusCode::SEE_OTHER, Json(body)).into_response();
+    if let Some(v) = location {
         response.headers_mut().insert(header::LOCATION, v);
     }
     Ok(response)
@@ -210,31 +127,85 @@ pub(crate) async fn remove(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let cfg = config(&state)?;
-    let tenant = &caller.0.tenant;
-    let current = state.store.get_evidence(tenant, &id).await?;
-    let ctx = find_instance(&state.store, tenant, &current.value.action).await?;
-    if ctx.status.test_status.locks_evidence() {
-        return Err(ApiError::Conflict(format!(
-            "the action's test status is {}; evidence cannot be deleted while a test result stands",
-            ctx.status.test_status
-        )));
-    }
-    let entry = history_entry(
-        caller.0.user.as_str(),
-        Source::Manual,
-        summary(&current.value),
-        serde_json::Value::Null,
-    );
-    state
-        .store
-        .delete_evidence(tenant, &current, &[entry])
-        .await?;
-    if current.value.kind == EvidenceKind::Document && current.value.archived_in.is_empty() {
-        cfg.blobs
-            .delete(&object_key(tenant, &current.value))
-            .await
-            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    }
+    evidence::remove(&state, &caller.0, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use attest_domain::FieldError;
+    use attest_store::{BackendError, StoreError};
+    use axum::http::StatusCode;
+
+    use super::*;
+
+    #[test]
+    fn blob_errors_are_refusals_except_outages() {
+        for (e, status) in [
+            (
+                BlobError::Invalid("bad key".into()),
+                StatusCode::BAD_REQUEST,
+            ),
+            (BlobError::Refused("expired".into()), StatusCode::FORBIDDEN),
+            (BlobError::Exists("used".into()), StatusCode::CONFLICT),
+            (
+                BlobError::Unavailable("S3 down".into()),
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+        ] {
+            let via_evidence = ApiError::from(EvidenceError::Blob(e.clone()));
+            assert_eq!(ApiError::from(e).status(), status);
+            assert_eq!(via_evidence.status(), status);
+        }
+    }
+
+    #[test]
+    fn evidence_errors_map_to_http() {
+        let cases = [
+            (
+                EvidenceError::ActionNotFound("a1".into()),
+                StatusCode::NOT_FOUND,
+                "action a1 not found",
+            ),
+            (
+                EvidenceError::NotFound("e1".into()),
+                StatusCode::NOT_FOUND,
+                "evidence e1 not found",
+            ),
+            (
+                EvidenceError::Invalid(FieldError::new("url", "not a valid link")),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid url: not a valid link",
+            ),
+            (
+                EvidenceError::Unsupported("no .exe".into()),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "no .exe",
+            ),
+            (
+                EvidenceError::TooLarge("too big".into()),
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too big",
+            ),
+            (
+                EvidenceError::Conflict("a link".into()),
+                StatusCode::CONFLICT,
+                "a link",
+            ),
+            (
+                EvidenceError::NotConfigured,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error: evidence storage is not configured for this function",
+            ),
+            (
+                EvidenceError::Store(StoreError::Backend(BackendError::Unavailable("x".into()))),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage is unavailable",
+            ),
+        ];
+        for (e, status, message) in cases {
+            let api = ApiError::from(e);
+            assert_eq!((api.status(), api.to_string().as_str()), (status, message));
+        }
+    }
 }

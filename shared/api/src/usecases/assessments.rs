@@ -418,8 +418,8 @@ pub async fn archive(
         for e in items.iter_mut() {
             let current = state.store.get_evidence(tenant, &e.id).await?;
             let mut next = current.value.clone();
-            if !next.archived_in.contains(&a.value.id.to_string()) {
-                next.archived_in.push(a.value.id.to_string());
+            if !next.archived_in.contains(&a.value.id) {
+                next.archived_in.push(a.value.id.clone());
                 state
                     .store
                     .update_evidence(tenant, &current, &next, &[])

@@ -8,7 +8,7 @@ use attest_domain::evidence::{Evidence, EvidenceKind};
 use attest_domain::group::{AssessmentGroup, GroupName};
 use attest_domain::history::Source;
 use attest_domain::identity::Identity;
-use attest_domain::ids::{new_id, GroupId, TenantId};
+use attest_domain::ids::{new_id, EvidenceId, GroupId, TenantId};
 use attest_domain::{DomainError, FieldError};
 use attest_store::groups::NewGroup;
 use attest_store::instances::InstanceUpdate;
@@ -257,19 +257,20 @@ async fn copy_evidence_links(
             .list_evidence(tenant, &source)
             .await?
             .into_iter()
-            .filter(|e| e.kind == EvidenceKind::Link)
+            .filter(|e| e.kind() == EvidenceKind::Link)
         {
             let copy = Evidence {
-                id: copy_id(&link.id, to),
-                action: target.api_id(),
-                created_by: caller.user.to_string(),
+                id: EvidenceId::parse(copy_id(link.id.as_str(), to))?,
+                action: target.clone(),
+                created_by: caller.user.clone(),
                 created_at: now,
                 archived_in: Vec::new(),
                 ..link
             };
             let entry = history_entry(
-                caller.user.as_str(),
+                Some(&caller.user),
                 Source::Import,
+                now,
                 serde_json::Value::Null,
                 summary(&copy),
             );
