@@ -522,50 +522,12 @@ pub async fn assign(
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use std::collections::BTreeSet;
-    use std::sync::Arc;
-
-    use attest_domain::group::GroupName;
-    use attest_domain::identity::Role;
-    use attest_domain::ids::UserId;
 
     use super::*;
-    use crate::usecases::assessments::{self, CreateAssessment};
-
-    /// Ports over a real embedded store on a temporary file, and an administrator of "acme".
-    pub(crate) fn ports() -> (AppState, Identity, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let backend =
-            attest_store_embedded::EmbeddedBackend::open(&dir.path().join("a.redb")).unwrap();
-        let state = AppState::new(Store::new(Arc::new(backend)));
-        let caller = Identity {
-            tenant: TenantId::parse("acme").unwrap(),
-            user: UserId::parse("alice").unwrap(),
-            name: None,
-            email: None,
-            roles: BTreeSet::from([Role::Administrator]),
-        };
-        (state, caller, dir)
-    }
-
-    /// Creates an assessment of `regulation` in a new group `group`.
-    pub(crate) async fn assess(
-        state: &AppState,
-        caller: &Identity,
-        regulation: &str,
-        group: &str,
-    ) -> crate::usecases::views::AssessmentView {
-        let body = CreateAssessment {
-            regulation_id: RegulationId::parse(regulation).unwrap(),
-            group_id: None,
-            group_name: Some(GroupName::parse(group).unwrap()),
-            copy_from: None,
-            services: vec!["aws".into()],
-            name: None,
-        };
-        assessments::create(state, caller, body).await.unwrap()
-    }
+    use crate::usecases::assessments;
+    use crate::usecases::testkit::{assess, ports};
 
     /// A tenant with one ISO 27001 assessment.
     async fn tenant() -> (AppState, Identity, tempfile::TempDir) {

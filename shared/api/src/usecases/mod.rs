@@ -15,6 +15,8 @@ pub mod evidence;
 pub mod groups;
 pub mod regulations;
 pub mod score;
+#[cfg(test)]
+pub(crate) mod testkit;
 pub mod users;
 pub mod views;
 pub mod workspace;

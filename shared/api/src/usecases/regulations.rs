@@ -455,31 +455,10 @@ pub async fn import_oscal(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeSet;
-    use std::sync::Arc;
-
-    use attest_domain::identity::Role;
-    use attest_domain::ids::UserId;
-    use attest_store::Store;
     use serde_json::json;
 
     use super::*;
-
-    /// The ports over a store on a real embedded file, and an administrator of `acme`.
-    fn ports() -> (AppState, Identity, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let backend =
-            attest_store_embedded::EmbeddedBackend::open(&dir.path().join("a.redb")).unwrap();
-        let state = AppState::new(Store::new(Arc::new(backend)));
-        let caller = Identity {
-            tenant: TenantId::parse("acme").unwrap(),
-            user: UserId::parse("alice").unwrap(),
-            name: None,
-            email: None,
-            roles: BTreeSet::from([Role::Administrator]),
-        };
-        (state, caller, dir)
-    }
+    use crate::usecases::testkit::ports;
 
     fn body(value: serde_json::Value) -> NewRegulation {
         serde_json::from_value(value).unwrap()

@@ -53,36 +53,17 @@ pub async fn tenant_score(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeSet;
-    use std::sync::Arc;
-
     use attest_domain::action::{ActionPatch, InstanceScope};
     use attest_domain::assessment::Assessment;
     use attest_domain::group::{AssessmentGroup, GroupName};
-    use attest_domain::identity::{Identity, Role};
-    use attest_domain::ids::{AssessmentId, GroupId, RegulationId, UserId};
+    use attest_domain::ids::{AssessmentId, GroupId, RegulationId};
     use attest_domain::vocab::{ImplementationStatus, TestStatus, TestingType};
     use attest_store::groups::NewGroup;
     use attest_store::usage::Usage;
-    use attest_store::Store;
 
     use super::*;
+    use crate::usecases::testkit::ports;
     use crate::usecases::{actions, regulations};
-
-    fn ports() -> (AppState, Identity, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let backend =
-            attest_store_embedded::EmbeddedBackend::open(&dir.path().join("a.redb")).unwrap();
-        let state = AppState::new(Store::new(Arc::new(backend)));
-        let caller = Identity {
-            tenant: TenantId::parse("acme").unwrap(),
-            user: UserId::parse("alice").unwrap(),
-            name: None,
-            email: None,
-            roles: BTreeSet::from([Role::Administrator]),
-        };
-        (state, caller, dir)
-    }
 
     #[tokio::test]
     async fn an_empty_tenant_scores_nothing() {

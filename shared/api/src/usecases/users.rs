@@ -110,27 +110,15 @@ pub async fn set_roles(
 mod tests {
     use std::sync::Arc;
 
-    use attest_store::Store;
     use chrono::TimeZone;
 
     use super::*;
     use crate::state::FixedClock;
 
     fn ports() -> (AppState, Identity, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let backend =
-            attest_store_embedded::EmbeddedBackend::open(&dir.path().join("a.redb")).unwrap();
+        let (state, caller, dir) = crate::usecases::testkit::ports();
         let now = chrono::Utc.with_ymd_and_hms(2025, 3, 1, 9, 0, 0).unwrap();
-        let state =
-            AppState::new(Store::new(Arc::new(backend))).with_clock(Arc::new(FixedClock(now)));
-        let caller = Identity {
-            tenant: TenantId::parse("acme").unwrap(),
-            user: UserId::parse("alice").unwrap(),
-            name: None,
-            email: None,
-            roles: BTreeSet::from([Role::Administrator]),
-        };
-        (state, caller, dir)
+        (state.with_clock(Arc::new(FixedClock(now))), caller, dir)
     }
 
     fn rob_id() -> UserId {

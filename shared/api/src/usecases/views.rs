@@ -266,3 +266,149 @@ impl ControlFilter {
                     .any(|a| self.test_status.contains(&a.test_status)))
     }
 }
+
+/// Views frozen into an archive's snapshot, and shown again from it.
+mod frozen {
+    use attest_domain::score::Score;
+    use attest_domain::snapshot::{
+        FrozenAction, FrozenAssessment, FrozenControl, FrozenProgress, FrozenScore,
+    };
+
+    use super::{ActionSummary, AssessmentView, ControlView, ProgressView, ScoreView};
+
+    impl From<ScoreView> for FrozenScore {
+        fn from(s: ScoreView) -> Self {
+            FrozenScore {
+                achieved: s.achieved,
+                possible: s.possible,
+            }
+        }
+    }
+
+    impl From<FrozenScore> for ScoreView {
+        fn from(s: FrozenScore) -> Self {
+            Score::from(s).into()
+        }
+    }
+
+    impl From<&AssessmentView> for FrozenAssessment {
+        fn from(v: &AssessmentView) -> Self {
+            FrozenAssessment {
+                id: v.id.clone(),
+                name: v.name.clone(),
+                group_id: v.group_id.clone(),
+                group_name: v.group_name.clone(),
+                regulation_id: v.regulation_id.clone(),
+                regulation_name: v.regulation_name.clone(),
+                services: v.services.clone(),
+                created_at: v.created_at,
+                archived_at: v.archived_at,
+                score: v.score.into(),
+                progress: FrozenProgress {
+                    controls_total: v.progress.controls_total,
+                    controls_assessed: v.progress.controls_assessed,
+                },
+                version: v.version,
+            }
+        }
+    }
+
+    impl From<FrozenAssessment> for AssessmentView {
+        fn from(f: FrozenAssessment) -> Self {
+            AssessmentView {
+                id: f.id,
+                name: f.name,
+                group_id: f.group_id,
+                group_name: f.group_name,
+                regulation_id: f.regulation_id,
+                regulation_name: f.regulation_name,
+                services: f.services,
+                created_at: f.created_at,
+                archived: true,
+                archived_at: f.archived_at,
+                score: f.score.into(),
+                progress: ProgressView {
+                    controls_total: f.progress.controls_total,
+                    controls_assessed: f.progress.controls_assessed,
+                },
+                version: f.version,
+            }
+        }
+    }
+
+    impl From<&ActionSummary> for FrozenAction {
+        fn from(a: &ActionSummary) -> Self {
+            FrozenAction {
+                id: a.id.clone(),
+                action_id: a.action_id.clone(),
+                title: a.title.clone(),
+                category: a.category,
+                action_type: a.action_type,
+                control_type: a.control_type,
+                enforcement: a.enforcement,
+                managed_by: a.managed_by,
+                testing_type: a.testing_type,
+                points: a.points,
+                owner: a.owner.clone(),
+                implementation_status: a.implementation_status,
+                implementation_date: a.implementation_date,
+                test_status: a.test_status,
+                test_date: a.test_date,
+                score: a.score.into(),
+                version: a.version,
+            }
+        }
+    }
+
+    impl From<FrozenAction> for ActionSummary {
+        fn from(a: FrozenAction) -> Self {
+            ActionSummary {
+                id: a.id,
+                action_id: a.action_id,
+                title: a.title,
+                category: a.category,
+                action_type: a.action_type,
+                control_type: a.control_type,
+                enforcement: a.enforcement,
+                managed_by: a.managed_by,
+                testing_type: a.testing_type,
+                points: a.points,
+                owner: a.owner,
+                implementation_status: a.implementation_status,
+                implementation_date: a.implementation_date,
+                test_status: a.test_status,
+                test_date: a.test_date,
+                score: a.score.into(),
+                version: a.version,
+            }
+        }
+    }
+
+    impl From<&ControlView> for FrozenControl {
+        fn from(c: &ControlView) -> Self {
+            FrozenControl {
+                id: c.id.clone(),
+                title: c.title.clone(),
+                description: c.description.clone(),
+                family_id: c.family_id.clone(),
+                family_title: c.family_title.clone(),
+                score: c.score.into(),
+                actions: c.actions.iter().map(FrozenAction::from).collect(),
+            }
+        }
+    }
+
+    impl From<FrozenControl> for ControlView {
+        fn from(c: FrozenControl) -> Self {
+            ControlView {
+                id: c.id,
+                title: c.title,
+                description: c.description,
+                family_id: c.family_id,
+                family_title: c.family_title,
+                score: c.score.into(),
+                actions: c.actions.into_iter().map(ActionSummary::from).collect(),
+            }
+        }
+    }
+}
