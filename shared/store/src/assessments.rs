@@ -6,7 +6,7 @@ use attest_domain::assessment::Assessment;
 use attest_domain::ids::{AssessmentId, TenantId};
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{BackendError, Condition, WriteOp};
+use crate::backend::{BackendError, Condition, WriteOp, MAX_TRANSACTION_OPS};
 use crate::record::{decode, encode, Versioned};
 use crate::usage::{clear_mark_op, mark_op, Usage};
 use crate::{keys, Key, Store, StoreError};
@@ -121,8 +121,14 @@ impl Store {
         }
     }
 
-    /// Freezes the assessment: stores `snapshot`, marks it archived and releases its pair
-    /// locks (archiving breaks its tie to the group). Conflict if it is archived already.
+    /// Freezes the assessment: stores `snapshot`, marks it archived, releases its pair locks
+    /// (archiving breaks its tie to the group), ends its uses, and marks `evidence` (what the
+    /// snapshot links to) as kept by the archive. Conflict if it is archived already.
+    ///
+    /// The archive and the evidence marks land in one transaction when they fit (up to about
+    /// 35 evidence records); beyond that the marks go first, in transactions of their own, and
+    /// the archive last. A mark whose archive then fails only keeps a record longer than
+    /// needed; no archive ever lacks its marks.
     pub async fn archive_assessment(
         &self,
         tenant: &TenantId,
@@ -130,11 +136,18 @@ impl Store {
         at: chrono::DateTime<chrono::Utc>,
         snapshot: &serde_json::Value,
         usages: &[Usage],
+        evidence: &[Versioned<attest_domain::evidence::Evidence>],
     ) -> Result<Versioned<Assessment>, StoreError> {
         current
             .value
             .ensure_live()
             .map_err(|e| StoreError::Conflict(e.to_string()))?;
+        let changed = || {
+            StoreError::Conflict(format!(
+                "assessment {} or its evidence changed while it was archived; try again",
+                current.value.id
+            ))
+        };
         self.mark_usages(tenant, &current.value.id, at).await?;
         self.delete_usages(tenant, usages).await?;
         let text = snapshot.to_string();
@@ -171,6 +184,34 @@ impl Store {
                 }),
         );
         ops.push(clear_mark_op(tenant, &archived.id));
+        // Evidence marks, a record (2 writes) at a time, into the archive's transaction while
+        // they fit, into earlier ones beyond.
+        let mut earlier: Vec<Vec<WriteOp>> = Vec::new();
+        for marks in evidence
+            .iter()
+            .filter_map(|e| crate::evidence::archive_mark_ops(tenant, e, &archived.id))
+        {
+            if ops.len() + marks.len() <= MAX_TRANSACTION_OPS {
+                ops.extend(marks);
+                continue;
+            }
+            match earlier.last_mut() {
+                Some(batch) if batch.len() + marks.len() <= MAX_TRANSACTION_OPS => {
+                    batch.extend(marks)
+                }
+                _ => earlier.push(marks),
+            }
+        }
+        for batch in earlier {
+            match self.backend().write(batch).await {
+                Ok(()) => {}
+                Err(BackendError::ConditionFailed { .. }) => {
+                    self.put_usages(tenant, &archived.id, usages).await?;
+                    return Err(changed());
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         match self.backend().write(ops).await {
             Ok(()) => Ok(Versioned {
                 version,
@@ -179,10 +220,7 @@ impl Store {
             Err(BackendError::ConditionFailed { .. }) => {
                 // Still live: its instances are still used.
                 self.put_usages(tenant, &archived.id, usages).await?;
-                Err(StoreError::Conflict(format!(
-                    "assessment {} changed while it was archived; try again",
-                    archived.id
-                )))
+                Err(changed())
             }
             Err(e) => Err(e.into()),
         }

@@ -699,7 +699,7 @@ pub async fn assessments_keep_one_per_regulation_and_service_in_a_group(b: Arc<d
     // Archiving freezes a snapshot larger than one item and frees the pairs.
     let snapshot = json!({"controls": "y".repeat(700 * 1024), "n": 1});
     let archived = store
-        .archive_assessment(&acme, &a1, chrono::Utc::now(), &snapshot, &[])
+        .archive_assessment(&acme, &a1, chrono::Utc::now(), &snapshot, &[], &[])
         .await
         .unwrap();
     assert!(archived.value.is_archived());
@@ -709,7 +709,7 @@ pub async fn assessments_keep_one_per_regulation_and_service_in_a_group(b: Arc<d
     );
     assert!(matches!(
         store
-            .archive_assessment(&acme, &archived, chrono::Utc::now(), &snapshot, &[])
+            .archive_assessment(&acme, &archived, chrono::Utc::now(), &snapshot, &[], &[])
             .await,
         Err(StoreError::Conflict(_))
     ));
@@ -1037,7 +1037,14 @@ pub async fn the_usage_index_follows_assessments(b: Arc<dyn Backend>) {
         .is_empty());
     // Archiving one assessment removes its uses, and only its.
     store
-        .archive_assessment(&acme, &v1, chrono::Utc::now(), &json!({}), &usages(&a1))
+        .archive_assessment(
+            &acme,
+            &v1,
+            chrono::Utc::now(),
+            &json!({}),
+            &usages(&a1),
+            &[],
+        )
         .await
         .unwrap();
     let used: Vec<_> = store

@@ -5,7 +5,7 @@
 use attest_domain::action::InstanceRef;
 use attest_domain::evidence::Evidence;
 use attest_domain::history::HistoryEntry;
-use attest_domain::ids::{EvidenceId, TenantId};
+use attest_domain::ids::{AssessmentId, EvidenceId, TenantId};
 
 use crate::backend::{BackendError, Condition, WriteOp};
 use crate::instances::history_sk;
@@ -26,6 +26,35 @@ fn history_ops(
             condition: Condition::Always,
         })
         .collect()
+}
+
+/// The writes that mark a record as kept by an archived assessment: the record, conditioned
+/// on its version, and its copy in the action's list. `None` when it is marked already.
+pub(crate) fn archive_mark_ops(
+    tenant: &TenantId,
+    current: &Versioned<Evidence>,
+    assessment: &AssessmentId,
+) -> Option<Vec<WriteOp>> {
+    if current.value.archived_in.contains(assessment) {
+        return None;
+    }
+    let mut next = current.value.clone();
+    next.archived_in.push(assessment.clone());
+    let version = current.version + 1;
+    Some(vec![
+        WriteOp::Put {
+            item: encode(keys::evidence(tenant, &next.id), version, &next),
+            condition: Condition::Version(current.version),
+        },
+        WriteOp::Put {
+            item: encode(
+                keys::evidence_in(tenant, &next.action, &next.id),
+                version,
+                &next,
+            ),
+            condition: Condition::Always,
+        },
+    ])
 }
 
 impl Store {
@@ -77,14 +106,34 @@ impl Store {
         tenant: &TenantId,
         instance: &InstanceRef,
     ) -> Result<Vec<Evidence>, StoreError> {
+        Ok(self
+            .list_evidence_versioned(tenant, instance)
+            .await?
+            .into_iter()
+            .map(|v| v.value)
+            .collect())
+    }
+
+    /// The same, with each record's version (the list holds a copy written at the record's
+    /// version, so a change can be conditioned on it).
+    pub async fn list_evidence_versioned(
+        &self,
+        tenant: &TenantId,
+        instance: &InstanceRef,
+    ) -> Result<Vec<Versioned<Evidence>>, StoreError> {
         let items = self
             .query_all(keys::evidence_of(tenant, instance), "")
             .await?;
         let mut out = items
             .into_iter()
-            .map(|i| decode::<Evidence>(i).map(|v| v.value))
+            .map(decode::<Evidence>)
             .collect::<Result<Vec<_>, _>>()?;
-        out.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        out.sort_by(|a, b| {
+            a.value
+                .created_at
+                .cmp(&b.value.created_at)
+                .then(a.value.id.cmp(&b.value.id))
+        });
         Ok(out)
     }
 

@@ -10,11 +10,12 @@ use attest_domain::evidence::Evidence;
 use attest_domain::group::GroupName;
 use attest_domain::identity::Identity;
 use attest_domain::ids::{new_id, AssessmentId, GroupId, RegulationId, TenantId};
+use attest_domain::snapshot::{FrozenControl, Snapshot, SNAPSHOT_FORMAT};
 use attest_domain::{DomainError, FieldError};
 use attest_store::groups::NewGroup;
 use attest_store::usage::Usage;
 use attest_store::{StoreError, Versioned};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::catalog::Catalog;
 use super::groups::{self, GroupError};
@@ -93,16 +94,6 @@ pub struct CreateAssessment {
     pub copy_from: Option<GroupId>,
     pub services: Vec<String>,
     pub name: Option<String>,
-}
-
-/// What an archived assessment froze.
-#[derive(Serialize, Deserialize)]
-pub struct Snapshot {
-    pub assessment: AssessmentView,
-    pub controls: Vec<ControlView>,
-    /// Evidence of each action instance, by instance id.
-    #[serde(default)]
-    pub evidence: BTreeMap<String, Vec<Evidence>>,
 }
 
 /// The instances an assessment uses, as usage items.
@@ -268,7 +259,7 @@ pub async fn list(
     for a in &ws.assessments {
         if a.value.is_archived() {
             if include_archived {
-                items.push(snapshot(state, tenant, &a.value.id).await?.assessment);
+                items.push(snapshot(state, tenant, &a.value.id).await?.0);
             }
             continue;
         }
@@ -284,14 +275,20 @@ pub async fn list(
     Ok(items)
 }
 
+/// An archive's frozen view and controls, and the evidence it links to.
 async fn snapshot(
     state: &AppState,
     tenant: &TenantId,
     id: &AssessmentId,
-) -> Result<Snapshot, AssessmentError> {
+) -> Result<(AssessmentView, Vec<ControlView>, EvidenceById), AssessmentError> {
     let value = state.store.get_snapshot(tenant, id).await?;
-    serde_json::from_value(value)
-        .map_err(|e| AssessmentError::Broken(format!("snapshot of {id}: {e}")))
+    let s: Snapshot = serde_json::from_value(value)
+        .map_err(|e| AssessmentError::Broken(format!("snapshot of {id}: {e}")))?;
+    Ok((
+        s.assessment.into(),
+        s.controls.into_iter().map(ControlView::from).collect(),
+        s.evidence,
+    ))
 }
 
 /// The live view of one assessment and its controls: its group, its regulation (with the
@@ -328,8 +325,8 @@ async fn view(
 ) -> Result<(AssessmentView, Vec<ControlView>, Versioned<Assessment>), AssessmentError> {
     let a = state.store.get_assessment(tenant, &parse_id(id)?).await?;
     if a.value.is_archived() {
-        let s = snapshot(state, tenant, &a.value.id).await?;
-        Ok((s.assessment, s.controls, a))
+        let (view, controls, _) = snapshot(state, tenant, &a.value.id).await?;
+        Ok((view, controls, a))
     } else {
         let (view, controls) = live_view(state, tenant, &a).await?;
         Ok((view, controls, a))
@@ -359,12 +356,15 @@ pub async fn controls(
     ))
 }
 
-/// The evidence of every action an assessment uses (one query per action).
+/// Evidence by action instance id.
+pub type EvidenceById = BTreeMap<String, Vec<Evidence>>;
+
+/// The evidence of every action an assessment uses, with versions (one query per action).
 async fn evidence_of(
     state: &AppState,
     tenant: &TenantId,
     controls: &[ControlView],
-) -> Result<BTreeMap<String, Vec<Evidence>>, AssessmentError> {
+) -> Result<BTreeMap<String, Vec<Versioned<Evidence>>>, AssessmentError> {
     let mut out = BTreeMap::new();
     for action in controls.iter().flat_map(|c| c.actions.iter()) {
         if out.contains_key(&action.id) {
@@ -372,11 +372,21 @@ async fn evidence_of(
         }
         let instance = InstanceRef::parse(&action.id)
             .ok_or_else(|| AssessmentError::Broken(format!("bad instance id {}", action.id)))?;
-        let items = state.store.list_evidence(tenant, &instance).await?;
+        let items = state
+            .store
+            .list_evidence_versioned(tenant, &instance)
+            .await?;
         out.insert(action.id.clone(), items);
     }
-    out.retain(|_, v: &mut Vec<Evidence>| !v.is_empty());
+    out.retain(|_, v: &mut Vec<_>| !v.is_empty());
     Ok(out)
+}
+
+fn values(evidence: BTreeMap<String, Vec<Versioned<Evidence>>>) -> EvidenceById {
+    evidence
+        .into_iter()
+        .map(|(k, v)| (k, v.into_iter().map(|e| e.value).collect()))
+        .collect()
 }
 
 /// `GET /assessments/{id}/evidence`: evidence by action instance id (frozen for archives).
@@ -384,13 +394,13 @@ pub async fn evidence(
     state: &AppState,
     tenant: &TenantId,
     id: &str,
-) -> Result<(AssessmentId, bool, BTreeMap<String, Vec<Evidence>>), AssessmentError> {
+) -> Result<(AssessmentId, bool, EvidenceById), AssessmentError> {
     let a = state.store.get_assessment(tenant, &parse_id(id)?).await?;
     let items = if a.value.is_archived() {
-        snapshot(state, tenant, &a.value.id).await?.evidence
+        snapshot(state, tenant, &a.value.id).await?.2
     } else {
         let (_, controls) = live_view(state, tenant, &a).await?;
-        evidence_of(state, tenant, &controls).await?
+        values(evidence_of(state, tenant, &controls).await?)
     };
     let archived = a.value.is_archived();
     Ok((a.value.id, archived, items))
@@ -412,32 +422,28 @@ pub async fn archive(
     view.archived = true;
     view.archived_at = Some(at);
     view.version = a.version + 1;
-    // Evidence the archive links to outlives its removal from the live action.
-    let mut evidence = evidence_of(state, tenant, &controls).await?;
-    for items in evidence.values_mut() {
-        for e in items.iter_mut() {
-            let current = state.store.get_evidence(tenant, &e.id).await?;
-            let mut next = current.value.clone();
-            if !next.archived_in.contains(&a.value.id) {
-                next.archived_in.push(a.value.id.clone());
-                state
-                    .store
-                    .update_evidence(tenant, &current, &next, &[])
-                    .await?;
-            }
-            *e = next;
+    // Evidence the archive links to outlives its removal from the live action: the store
+    // marks it in the archive's transaction.
+    let evidence = evidence_of(state, tenant, &controls).await?;
+    let records: Vec<Versioned<Evidence>> = evidence.values().flatten().cloned().collect();
+    let mut frozen = values(evidence);
+    for e in frozen.values_mut().flatten() {
+        if !e.archived_in.contains(&a.value.id) {
+            e.archived_in.push(a.value.id.clone());
         }
     }
     let snapshot = serde_json::to_value(Snapshot {
-        assessment: view.clone(),
-        controls,
-        evidence,
+        format: SNAPSHOT_FORMAT,
+        assessment: (&view).into(),
+        controls: controls.iter().map(FrozenControl::from).collect(),
+        evidence: frozen,
     })
     .map_err(|e| AssessmentError::Broken(e.to_string()))?;
     let catalog = Catalog::load_for(&state.store, tenant, [&a.value.regulation_id]).await?;
+    let uses = usages(&catalog, &a.value);
     state
         .store
-        .archive_assessment(tenant, &a, at, &snapshot, &usages(&catalog, &a.value))
+        .archive_assessment(tenant, &a, at, &snapshot, &uses, &records)
         .await?;
     tracing::info!(tenant = %tenant, assessment = %a.value.id, "assessment archived");
     Ok(view)
@@ -457,4 +463,136 @@ pub async fn delete(state: &AppState, caller: &Identity, id: &str) -> Result<(),
         .await?;
     tracing::info!(tenant = %tenant, assessment = %a.value.id, "assessment deleted");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use attest_domain::action::ActionPatch;
+    use attest_domain::ids::EvidenceId;
+
+    use super::*;
+    use crate::usecases::actions;
+    use crate::usecases::testkit::{assess, ports};
+
+    /// Links `n` pages to an action instance.
+    async fn links(state: &AppState, caller: &Identity, instance: &str, n: usize) {
+        let instance = InstanceRef::parse(instance).unwrap();
+        for i in 0..n {
+            let link = Evidence::link(
+                EvidenceId::generate(),
+                instance.clone(),
+                &format!("page {i}"),
+                &format!("https://intranet.example/p/{i}"),
+                &caller.user,
+                state.now(),
+            );
+            state
+                .store
+                .add_evidence(&caller.tenant, &link, &[])
+                .await
+                .unwrap();
+        }
+    }
+
+    fn owner(o: &str) -> ActionPatch {
+        ActionPatch {
+            owner: Some(Some(o.into())),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn an_archive_is_frozen_keeps_its_evidence_and_cannot_be_deleted() {
+        let (state, caller, _dir) = ports();
+        let iso = assess(&state, &caller, "iso-27001-2022", "Europe").await;
+        actions::update(&state, &caller, "mfa-admins", &owner("cara"), None)
+            .await
+            .unwrap();
+        // More evidence than one transaction holds beside the archive.
+        links(&state, &caller, "mfa-admins", 45).await;
+        let archived = archive(&state, &caller, iso.id.as_str()).await.unwrap();
+        assert!(archived.archived);
+        // Later changes do not reach the archive.
+        actions::update(&state, &caller, "mfa-admins", &owner("dan"), None)
+            .await
+            .err()
+            .expect("no live assessment uses it any more");
+        let filter = ControlFilter {
+            control: vec!["A.8.5".into()],
+            ..Default::default()
+        };
+        let (view, controls) = super::controls(&state, &caller.tenant, iso.id.as_str(), &filter)
+            .await
+            .unwrap();
+        assert_eq!(view, archived);
+        let mfa = controls[0]
+            .actions
+            .iter()
+            .find(|a| a.id == "mfa-admins")
+            .unwrap();
+        assert_eq!(mfa.owner.as_deref(), Some("cara"));
+        // Every linked record is marked as kept by the archive, and the archive lists them.
+        let instance = InstanceRef::parse("mfa-admins").unwrap();
+        let stored = state
+            .store
+            .list_evidence(&caller.tenant, &instance)
+            .await
+            .unwrap();
+        assert_eq!(stored.len(), 45);
+        assert!(stored.iter().all(|e| e.archived_in == vec![iso.id.clone()]));
+        let (_, frozen, items) = super::evidence(&state, &caller.tenant, iso.id.as_str())
+            .await
+            .unwrap();
+        assert!(frozen);
+        assert_eq!(items["mfa-admins"].len(), 45);
+        // An archive is kept.
+        assert!(matches!(
+            delete(&state, &caller, iso.id.as_str()).await,
+            Err(AssessmentError::Conflict(_))
+        ));
+        assert!(matches!(
+            archive(&state, &caller, iso.id.as_str()).await,
+            Err(AssessmentError::Conflict(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_cut_short_index_is_mended_by_the_next_assessment_change() {
+        let (state, caller, _dir) = ports();
+        let iso = assess(&state, &caller, "iso-27001-2022", "Europe").await;
+        // A writer that died between marking and removing the uses of ISO, a while ago.
+        let catalog = Catalog::load_for(&state.store, &caller.tenant, [&iso.regulation_id])
+            .await
+            .unwrap();
+        let stored = state
+            .store
+            .get_assessment(&caller.tenant, &iso.id)
+            .await
+            .unwrap();
+        state
+            .store
+            .mark_usages(
+                &caller.tenant,
+                &iso.id,
+                state.now() - chrono::TimeDelta::minutes(5),
+            )
+            .await
+            .unwrap();
+        state
+            .store
+            .delete_usages(&caller.tenant, &usages(&catalog, &stored.value))
+            .await
+            .unwrap();
+        assert!(
+            actions::find_instance(&state.store, &caller.tenant, "mfa-admins")
+                .await
+                .is_err(),
+            "the index lost ISO's uses"
+        );
+        assess(&state, &caller, "gdpr", "Americas").await;
+        let ctx = actions::find_instance(&state.store, &caller.tenant, "mfa-admins")
+            .await
+            .unwrap();
+        assert!(ctx.usages.iter().any(|u| u.assessment_id == iso.id));
+    }
 }
