@@ -110,6 +110,25 @@ impl Store {
         Ok(out)
     }
 
+    /// One page of the tenant's assessments in id order, after id `after`.
+    pub async fn assessment_page(
+        &self,
+        tenant: &TenantId,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<(Vec<Versioned<Assessment>>, Option<String>), StoreError> {
+        let mut query = crate::Query::prefix(keys::assessments(tenant), "");
+        query.after = after;
+        query.limit = Some(limit);
+        let page = self.backend().query(&query).await?;
+        let items = page
+            .items
+            .into_iter()
+            .map(decode::<Assessment>)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((items, page.next))
+    }
+
     pub async fn get_assessment(
         &self,
         tenant: &TenantId,

@@ -91,6 +91,20 @@ impl Store {
         Ok(groups)
     }
 
+    /// Several groups by id (those that exist).
+    pub async fn get_groups(
+        &self,
+        tenant: &TenantId,
+        ids: &[&GroupId],
+    ) -> Result<Vec<Versioned<AssessmentGroup>>, StoreError> {
+        let keys: Vec<_> = ids.iter().map(|id| keys::group(tenant, id)).collect();
+        let mut out = Vec::with_capacity(keys.len());
+        for item in self.backend().get_many(&keys).await?.into_iter().flatten() {
+            out.push(decode(item)?);
+        }
+        Ok(out)
+    }
+
     pub async fn get_group(
         &self,
         tenant: &TenantId,

@@ -75,6 +75,18 @@ impl Store {
             .collect::<Result<_, _>>()?)
     }
 
+    /// The stored tenant-wide instances (technical and provider actions).
+    pub async fn list_tenant_instances(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<HashMap<InstanceRef, Versioned<ActionStatus>>, StoreError> {
+        let items = self.query_all(keys::instances(tenant), "T#").await?;
+        Ok(items
+            .into_iter()
+            .map(decode_instance)
+            .collect::<Result<_, _>>()?)
+    }
+
     /// The stored instances one group sees: the tenant-wide ones and the group's own.
     pub async fn list_instances_for_group(
         &self,

@@ -20,7 +20,7 @@ use crate::usecases::views::{AssessmentView, ControlFilter, ControlView, Progres
 use crate::{ApiError, AppState, BASE_PATH};
 
 /// Query parameters of `GET /assessments` and `GET /assessments/{id}/controls`.
-pub const LIST_QUERY: &[&str] = &["include_archived"];
+pub const LIST_QUERY: &[&str] = &["include_archived", "cursor", "limit"];
 pub const CONTROLS_QUERY: &[&str] = &[
     "article",
     "control",
@@ -62,6 +62,7 @@ pub(crate) async fn create(
 #[derive(Serialize)]
 pub(crate) struct AssessmentList {
     items: Vec<AssessmentView>,
+    next_cursor: Option<String>,
 }
 
 pub(crate) async fn list(
@@ -71,8 +72,26 @@ pub(crate) async fn list(
 ) -> Result<Json<AssessmentList>, ApiError> {
     let q = QueryParams::parse(raw.as_deref(), LIST_QUERY)?;
     let include_archived = q.flag("include_archived")?;
-    let items = assessments::list(&state, &caller.0.tenant, include_archived).await?;
-    Ok(Json(AssessmentList { items }))
+    let after = q
+        .one("cursor")
+        .map(|c| {
+            AssessmentId::parse(&c)
+                .map_err(|_| ApiError::invalid("cursor", "not a cursor this API returned"))
+        })
+        .transpose()?;
+    let limit = q.limit(50, 200)?;
+    let page = assessments::list(
+        &state,
+        &caller.0.tenant,
+        include_archived,
+        after.map(|a| a.to_string()),
+        limit,
+    )
+    .await?;
+    Ok(Json(AssessmentList {
+        items: page.items,
+        next_cursor: page.next,
+    }))
 }
 
 pub(crate) async fn show(

@@ -61,7 +61,7 @@ fn schemas() -> Value {
             "regulation_id": {"type": "string"}, "regulation_name": {"type": "string"}, "services": {"type": "array", "items": {"type": "string"}},
             "created_at": {"type": "string", "format": "date-time"}, "archived": {"type": "boolean"}, "archived_at": {"type": ["string", "null"], "format": "date-time"},
             "score": r("Score"), "progress": r("Progress"), "version": {"type": "integer"}}},
-        "AssessmentList": list("Assessment"),
+        "AssessmentList": {"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": r("Assessment")}, "next_cursor": {"type": ["string", "null"]}}},
         "NewAssessment": {"type": "object", "required": ["regulation_id", "services"], "additionalProperties": false, "properties": {
             "regulation_id": {"type": "string"}, "group_id": {"type": "string"}, "group_name": {"type": "string"}, "copy_from": {"type": "string"},
             "services": {"type": "array", "items": {"type": "string", "pattern": "\\S"}, "minItems": 1}, "name": {"type": "string"}}},
@@ -84,8 +84,8 @@ fn schemas() -> Value {
             "family_id": {"type": "string"}, "family_title": {"type": "string"}, "score": r("Score"), "actions": {"type": "array", "items": r("ActionSummary")}}},
         "ControlList": {"type": "object", "properties": {"assessment_id": {"type": "string"}, "archived": {"type": "boolean"}, "score": r("Score"),
             "progress": r("Progress"), "items": {"type": "array", "items": r("Control")}}},
-        "HistoryEntry": {"type": "object", "properties": {"at": {"type": "string", "format": "date-time"}, "by": {"type": "string"}, "field": {"type": "string"},
-            "old": {}, "new": {}, "source": {"type": "string", "description": "manual, import or connector:<id>"}}},
+        "HistoryEntry": {"type": "object", "properties": {"at": {"type": "string", "format": "date-time"}, "by": {"type": ["string", "null"], "description": "the user; null for the service's own checks"}, "field": {"type": "string"},
+            "old": {}, "new": {}, "source": {"type": "string", "description": "manual, import, system (the service's own checks) or connector:<id>"}}},
         "HistoryList": list("HistoryEntry"),
         "RelatedControls": {"type": "object", "properties": {"items": {"type": "array", "items": {"type": "object", "properties": {
             "regulation_id": {"type": "string"}, "regulation_name": {"type": "string"}, "family_id": {"type": "string"}, "family_title": {"type": "string"},

@@ -22,7 +22,6 @@ use super::groups::{self, GroupError};
 use super::views::{
     assessment_view, controls_view, AssessmentView, ControlFilter, ControlView, ResolvedActions,
 };
-use super::workspace::Workspace;
 use crate::AppState;
 
 /// What can go wrong with assessments.
@@ -247,32 +246,95 @@ pub async fn create(
     ))
 }
 
-/// `GET /assessments`: the tenant's assessments with score and progress (archived ones from
-/// their snapshot with `include_archived`).
+/// One page of `GET /assessments`, and where the next starts.
+pub struct AssessmentPage {
+    pub items: Vec<AssessmentView>,
+    pub next: Option<String>,
+}
+
+/// `GET /assessments`: the tenant's assessments with score and progress, in id order, a page
+/// at a time (archived ones from their snapshot with `include_archived`). A page reads its
+/// assessments (one query), their groups (one batch), their templates, the tenant-wide
+/// instances (one query) and each of its groups' own instances (one query per group).
 pub async fn list(
     state: &AppState,
     tenant: &TenantId,
     include_archived: bool,
-) -> Result<Vec<AssessmentView>, AssessmentError> {
-    let ws = Workspace::load(&state.store, tenant).await?;
-    let mut items = Vec::new();
-    for a in &ws.assessments {
+    after: Option<String>,
+    limit: usize,
+) -> Result<AssessmentPage, AssessmentError> {
+    let mut chosen: Vec<Versioned<Assessment>> = Vec::new();
+    let mut cursor = after;
+    let next = loop {
+        let (page, next) = state
+            .store
+            .assessment_page(tenant, cursor.clone(), limit + 1 - chosen.len())
+            .await?;
+        chosen.extend(
+            page.into_iter()
+                .filter(|a| include_archived || !a.value.is_archived()),
+        );
+        if chosen.len() > limit {
+            chosen.truncate(limit);
+            break chosen.last().map(|a| a.value.id.to_string());
+        }
+        match next {
+            Some(n) => cursor = Some(n),
+            None => break None,
+        }
+    };
+    let live: Vec<&Versioned<Assessment>> =
+        chosen.iter().filter(|a| !a.value.is_archived()).collect();
+    let mut group_ids: Vec<&GroupId> = live.iter().map(|a| &a.value.group_id).collect();
+    group_ids.sort();
+    group_ids.dedup();
+    let groups: BTreeMap<GroupId, String> = state
+        .store
+        .get_groups(tenant, &group_ids)
+        .await?
+        .into_iter()
+        .map(|g| (g.value.id, g.value.name.as_str().to_owned()))
+        .collect();
+    let catalog = Catalog::load_for(
+        &state.store,
+        tenant,
+        live.iter().map(|a| &a.value.regulation_id),
+    )
+    .await?;
+    let shared = if live.is_empty() {
+        Default::default()
+    } else {
+        state.store.list_tenant_instances(tenant).await?
+    };
+    let mut own = BTreeMap::new();
+    for g in group_ids {
+        own.insert(
+            g.clone(),
+            state.store.list_group_instances(tenant, g).await?,
+        );
+    }
+    let mut items = Vec::with_capacity(chosen.len());
+    for a in &chosen {
         if a.value.is_archived() {
-            if include_archived {
-                items.push(snapshot(state, tenant, &a.value.id).await?.0);
-            }
+            items.push(snapshot(state, tenant, &a.value.id).await?.0);
             continue;
         }
-        if let Some((regulation, resolved)) = ws.resolve(&a.value) {
-            items.push(assessment_view(
-                a,
-                ws.group_name(&a.value.group_id),
-                regulation,
-                &resolved,
-            ));
+        let Some(regulation) = catalog.regulation(&a.value.regulation_id) else {
+            tracing::warn!(assessment = %a.value.id, "an assessment uses a missing regulation");
+            continue;
+        };
+        let mut statuses = shared.clone();
+        if let Some(mine) = own.get(&a.value.group_id) {
+            statuses.extend(mine.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
+        let resolved = ResolvedActions::new(regulation, &a.value.group_id, &catalog, &statuses);
+        let group_name = groups
+            .get(&a.value.group_id)
+            .map(String::as_str)
+            .unwrap_or("");
+        items.push(assessment_view(a, group_name, regulation, &resolved));
     }
-    Ok(items)
+    Ok(AssessmentPage { items, next })
 }
 
 /// An archive's frozen view and controls, and the evidence it links to.
@@ -359,26 +421,42 @@ pub async fn controls(
 /// Evidence by action instance id.
 pub type EvidenceById = BTreeMap<String, Vec<Evidence>>;
 
-/// The evidence of every action an assessment uses, with versions (one query per action).
+/// How many evidence lists are read at once.
+const PARALLEL_READS: usize = 16;
+
+/// The evidence of every action an assessment uses, with versions: one query per action (an
+/// action's evidence is one partition), 16 at a time.
 async fn evidence_of(
     state: &AppState,
     tenant: &TenantId,
     controls: &[ControlView],
 ) -> Result<BTreeMap<String, Vec<Versioned<Evidence>>>, AssessmentError> {
+    let mut ids: Vec<&str> = controls
+        .iter()
+        .flat_map(|c| c.actions.iter().map(|a| a.id.as_str()))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
     let mut out = BTreeMap::new();
-    for action in controls.iter().flat_map(|c| c.actions.iter()) {
-        if out.contains_key(&action.id) {
-            continue;
+    for chunk in ids.chunks(PARALLEL_READS) {
+        let mut reads = tokio::task::JoinSet::new();
+        for id in chunk {
+            let instance = InstanceRef::parse(id)
+                .ok_or_else(|| AssessmentError::Broken(format!("bad instance id {id}")))?;
+            let (store, tenant, id) = (state.store.clone(), tenant.clone(), id.to_string());
+            reads.spawn(async move {
+                let items = store.list_evidence_versioned(&tenant, &instance).await;
+                (id, items)
+            });
         }
-        let instance = InstanceRef::parse(&action.id)
-            .ok_or_else(|| AssessmentError::Broken(format!("bad instance id {}", action.id)))?;
-        let items = state
-            .store
-            .list_evidence_versioned(tenant, &instance)
-            .await?;
-        out.insert(action.id.clone(), items);
+        while let Some(done) = reads.join_next().await {
+            let (id, items) = done.map_err(|e| AssessmentError::Broken(e.to_string()))?;
+            let items = items?;
+            if !items.is_empty() {
+                out.insert(id, items);
+            }
+        }
     }
-    out.retain(|_, v: &mut Vec<_>| !v.is_empty());
     Ok(out)
 }
 
@@ -594,5 +672,60 @@ mod tests {
             .await
             .unwrap();
         assert!(ctx.usages.iter().any(|u| u.assessment_id == iso.id));
+    }
+}
+
+#[cfg(test)]
+mod paging_tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::usecases::testkit::{assess, ports};
+
+    #[tokio::test]
+    async fn the_list_pages_through_every_assessment_once() {
+        let (state, caller, _dir) = ports();
+        let mut made = BTreeSet::new();
+        for (i, reg) in [
+            "iso-27001-2022",
+            "gdpr",
+            "soc2-2017",
+            "nist-800-53-r5-moderate",
+            "gdpr",
+        ]
+        .iter()
+        .enumerate()
+        {
+            made.insert(assess(&state, &caller, reg, &format!("G{i}")).await.id);
+        }
+        let frozen = made.iter().next().unwrap().clone();
+        archive(&state, &caller, frozen.as_str()).await.unwrap();
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let page = list(&state, &caller.tenant, true, after, 2).await.unwrap();
+            assert!(page.items.len() <= 2);
+            seen.extend(page.items.iter().map(|a| (a.id.clone(), a.archived)));
+            match page.next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        assert_eq!(
+            seen.iter()
+                .map(|(id, _)| id.clone())
+                .collect::<BTreeSet<_>>(),
+            made
+        );
+        assert_eq!(seen.len(), 5);
+        assert!(seen.iter().any(|(id, archived)| *id == frozen && *archived));
+        // Without archives, the archived one is left out.
+        let live = list(&state, &caller.tenant, false, None, 50).await.unwrap();
+        assert_eq!(live.items.len(), 4);
+        assert!(live.next.is_none());
+        assert!(live
+            .items
+            .iter()
+            .all(|a| !a.archived && a.score.possible > 0));
     }
 }
