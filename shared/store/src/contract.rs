@@ -576,6 +576,19 @@ pub async fn instance_updates_are_versioned_with_their_history(b: Arc<dyn Backen
         "newest change first, its fields in order"
     );
     assert_eq!(store.list_history(&acme, &inst, 2).await.unwrap().len(), 2);
+    // A third change at the very same instant as the second keeps both changes' entries.
+    status.owner = Some("cy".into());
+    let third = InstanceUpdate {
+        instance: inst.clone(),
+        expected_version: 2,
+        status: status.clone(),
+        history: vec![entry("owner", "cy"), entry("test_notes", "y")],
+    };
+    store.update_instances(&acme, &[third]).await.unwrap();
+    let history = store.list_history(&acme, &inst, 10).await.unwrap();
+    assert_eq!(history.len(), 5, "{history:?}");
+    let news: Vec<_> = history.iter().map(|h| h.new.clone()).collect();
+    assert!(news.contains(&json!("bob")) && news.contains(&json!("cy")));
     let seen = store.list_instances_for_group(&acme, &group).await.unwrap();
     assert_eq!(
         seen.len(),

@@ -8,7 +8,7 @@ use attest_domain::history::HistoryEntry;
 use attest_domain::ids::{AssessmentId, EvidenceId, TenantId};
 
 use crate::backend::{BackendError, Condition, WriteOp};
-use crate::instances::history_sk;
+use crate::instances::{change_token, history_sk};
 use crate::record::{decode, encode, Versioned};
 use crate::{keys, Key, Store, StoreError};
 
@@ -18,11 +18,12 @@ fn history_ops(
     history: &[HistoryEntry],
 ) -> Vec<WriteOp> {
     let pk = keys::history(tenant, instance);
+    let change = change_token();
     history
         .iter()
         .enumerate()
         .map(|(n, e)| WriteOp::Put {
-            item: encode(Key::new(pk.clone(), history_sk(e, n)), 1, e),
+            item: encode(Key::new(pk.clone(), history_sk(e, &change, n)), 1, e),
             condition: Condition::Always,
         })
         .collect()

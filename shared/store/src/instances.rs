@@ -36,14 +36,20 @@ impl InstanceUpdate {
     }
 }
 
-/// Time, then the entry's place in its change counted down, so that newest-first reads list
-/// one change's fields in their natural order.
-pub(crate) fn history_sk(entry: &HistoryEntry, n: usize) -> String {
+/// Time, then the change (a token of its own, so that two changes at the same instant never
+/// overwrite each other's entries), then the entry's place in its change counted down, so
+/// that newest-first reads list one change's fields together in their natural order.
+pub(crate) fn history_sk(entry: &HistoryEntry, change: &str, n: usize) -> String {
     format!(
-        "{}#{:03}",
+        "{}#{change}#{:03}",
         entry.at.format("%Y-%m-%dT%H:%M:%S%.9fZ"),
         999 - n.min(999)
     )
+}
+
+/// A token that tells one change's history entries from another's written at the same time.
+pub(crate) fn change_token() -> String {
+    attest_domain::ids::new_id()[..12].to_owned()
 }
 
 fn decode_instance(
@@ -217,9 +223,14 @@ impl Store {
             });
             owner.push(i);
             let pk = keys::history(tenant, &u.instance);
+            let change = change_token();
             for (n, entry) in u.history.iter().enumerate() {
                 ops.push(WriteOp::Put {
-                    item: encode(Key::new(pk.clone(), history_sk(entry, n)), 1, entry),
+                    item: encode(
+                        Key::new(pk.clone(), history_sk(entry, &change, n)),
+                        1,
+                        entry,
+                    ),
                     condition: Condition::Always,
                 });
                 owner.push(i);
