@@ -350,15 +350,6 @@ impl Store {
         self.load_regulation(tenant, header).await
     }
 
-    /// Every tenant regulation in full.
-    pub async fn list_regulations(&self, tenant: &TenantId) -> Result<Vec<Regulation>, StoreError> {
-        let mut out = Vec::new();
-        for header in self.list_regulation_headers(tenant).await? {
-            out.push(self.load_regulation(tenant, header).await?);
-        }
-        Ok(out)
-    }
-
     /// The tenant's generated actions with these ids (those that exist), read by key.
     pub async fn get_action_defs(
         &self,
@@ -408,6 +399,7 @@ impl Store {
             .collect())
     }
 
+    /// Every generated action of the tenant (for checks; requests read them by key).
     pub async fn list_action_defs(
         &self,
         tenant: &TenantId,
