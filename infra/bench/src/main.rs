@@ -1,57 +1,132 @@
-//! `cargo run --release -p attest-bench -- (--catalog PATH | --synthetic N) [--families F]
-//! [--map-as REGULATION] [--iterations N]`
+//! `cargo run --release -p attest-bench -- [--store embedded|dynamodb] [--catalog PATH |
+//! --synthetic N] [--iterations N] ...`
 //!
-//! Starts the local server in-process over the embedded store, imports an OSCAL catalog — a
-//! file (e.g. NIST's SP 800-53 rev5 moderate baseline, 287 controls, which NIST publishes at
-//! <https://github.com/usnistgov/oscal-content>) or a synthetic one of N controls in F
-//! families that the bench writes itself — creates an assessment of it, then measures over
-//! loopback HTTP:
-//! - `GET /assessments/{id}/controls` (the whole listing), and
-//! - `PATCH /actions/{id}` (an owner change: instance + history written in one transaction),
+//! Starts the local server (`attest serve`'s application: the API routers, local token
+//! verification) in-process over the chosen store — the embedded redb store in a temporary
+//! directory, or DynamoDB Local started from `.tools/` the way the tests start it — and drives
+//! it over loopback HTTP with a keep-alive client, in three tenants of the same store:
 //!
-//! printing p50/p99/max and how many storage calls each request makes. The storage calls are
-//! the backend primitives, which map one to one onto DynamoDB calls (GetItem, Query page,
-//! PutItem/DeleteItem for a single write, TransactWriteItems for several).
+//! - (a) one assessment (NIST SP 800-53 rev5 moderate, built in);
+//! - (b) twenty assessments: the four built-in regulations in each of five groups;
+//! - (c) the twenty of (b) plus an imported OSCAL catalog (a synthetic one of `--synthetic N`
+//!   controls, 1,200 by default, or `--catalog PATH`) assessed once in a sixth group.
+//!
+//! In every tenant each action instance the built-in assessments use is changed once
+//! (`PATCH` of its owner), so that its instance is stored; the catalog's are not.
+//!
+//! Then it times, in each tenant, on the NIST assessment of the first group and the
+//! tenant-wide action `mfa-admins` (which every built-in assessment uses): `GET /actions`
+//! (the first page, and the page where the tenant-wide instances start), `GET /actions/{id}`,
+//! `PATCH /actions/{id}`, `GET /assessments/{id}/controls`; and, with fewer iterations,
+//! `GET /assessments` and `GET /score` (which read the whole tenant by design) and in (c) the
+//! catalog's page of `GET /actions`, the listing filtered to the catalog's assessment, and that
+//! assessment's controls. For every timed request
+//! it counts the storage calls (the backend primitives, which map one to one onto DynamoDB
+//! calls) and the items they read and wrote, and on DynamoDB the capacity units DynamoDB
+//! reports for them (`ReturnConsumedCapacity=TOTAL`, through the backend's meter).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use attest_store::backend::MAX_BATCH_GET;
 use attest_store::{Backend, BackendError, Item, Key, Page, Query, Store, WriteOp};
+use attest_store_dynamodb::{CapacityMeter, Consumed, DynamoDbBackend};
 use attest_store_embedded::EmbeddedBackend;
+use base64::Engine;
 use clap::Parser;
 use serde_json::{json, Value};
 
-/// The built-in regulation NIST's SP 800-53 catalogs are mapped onto.
-const NIST_MODERATE: &str = "nist-800-53-r5-moderate";
+/// The built-in regulations, in the order each group gets them; the first is the one measured.
+const BUILT_IN: [&str; 4] = [
+    "nist-800-53-r5-moderate",
+    "iso-27001-2022",
+    "gdpr",
+    "soc2-2017",
+];
+/// Groups of tenants (b) and (c).
+const GROUPS: usize = 5;
+/// The action measured: technical, so one instance for the tenant, and used by every
+/// built-in regulation, so by every built-in assessment.
+const MEASURED_ACTION: &str = "mfa-admins";
+/// The imported catalog's regulation id.
+const CATALOG_ID: &str = "bench-catalog";
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
+enum StoreKind {
+    /// The embedded redb store of `attest serve`, in a temporary directory.
+    Embedded,
+    /// DynamoDB Local (AWS's emulator from `.tools/`, or ATTEST_DYNAMODB_LOCAL_DIR), with the
+    /// capacity meter on.
+    Dynamodb,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, clap::ValueEnum)]
+enum TenantKind {
+    /// One assessment.
+    A,
+    /// Four built-in regulations in each of five groups, every action changed once.
+    B,
+    /// (b) plus an imported catalog, assessed once.
+    C,
+}
+
+impl TenantKind {
+    fn label(self) -> &'static str {
+        match self {
+            TenantKind::A => "(a)",
+            TenantKind::B => "(b)",
+            TenantKind::C => "(c)",
+        }
+    }
+}
 
 #[derive(Parser)]
 #[command(
     name = "attest-bench",
-    about = "Latency of the controls listing and an action PATCH over loopback HTTP, with storage call counts",
-    group = clap::ArgGroup::new("input").required(true).args(["catalog", "synthetic"])
+    about = "Latency, storage calls and DynamoDB capacity of the hot API requests in three tenants of growing size"
 )]
 struct Args {
-    /// An OSCAL catalog (JSON) to import, e.g. NIST's
-    /// NIST_SP-800-53_rev5_MODERATE-baseline-resolved-profile_catalog-min.json.
+    /// The store under the server.
+    #[arg(long, value_enum, default_value = "embedded")]
+    store: StoreKind,
+    /// An OSCAL catalog (JSON) to import in tenant (c), e.g. NIST's
+    /// NIST_SP-800-53_rev5_MODERATE-baseline-resolved-profile_catalog-min.json, instead of a
+    /// synthetic one.
     #[arg(long, value_name = "PATH")]
     catalog: Option<PathBuf>,
-    /// Import a synthetic OSCAL catalog of this many controls instead (written by the bench).
-    #[arg(long, value_name = "CONTROLS")]
-    synthetic: Option<usize>,
+    /// Controls of the synthetic OSCAL catalog tenant (c) imports (written by the bench).
+    #[arg(
+        long,
+        value_name = "CONTROLS",
+        default_value_t = 1200,
+        conflicts_with = "catalog"
+    )]
+    synthetic: usize,
     /// How many families the synthetic catalog's controls are spread over.
-    #[arg(long, default_value_t = 20, requires = "synthetic")]
+    #[arg(long, default_value_t = 20)]
     families: usize,
     /// Map the catalog's controls onto this built-in regulation's actions (default: NIST's
-    /// moderate baseline for --catalog; none for --synthetic, whose controls then get one
+    /// moderate baseline for --catalog; none for a synthetic one, whose controls then get one
     /// generated action each).
     #[arg(long, value_name = "REGULATION")]
     map_as: Option<String>,
-    /// Timed requests of each kind (after 50 warm-up requests).
+    /// Timed requests of each of the four measured kinds, per tenant.
     #[arg(long, default_value_t = 1000)]
     iterations: usize,
+    /// Timed requests of the slower kinds: `GET /assessments`, `GET /score` (which reads the
+    /// whole tenant) and, in (c), those of the catalog's actions and controls.
+    #[arg(long, default_value_t = 100)]
+    whole_iterations: usize,
+    /// Untimed requests of each kind before the timed ones.
+    #[arg(long, default_value_t = 50)]
+    warmup: usize,
+    /// The tenants to build and measure.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "a,b,c")]
+    tenants: Vec<TenantKind>,
 }
 
 /// A synthetic OSCAL 1.1 catalog: `controls` controls in `families` groups, every third one
@@ -130,55 +205,210 @@ fn synthetic_control(id: &str, label: &str) -> Value {
     })
 }
 
-/// Counts the primitive calls that reach the backend.
+/// The storage calls one request made, as the DynamoDB calls they are: a `get` is a GetItem,
+/// a `get_many` one BatchGetItem per 100 distinct keys, a query page a Query, a write of one
+/// Put or Delete a PutItem/DeleteItem, any other write a TransactWriteItems.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+struct Calls {
+    get_item: u32,
+    batch_get_item: u32,
+    query: u32,
+    single_write: u32,
+    transact_write: u32,
+    /// Items the reads returned.
+    items_read: u32,
+    /// Items the writes put, deleted or checked.
+    items_written: u32,
+}
+
+impl Calls {
+    fn total(&self) -> u32 {
+        self.get_item + self.batch_get_item + self.query + self.single_write + self.transact_write
+    }
+}
+
+/// Counts the primitive calls that reach the backend, and (while `logging`) describes each.
 struct Counting {
-    inner: EmbeddedBackend,
-    gets: AtomicUsize,
-    queries: AtomicUsize,
-    writes: AtomicUsize,
-    transactions: AtomicUsize,
+    inner: Arc<dyn Backend>,
+    calls: Mutex<Calls>,
+    /// Time spent in the backend's calls (summed: concurrent calls overlap).
+    busy: Mutex<Duration>,
+    logging: AtomicBool,
+    log: Mutex<Vec<String>>,
 }
 
 impl Counting {
-    fn reset(&self) {
-        for c in [&self.gets, &self.queries, &self.writes, &self.transactions] {
-            c.store(0, Ordering::SeqCst);
+    fn new(inner: Arc<dyn Backend>) -> Self {
+        Self {
+            inner,
+            calls: Mutex::new(Calls::default()),
+            busy: Mutex::new(Duration::ZERO),
+            logging: AtomicBool::new(false),
+            log: Mutex::new(Vec::new()),
         }
     }
 
-    fn report(&self) -> String {
-        let (g, q, w, t) = (
-            self.gets.load(Ordering::SeqCst),
-            self.queries.load(Ordering::SeqCst),
-            self.writes.load(Ordering::SeqCst),
-            self.transactions.load(Ordering::SeqCst),
-        );
-        format!("{} calls: {g} GetItem, {q} Query page(s), {w} single-item write(s), {t} TransactWriteItems", g + q + w + t)
+    /// The calls since the last take, and zero again.
+    fn take(&self) -> Calls {
+        std::mem::take(&mut *self.calls.lock().unwrap())
     }
+
+    /// The time spent in storage calls since the last take, and zero again.
+    fn take_busy(&self) -> Duration {
+        std::mem::take(&mut *self.busy.lock().unwrap())
+    }
+
+    fn add(&self, started: Instant, f: impl FnOnce(&mut Calls)) {
+        *self.busy.lock().unwrap() += started.elapsed();
+        f(&mut self.calls.lock().unwrap());
+    }
+
+    fn note(&self, line: impl FnOnce() -> String) {
+        if self.logging.load(Ordering::SeqCst) {
+            self.log.lock().unwrap().push(line());
+        }
+    }
+
+    /// Logs the calls of what runs until [`Counting::stop_log`].
+    fn start_log(&self) {
+        self.log.lock().unwrap().clear();
+        self.logging.store(true, Ordering::SeqCst);
+    }
+
+    fn stop_log(&self) -> Vec<String> {
+        self.logging.store(false, Ordering::SeqCst);
+        std::mem::take(&mut *self.log.lock().unwrap())
+    }
+}
+
+/// The item kind of a partition key: `T#{tenant}#{KIND}[#...]` -> `KIND`.
+fn kind(pk: &str) -> &str {
+    pk.split('#').nth(2).unwrap_or(pk)
+}
+
+/// Ids (32 hex digits) shortened to `{id}`, for readable logs.
+fn shorten(text: &str) -> String {
+    let mut out = String::new();
+    let mut run = String::new();
+    for c in text.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii_hexdigit() {
+            run.push(c);
+            continue;
+        }
+        if run.len() == 32 {
+            out.push_str("{id}");
+        } else {
+            out.push_str(&run);
+        }
+        run.clear();
+        out.push(c);
+    }
+    out.pop();
+    out
+}
+
+fn describe_op(op: &WriteOp) -> String {
+    let verb = match op {
+        WriteOp::Put { .. } => "Put",
+        WriteOp::Delete { .. } => "Delete",
+        WriteOp::Check { .. } => "ConditionCheck",
+    };
+    format!("{verb} {}", kind(&op.key().pk))
 }
 
 #[async_trait]
 impl Backend for Counting {
     async fn get(&self, key: &Key) -> Result<Option<Item>, BackendError> {
-        self.gets.fetch_add(1, Ordering::SeqCst);
-        self.inner.get(key).await
+        let t = Instant::now();
+        let found = self.inner.get(key).await?;
+        let n = u32::from(found.is_some());
+        self.add(t, |c| {
+            c.get_item += 1;
+            c.items_read += n;
+        });
+        self.note(|| format!("GetItem {}", kind(&key.pk)));
+        Ok(found)
     }
+
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, BackendError> {
+        let t = Instant::now();
+        let found = self.inner.get_many(keys).await?;
+        let distinct: BTreeSet<&Key> = keys.iter().collect();
+        let batches = distinct.len().div_ceil(MAX_BATCH_GET) as u32;
+        let n = found.iter().flatten().count() as u32;
+        self.add(t, |c| {
+            c.batch_get_item += batches;
+            c.items_read += n;
+        });
+        self.note(|| {
+            let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
+            for k in &distinct {
+                *kinds.entry(kind(&k.pk)).or_default() += 1;
+            }
+            let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+            format!(
+                "BatchGetItem x{batches} ({} keys, {n} found)",
+                kinds.join(" + ")
+            )
+        });
+        Ok(found)
+    }
+
     async fn query(&self, query: &Query) -> Result<Page, BackendError> {
-        self.queries.fetch_add(1, Ordering::SeqCst);
-        self.inner.query(query).await
+        let t = Instant::now();
+        let page = self.inner.query(query).await?;
+        let n = page.items.len() as u32;
+        self.add(t, |c| {
+            c.query += 1;
+            c.items_read += n;
+        });
+        self.note(|| {
+            let prefix = if query.sk_prefix.is_empty() {
+                String::new()
+            } else {
+                format!(" sk^={}", shorten(&query.sk_prefix))
+            };
+            let limit = query
+                .limit
+                .map(|l| format!(" limit {l}"))
+                .unwrap_or_default();
+            format!("Query {}{prefix}{limit} ({n} items)", kind(&query.pk))
+        });
+        Ok(page)
     }
+
     async fn write(&self, ops: Vec<WriteOp>) -> Result<(), BackendError> {
         let single = matches!(
             ops.as_slice(),
             [WriteOp::Put { .. } | WriteOp::Delete { .. }]
         );
-        if single {
-            &self.writes
-        } else {
-            &self.transactions
+        let n = ops.len() as u32;
+        let line = self.logging.load(Ordering::SeqCst).then(|| {
+            let described: Vec<String> = ops.iter().map(describe_op).collect();
+            if single {
+                format!(
+                    "{}Item {}",
+                    described[0].split(' ').next().unwrap_or(""),
+                    kind(&ops[0].key().pk)
+                )
+            } else {
+                format!("TransactWriteItems [{}]", described.join(", "))
+            }
+        });
+        let t = Instant::now();
+        let result = self.inner.write(ops).await;
+        self.add(t, |c| {
+            if single {
+                c.single_write += 1;
+            } else {
+                c.transact_write += 1;
+            }
+            c.items_written += n;
+        });
+        if let Some(line) = line {
+            self.note(|| line);
         }
-        .fetch_add(1, Ordering::SeqCst);
-        self.inner.write(ops).await
+        result
     }
 }
 
@@ -187,55 +417,391 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i]
 }
 
-fn summary(name: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!(
-        "{name}: n={} p50={:.2} ms p99={:.2} ms max={:.2} ms",
-        samples.len(),
-        ms(percentile(&samples, 0.50)),
-        ms(percentile(&samples, 0.99)),
-        ms(*samples.last().unwrap())
-    );
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// A request to time: method, path under the API's base, JSON body.
+struct Req {
+    method: reqwest::Method,
+    path: String,
+    body: Option<Value>,
+}
+
+impl Req {
+    fn get(path: impl Into<String>) -> Self {
+        Req {
+            method: reqwest::Method::GET,
+            path: path.into(),
+            body: None,
+        }
+    }
+
+    fn patch(path: impl Into<String>, body: Value) -> Self {
+        Req {
+            method: reqwest::Method::PATCH,
+            path: path.into(),
+            body: Some(body),
+        }
+    }
+}
+
+/// The server, the client, and the counters under the store.
+struct Bench {
+    http: reqwest::Client,
+    base: String,
+    secret: Vec<u8>,
+    counting: Arc<Counting>,
+    meter: Option<Arc<CapacityMeter>>,
+    backend: Arc<dyn Backend>,
+}
+
+/// One tenant, as its administrator sees it.
+struct Tenant {
+    kind: TenantKind,
+    id: String,
+    token: String,
+}
+
+/// What one request kind measured in one tenant.
+struct Measured {
+    tenant: TenantKind,
+    name: String,
+    samples: Vec<Duration>,
+    /// Per timed request: the time spent in storage calls.
+    storage: Vec<Duration>,
+    /// Per timed request.
+    calls: Vec<Calls>,
+    /// Per timed request (DynamoDB only).
+    consumed: Vec<Consumed>,
+    /// The calls of one more request, described.
+    log: Vec<String>,
+}
+
+impl Bench {
+    async fn send(&self, tenant: &Tenant, req: &Req) -> Value {
+        let mut builder = self
+            .http
+            .request(req.method.clone(), format!("{}{}", self.base, req.path))
+            .bearer_auth(&tenant.token);
+        if let Some(body) = &req.body {
+            builder = builder.json(body);
+        }
+        let res = builder.send().await.unwrap();
+        let status = res.status();
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        assert!(
+            status.is_success(),
+            "{} {}: {status}: {body}",
+            req.method,
+            req.path
+        );
+        body
+    }
+
+    async fn post_bytes(&self, tenant: &Tenant, path: &str, bytes: Vec<u8>) -> Value {
+        let res = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&tenant.token)
+            .header("content-type", "application/json")
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "POST {path}: {status}: {body}");
+        body
+    }
+
+    fn tenant(&self, kind: TenantKind) -> Tenant {
+        let id = format!("bench-{}", format!("{kind:?}").to_lowercase());
+        let token = attest::token::mint(
+            &self.secret,
+            &attest::token::TokenRequest {
+                tenant: &id,
+                user: "bench",
+                roles: &[attest_domain::identity::Role::Administrator],
+                name: None,
+                email: None,
+                ttl: attest::token::Duration::hours(24),
+            },
+        )
+        .unwrap();
+        Tenant { kind, id, token }
+    }
+
+    /// Times `iterations` requests (after `warmup`), counting each one's storage calls.
+    async fn measure(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+        warmup: usize,
+        iterations: usize,
+        make: impl Fn(usize) -> Req,
+    ) -> Measured {
+        for i in 0..warmup {
+            self.send(tenant, &make(i)).await;
+        }
+        let mut samples = Vec::with_capacity(iterations);
+        let mut calls = Vec::with_capacity(iterations);
+        let mut storage = Vec::with_capacity(iterations);
+        let mut consumed = Vec::new();
+        for i in 0..iterations {
+            let req = make(warmup + i);
+            self.counting.take();
+            self.counting.take_busy();
+            if let Some(m) = &self.meter {
+                m.take();
+            }
+            let t = Instant::now();
+            self.send(tenant, &req).await;
+            samples.push(t.elapsed());
+            calls.push(self.counting.take());
+            storage.push(self.counting.take_busy());
+            if let Some(m) = &self.meter {
+                consumed.push(m.take());
+            }
+        }
+        self.counting.start_log();
+        self.send(tenant, &make(warmup + iterations)).await;
+        let log = self.counting.stop_log();
+        let m = Measured {
+            tenant: tenant.kind,
+            name: name.to_owned(),
+            samples,
+            storage,
+            calls,
+            consumed,
+            log,
+        };
+        eprintln!(
+            "  {} {name}: p50 {:.3} ms, {} calls",
+            tenant.kind.label(),
+            m.p(0.5),
+            m.calls_text()
+        );
+        m
+    }
+
+    /// Every instance id the tenant's live assessments use, with who manages it.
+    async fn all_actions(&self, tenant: &Tenant) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/actions?limit=200&cursor={c}"),
+                None => "/actions?limit=200".to_owned(),
+            };
+            let page = self.send(tenant, &Req::get(path)).await;
+            for a in page["items"].as_array().into_iter().flatten() {
+                out.push((
+                    a["id"].as_str().unwrap_or_default().to_owned(),
+                    a["managed_by"].as_str().unwrap_or_default().to_owned(),
+                ));
+            }
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => return out,
+            }
+        }
+    }
+
+    /// Creates an assessment of `regulation` in a new group (`group_name`) or an existing one.
+    async fn assess(
+        &self,
+        tenant: &Tenant,
+        regulation: &str,
+        group: Result<&str, &str>,
+    ) -> (String, String) {
+        let mut body = json!({"regulation_id": regulation, "services": ["aws"]});
+        match group {
+            Ok(id) => body["group_id"] = json!(id),
+            Err(name) => body["group_name"] = json!(name),
+        }
+        let created = self
+            .send(
+                tenant,
+                &Req {
+                    method: reqwest::Method::POST,
+                    path: "/assessments".into(),
+                    body: Some(body),
+                },
+            )
+            .await;
+        (
+            created["id"].as_str().unwrap().to_owned(),
+            created["group_id"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Items of one partition of the tenant (counted outside any measurement).
+    async fn count_items(&self, tenant: &Tenant, kind: &str) -> usize {
+        let mut query = Query::prefix(format!("T#{}#{kind}", tenant.id), "");
+        let mut n = 0;
+        loop {
+            let page = self.backend.query(&query).await.unwrap();
+            n += page.items.len();
+            match page.next {
+                Some(next) => query.after = Some(next),
+                None => return n,
+            }
+        }
+    }
+}
+
+impl Measured {
+    fn p(&self, p: f64) -> f64 {
+        let mut s = self.samples.clone();
+        s.sort();
+        ms(percentile(&s, p))
+    }
+
+    /// The median time a request spent in storage calls.
+    fn storage_p50(&self) -> f64 {
+        let mut s = self.storage.clone();
+        s.sort();
+        ms(percentile(&s, 0.5))
+    }
+
+    fn max(&self) -> f64 {
+        ms(self.samples.iter().copied().max().unwrap_or_default())
+    }
+
+    /// The calls of every timed request, and how many requests made each.
+    fn distinct_calls(&self) -> BTreeMap<Calls, usize> {
+        let mut out = BTreeMap::new();
+        for c in &self.calls {
+            *out.entry(c.clone()).or_default() += 1;
+        }
+        out
+    }
+
+    /// The most common calls (every timed request's, when they all agree).
+    fn typical(&self) -> Calls {
+        self.distinct_calls()
+            .into_iter()
+            .max_by_key(|(_, n)| *n)
+            .map(|(c, _)| c)
+            .unwrap_or_default()
+    }
+
+    fn calls_text(&self) -> String {
+        let d = self.distinct_calls();
+        if d.len() == 1 {
+            self.typical().total().to_string()
+        } else {
+            let totals: BTreeSet<u32> = d.keys().map(Calls::total).collect();
+            let list: Vec<String> = totals.iter().map(u32::to_string).collect();
+            format!("{} (varies: {})", self.typical().total(), list.join("/"))
+        }
+    }
+
+    fn mean(&self, f: impl Fn(&Consumed) -> f64) -> Option<f64> {
+        (!self.consumed.is_empty())
+            .then(|| self.consumed.iter().map(f).sum::<f64>() / self.consumed.len() as f64)
+    }
+
+    /// Calls by DynamoDB operation as the meter saw them (every timed request's, when they
+    /// all agree).
+    fn dynamodb_calls(&self) -> Option<String> {
+        if self.consumed.is_empty() {
+            return None;
+        }
+        let set: BTreeSet<String> = self
+            .consumed
+            .iter()
+            .map(|c| {
+                c.calls
+                    .iter()
+                    .map(|(op, n)| format!("{n} {op}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .collect();
+        Some(set.into_iter().collect::<Vec<_>>().join(" | "))
+    }
+}
+
+async fn serve(listener: tokio::net::TcpListener, app: attest::server::Router) {
+    attest::server::serve(listener, app).await.unwrap();
 }
 
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
     let iterations = args.iterations.max(1);
-    let (catalog, map_as) = match (&args.catalog, args.synthetic) {
-        (Some(path), _) => {
+    let whole = args.whole_iterations.max(1);
+    let (catalog, map_as, catalog_name) = match &args.catalog {
+        Some(path) => {
             let bytes = std::fs::read(path).unwrap_or_else(|e| {
                 eprintln!(
-                    "attest-bench: cannot read {}: {e} (NIST publishes its catalogs at https://github.com/usnistgov/oscal-content; --synthetic N needs none)",
+                    "attest-bench: cannot read {}: {e} (NIST publishes its catalogs at https://github.com/usnistgov/oscal-content; the default synthetic catalog needs none)",
                     path.display()
                 );
                 std::process::exit(2)
             });
             (
                 bytes,
-                args.map_as.clone().or(Some(NIST_MODERATE.to_owned())),
+                args.map_as
+                    .clone()
+                    .or(Some("nist-800-53-r5-moderate".to_owned())),
+                path.file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
             )
         }
-        (None, Some(n)) => (
-            serde_json::to_vec(&synthetic_catalog(n, args.families)).unwrap(),
+        None => (
+            serde_json::to_vec(&synthetic_catalog(args.synthetic, args.families)).unwrap(),
             args.map_as.clone(),
+            format!(
+                "synthetic, {} controls in {} families",
+                args.synthetic, args.families
+            ),
         ),
-        (None, None) => unreachable!("clap requires --catalog or --synthetic"),
     };
 
     let dir = tempfile::tempdir().unwrap();
-    let counting = Arc::new(Counting {
-        inner: EmbeddedBackend::open(&dir.path().join("bench.redb")).unwrap(),
-        gets: AtomicUsize::new(0),
-        queries: AtomicUsize::new(0),
-        writes: AtomicUsize::new(0),
-        transactions: AtomicUsize::new(0),
-    });
+    let (inner, meter, store_text): (Arc<dyn Backend>, Option<Arc<CapacityMeter>>, String) =
+        match args.store {
+            StoreKind::Embedded => {
+                let path = dir.path().join("bench.redb");
+                let text = format!("embedded redb store ({})", path.display());
+                (Arc::new(EmbeddedBackend::open(&path).unwrap()), None, text)
+            }
+            StoreKind::Dynamodb => {
+                let local = tokio::task::spawn_blocking(attest_testkit::dynamodb_local)
+                    .await
+                    .unwrap();
+                use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+                let client = aws_sdk_dynamodb::Client::from_conf(
+                    aws_sdk_dynamodb::Config::builder()
+                        .behavior_version(BehaviorVersion::latest())
+                        .endpoint_url(&local.endpoint)
+                        .region(Region::new("us-east-1"))
+                        .credentials_provider(Credentials::new(
+                            "bench", "bench", None, None, "bench",
+                        ))
+                        .build(),
+                );
+                let table = "attest-bench";
+                attest_store_dynamodb::schema::create_table(&client, table)
+                    .await
+                    .unwrap();
+                let meter = Arc::new(CapacityMeter::new());
+                let text = format!("DynamoDB Local at {} (in memory)", local.endpoint);
+                (
+                    Arc::new(DynamoDbBackend::new(client, table).with_meter(meter.clone())),
+                    Some(meter),
+                    text,
+                )
+            }
+        };
+    let counting = Arc::new(Counting::new(inner.clone()));
     let secret = b"bench-secret".to_vec();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let base = format!("http://{addr}/api/compliance");
     let app = attest::server::app(
         Store::new(counting.clone()),
         secret.clone(),
@@ -243,160 +809,359 @@ async fn main() {
         &format!("http://{addr}"),
         1 << 20,
     );
-    tokio::spawn(async move { axum_serve(listener, app).await });
+    tokio::spawn(serve(listener, app));
+    let bench = Bench {
+        http: reqwest::Client::new(),
+        base: format!("http://{addr}/api/compliance"),
+        secret,
+        counting,
+        meter,
+        backend: inner,
+    };
 
-    let token = attest::token::mint(
-        &secret,
-        &attest::token::TokenRequest {
-            tenant: "bench",
-            user: "bench",
-            roles: &[attest_domain::identity::Role::Administrator],
-            name: None,
-            email: None,
-            ttl: chrono_hours(2),
-        },
-    )
-    .unwrap();
-    let http = reqwest::Client::new();
-    let call = |req: reqwest::RequestBuilder| {
-        let token = token.clone();
-        async move {
-            let res = req.bearer_auth(token).send().await.unwrap();
-            let status = res.status();
-            let body: Value = res.json().await.unwrap_or(Value::Null);
-            assert!(status.is_success(), "{status}: {body}");
-            body
+    let mut tenants: Vec<TenantKind> = args.tenants.clone();
+    tenants.sort();
+    tenants.dedup();
+    let mut results: Vec<Measured> = Vec::new();
+    let mut shapes: Vec<String> = Vec::new();
+    for kind in tenants {
+        let tenant = bench.tenant(kind);
+        eprintln!(
+            "attest-bench: building tenant {} ({})",
+            kind.label(),
+            tenant.id
+        );
+        let built = Instant::now();
+        let mut measured_assessment = String::new();
+        let mut group_ids: Vec<String> = Vec::new();
+        let groups = if kind == TenantKind::A { 1 } else { GROUPS };
+        let regulations = if kind == TenantKind::A {
+            1
+        } else {
+            BUILT_IN.len()
+        };
+        for g in 1..=groups {
+            let mut group_id = String::new();
+            for (r, regulation) in BUILT_IN.iter().take(regulations).enumerate() {
+                let name = format!("Group {g}");
+                let target = if r == 0 {
+                    Err(name.as_str())
+                } else {
+                    Ok(group_id.as_str())
+                };
+                let (id, group) = bench.assess(&tenant, regulation, target).await;
+                if g == 1 && r == 0 {
+                    measured_assessment = id;
+                }
+                group_id = group;
+            }
+            group_ids.push(group_id);
         }
-    };
+        // Every instance the built-in assessments use, changed once (provider-managed ones
+        // cannot be changed and are never stored).
+        let actions = bench.all_actions(&tenant).await;
+        let mut touched = 0;
+        for (id, managed_by) in &actions {
+            if managed_by == "customer" {
+                bench
+                    .send(
+                        &tenant,
+                        &Req::patch(
+                            format!("/actions/{id}"),
+                            json!({"owner": "owner@bench.test"}),
+                        ),
+                    )
+                    .await;
+                touched += 1;
+            }
+        }
+        assert!(
+            actions.iter().any(|(id, _)| id == MEASURED_ACTION),
+            "the assessments use {MEASURED_ACTION}"
+        );
+        let mut catalog_assessment = None;
+        let mut catalog_controls = 0;
+        let mut catalog_rank = 0;
+        let mut catalog_cursor = String::new();
+        if kind == TenantKind::C {
+            let query = match &map_as {
+                Some(m) => format!("?id={CATALOG_ID}&map_as={m}"),
+                None => format!("?id={CATALOG_ID}"),
+            };
+            let imported = bench
+                .post_bytes(
+                    &tenant,
+                    &format!("/regulations/import/oscal{query}"),
+                    catalog.clone(),
+                )
+                .await;
+            catalog_controls = imported["control_count"].as_u64().unwrap_or(0);
+            let (id, group) = bench
+                .assess(&tenant, CATALOG_ID, Err("Imported catalog"))
+                .await;
+            catalog_assessment = Some(id);
+            // Group instances sort by group id: where the catalog's land decides whether the
+            // first page of `GET /actions` holds built-in actions or generated ones.
+            catalog_rank = 1 + group_ids.iter().filter(|g| **g < group).count();
+            // A cursor just before the catalog group's first instance (cursors are the last
+            // instance's sort key, base64url): the page where its generated actions start.
+            catalog_cursor =
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("G#{group}#"));
+        }
+        let mut partitions = Vec::new();
+        for p in ["ASMT", "GROUP", "USE", "INST", "REG", "ACTDEF", "ACTCTL"] {
+            partitions.push(format!("{p} {}", bench.count_items(&tenant, p).await));
+        }
+        let shape = format!(
+            "{} tenant `{}`: {} assessments, {} instances in use ({} changed once){}; items: {}; built in {:.1} s",
+            kind.label(),
+            tenant.id,
+            groups * regulations + usize::from(catalog_assessment.is_some()),
+            actions.len(),
+            touched,
+            if catalog_assessment.is_some() {
+                format!(
+                    ", plus the catalog ({catalog_controls} controls) assessed once in a sixth group, \
+                     its instances unchanged (its group's id sorts {} of {} groups in the usage index)",
+                    ordinal(catalog_rank),
+                    group_ids.len() + 1
+                )
+            } else {
+                String::new()
+            },
+            partitions.join(", "),
+            built.elapsed().as_secs_f64()
+        );
+        eprintln!("{shape}");
+        shapes.push(shape);
 
-    let import_url = match &map_as {
-        Some(m) => format!("{base}/regulations/import/oscal?map_as={m}"),
-        None => format!("{base}/regulations/import/oscal"),
-    };
-    let catalog_bytes = catalog.len();
-    let imported = call(
-        http.post(import_url)
-            .header("content-type", "application/json")
-            .body(catalog),
-    )
-    .await;
-    let regulation = imported["id"].as_str().unwrap().to_owned();
-    let assessment = call(http.post(format!("{base}/assessments")).json(&json!({
-        "regulation_id": regulation, "group_name": "Bench", "services": ["aws"]
-    })))
-    .await;
-    let id = assessment["id"].as_str().unwrap().to_owned();
-    let controls_url = format!("{base}/assessments/{id}/controls");
-    let first = call(http.get(&controls_url)).await;
-    let controls = first["items"].as_array().unwrap().len();
-    // The actions worked on: those of NIST's moderate baseline the figures in
-    // docs/benchmarks.md were measured with when the listing has them, else its first ones.
-    let listed = customer_actions(&first);
-    let patched = pick(&listed, &["identity-lifecycle"], 1)
-        .pop()
-        .expect("the listing has an action a customer can change");
-    let action_url = format!("{base}/actions/{patched}");
-    // Some worked-on actions, so the listing reads stored instances too.
-    let worked = pick(
-        &listed,
-        &[
-            "mfa-admins",
-            "logging",
-            "backups",
-            "patching",
-            "least-privilege",
-        ],
-        5,
-    );
-    for a in worked {
-        call(
-            http.patch(format!("{base}/actions/{a}")).json(
-                &json!({"owner": "owner@bench.test", "implementation_status": "implemented"}),
-            ),
-        )
-        .await;
+        let w = args.warmup;
+        let a = measured_assessment.clone();
+        results.push(
+            bench
+                .measure(&tenant, "GET /actions (first page)", w, iterations, |_| {
+                    Req::get("/actions")
+                })
+                .await,
+        );
+        // Cursors are the last instance's sort key, base64url: after "S" comes the first
+        // tenant-wide instance ("T#..."), each used by every assessment of its regulations.
+        let tenant_wide = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("S");
+        results.push(
+            bench
+                .measure(
+                    &tenant,
+                    "GET /actions (page at T#, tenant-wide)",
+                    w,
+                    iterations,
+                    |_| Req::get(format!("/actions?cursor={tenant_wide}")),
+                )
+                .await,
+        );
+        results.push(
+            bench
+                .measure(&tenant, "GET /actions/{id}", w, iterations, |_| {
+                    Req::get(format!("/actions/{MEASURED_ACTION}"))
+                })
+                .await,
+        );
+        results.push(
+            bench
+                .measure(&tenant, "PATCH /actions/{id}", w, iterations, |i| {
+                    Req::patch(
+                        format!("/actions/{MEASURED_ACTION}"),
+                        json!({"owner": format!("owner-{}@bench.test", i % 7)}),
+                    )
+                })
+                .await,
+        );
+        results.push(
+            bench
+                .measure(
+                    &tenant,
+                    "GET /assessments/{id}/controls",
+                    w,
+                    iterations,
+                    |_| Req::get(format!("/assessments/{a}/controls")),
+                )
+                .await,
+        );
+        let w = w.min(whole);
+        results.push(
+            bench
+                .measure(&tenant, "GET /assessments", w, whole, |_| {
+                    Req::get("/assessments")
+                })
+                .await,
+        );
+        results.push(
+            bench
+                .measure(&tenant, "GET /score", w, whole, |_| Req::get("/score"))
+                .await,
+        );
+        if let Some(c) = &catalog_assessment {
+            let cursor = catalog_cursor.clone();
+            results.push(
+                bench
+                    .measure(
+                        &tenant,
+                        "GET /actions (page at the catalog's group)",
+                        w,
+                        whole,
+                        |_| Req::get(format!("/actions?cursor={cursor}")),
+                    )
+                    .await,
+            );
+            results.push(
+                bench
+                    .measure(
+                        &tenant,
+                        "GET /actions?assessment={catalog}",
+                        w,
+                        whole,
+                        |_| Req::get(format!("/actions?assessment={c}")),
+                    )
+                    .await,
+            );
+            results.push(
+                bench
+                    .measure(
+                        &tenant,
+                        "GET /assessments/{catalog}/controls",
+                        w,
+                        whole,
+                        |_| Req::get(format!("/assessments/{c}/controls")),
+                    )
+                    .await,
+            );
+        }
     }
 
-    for _ in 0..50 {
-        call(http.get(&controls_url)).await;
-    }
-    let mut list = Vec::with_capacity(iterations);
-    for _ in 0..iterations {
-        let t = Instant::now();
-        call(http.get(&controls_url)).await;
-        list.push(t.elapsed());
-    }
-    let mut patch = Vec::with_capacity(iterations);
-    for i in 0..iterations {
-        let t = Instant::now();
-        call(
-            http.patch(&action_url)
-                .json(&json!({"owner": format!("owner-{}@bench.test", i % 7)})),
-        )
-        .await;
-        patch.push(t.elapsed());
-    }
-
-    println!(
-        "attest-bench: embedded store, {controls} controls ({} KB of OSCAL, mapped as {}), {iterations} iterations, loopback HTTP",
-        catalog_bytes / 1024,
-        map_as.as_deref().unwrap_or("nothing")
-    );
-    summary("GET /assessments/{id}/controls", list);
-    summary("PATCH /actions/{id}", patch);
-    counting.reset();
-    call(http.get(&controls_url)).await;
-    println!(
-        "GET /assessments/{{id}}/controls storage: {}",
-        counting.report()
-    );
-    counting.reset();
-    call(
-        http.patch(&action_url)
-            .json(&json!({"owner": "someone-else@bench.test"})),
-    )
-    .await;
-    println!("PATCH /actions/{{id}} storage: {}", counting.report());
+    report(&args, &store_text, &catalog_name, &shapes, &results);
 }
 
-/// The listing's action instances a customer may change (provider-managed ones are 409), in
-/// order, each once.
-fn customer_actions(listing: &Value) -> Vec<String> {
-    let mut ids: Vec<String> = Vec::new();
-    for control in listing["items"].as_array().into_iter().flatten() {
-        for a in control["actions"].as_array().into_iter().flatten() {
-            let id = a["id"].as_str().unwrap_or_default();
-            if a["managed_by"] == "customer" && !id.is_empty() && !ids.iter().any(|i| i == id) {
-                ids.push(id.to_owned());
+/// Prints the results as Markdown, for docs/benchmarks.md.
+fn report(args: &Args, store: &str, catalog: &str, shapes: &[String], results: &[Measured]) {
+    let dynamo = args.store == StoreKind::Dynamodb;
+    println!(
+        "## attest-bench: {store}, loopback HTTP, {} timed requests per kind ({} for whole-tenant reads), {} warm-up",
+        args.iterations, args.whole_iterations, args.warmup
+    );
+    println!();
+    println!("Catalog of tenant (c): {catalog}.");
+    println!();
+    for s in shapes {
+        println!("- {s}");
+    }
+    println!();
+    if dynamo {
+        println!("| tenant | request | p50 ms | p99 ms | max ms | storage p50 ms | calls | GetItem | BatchGetItem | Query | Put/DeleteItem | TransactWriteItems | items read | items written | RCU | WCU |");
+        println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    } else {
+        println!("| tenant | request | p50 ms | p99 ms | max ms | storage p50 ms | calls | GetItem | BatchGetItem | Query | Put/DeleteItem | TransactWriteItems | items read | items written |");
+        println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    }
+    for m in results {
+        let c = m.typical();
+        let mut row = format!(
+            "| {} | `{}` | {:.3} | {:.3} | {:.3} | {:.3} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            m.tenant.label(),
+            m.name,
+            m.p(0.5),
+            m.p(0.99),
+            m.max(),
+            m.storage_p50(),
+            m.calls_text(),
+            c.get_item,
+            c.batch_get_item,
+            c.query,
+            c.single_write,
+            c.transact_write,
+            c.items_read,
+            c.items_written
+        );
+        if dynamo {
+            row.push_str(&format!(
+                " {:.1} | {:.1} |",
+                m.mean(|c| c.read_units).unwrap_or(0.0),
+                m.mean(|c| c.write_units).unwrap_or(0.0)
+            ));
+        }
+        println!("{row}");
+    }
+    println!();
+    println!("### Storage calls per request, by tenant");
+    println!();
+    println!("| request | (a) | (b) | (c) | |");
+    println!("|---|---|---|---|---|");
+    let mut names: Vec<&str> = Vec::new();
+    for m in results {
+        if !names.contains(&m.name.as_str()) {
+            names.push(&m.name);
+        }
+    }
+    for name in names {
+        let per: Vec<Option<&Measured>> = [TenantKind::A, TenantKind::B, TenantKind::C]
+            .iter()
+            .map(|t| results.iter().find(|m| m.name == name && m.tenant == *t))
+            .collect();
+        let totals: BTreeSet<u32> = per.iter().flatten().map(|m| m.typical().total()).collect();
+        let cell = |m: &Option<&Measured>| m.map_or("–".to_owned(), |m| m.calls_text());
+        let verdict = if per.iter().flatten().count() < 2 {
+            ""
+        } else if totals.len() == 1 {
+            "same"
+        } else {
+            "GROWS"
+        };
+        println!(
+            "| `{name}` | {} | {} | {} | {verdict} |",
+            cell(&per[0]),
+            cell(&per[1]),
+            cell(&per[2])
+        );
+    }
+    println!();
+    println!("### The calls of each request");
+    println!();
+    for m in results {
+        println!(
+            "- {} `{}`: {}",
+            m.tenant.label(),
+            m.name,
+            compact(&m.log).join("; ")
+        );
+        if let Some(d) = m.dynamodb_calls() {
+            println!("  - DynamoDB calls (meter): {d}");
+        }
+        let distinct = m.distinct_calls();
+        if distinct.len() > 1 {
+            for (c, n) in distinct {
+                println!("  - {n} of the timed requests: {c:?}");
             }
         }
     }
-    ids
 }
 
-/// Up to `n` of `listed`: the `preferred` ones it has, then its first others.
-fn pick(listed: &[String], preferred: &[&str], n: usize) -> Vec<String> {
-    let mut out: Vec<String> = preferred
-        .iter()
-        .filter(|p| listed.iter().any(|l| l == *p))
-        .map(|p| (*p).to_owned())
-        .collect();
-    for l in listed {
-        if out.len() >= n {
-            break;
-        }
-        if !out.contains(l) {
-            out.push(l.clone());
+/// Consecutive identical log lines folded into one with a count.
+fn compact(log: &[String]) -> Vec<String> {
+    let mut out: Vec<(String, usize)> = Vec::new();
+    for line in log {
+        match out.last_mut() {
+            Some((l, n)) if l == line => *n += 1,
+            _ => out.push((line.clone(), 1)),
         }
     }
-    out.truncate(n);
-    out
+    out.into_iter()
+        .map(|(l, n)| if n > 1 { format!("{l} (x{n})") } else { l })
+        .collect()
 }
 
-async fn axum_serve(listener: tokio::net::TcpListener, app: attest::server::Router) {
-    attest::server::serve(listener, app).await.unwrap();
-}
-
-fn chrono_hours(h: i64) -> attest::token::Duration {
-    attest::token::Duration::hours(h)
+fn ordinal(n: usize) -> String {
+    match n {
+        1 => "1st".into(),
+        2 => "2nd".into(),
+        3 => "3rd".into(),
+        n => format!("{n}th"),
+    }
 }

@@ -6,7 +6,8 @@
 
 pub mod schema;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use attest_store::backend::validate_write;
@@ -14,7 +15,8 @@ use attest_store::backend::MAX_BATCH_GET;
 use attest_store::{Backend, BackendError, Condition, Item, Key, Page, Query, WriteOp};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem,
+    AttributeValue, ConditionCheck, ConsumedCapacity, Delete, KeysAndAttributes, Put,
+    ReturnConsumedCapacity, TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -24,6 +26,7 @@ use schema::{BODY, PARTITION_KEY, SORT_KEY, VERSION};
 pub struct DynamoDbBackend {
     client: Client,
     table: String,
+    meter: Option<Arc<CapacityMeter>>,
 }
 
 impl DynamoDbBackend {
@@ -31,7 +34,93 @@ impl DynamoDbBackend {
         Self {
             client,
             table: table.into(),
+            meter: None,
         }
+    }
+
+    /// This backend, counting its calls into `meter` and asking DynamoDB for the capacity
+    /// each one consumes (`ReturnConsumedCapacity=TOTAL`), for benchmarks and cost estimates.
+    /// Without a meter (the default) requests do not ask for it.
+    pub fn with_meter(mut self, meter: Arc<CapacityMeter>) -> Self {
+        self.meter = Some(meter);
+        self
+    }
+
+    /// `TOTAL` when metered, else nothing (the request is as without a meter).
+    fn consumed(&self) -> Option<ReturnConsumedCapacity> {
+        self.meter.as_ref().map(|_| ReturnConsumedCapacity::Total)
+    }
+
+    /// Counts a call about to be sent (whether or not it then succeeds).
+    fn count(&self, operation: &'static str) {
+        if let Some(m) = &self.meter {
+            m.lock()
+                .calls
+                .entry(operation)
+                .and_modify(|n| *n += 1)
+                .or_insert(1);
+        }
+    }
+
+    /// Adds the capacity a successful call reports; `write` says which kind of units a bare
+    /// `CapacityUnits` figure is.
+    fn record<'a>(&self, write: bool, capacity: impl IntoIterator<Item = &'a ConsumedCapacity>) {
+        if let Some(m) = &self.meter {
+            let mut totals = m.lock();
+            for c in capacity {
+                let (read, written) = match (c.read_capacity_units(), c.write_capacity_units()) {
+                    (None, None) if write => (0.0, c.capacity_units().unwrap_or(0.0)),
+                    (None, None) => (c.capacity_units().unwrap_or(0.0), 0.0),
+                    (r, w) => (r.unwrap_or(0.0), w.unwrap_or(0.0)),
+                };
+                totals.read_units += read;
+                totals.write_units += written;
+            }
+        }
+    }
+}
+
+/// What a metered [`DynamoDbBackend`] consumed: DynamoDB calls by operation (`GetItem`,
+/// `BatchGetItem`, `Query`, `PutItem`, `DeleteItem`, `TransactWriteItems`; every call sent,
+/// a retried `BatchGetItem` for unprocessed keys included) and the read and write capacity
+/// units the successful calls reported.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Consumed {
+    pub calls: BTreeMap<&'static str, u64>,
+    pub read_units: f64,
+    pub write_units: f64,
+}
+
+impl Consumed {
+    pub fn total_calls(&self) -> u64 {
+        self.calls.values().sum()
+    }
+}
+
+/// Sums the calls and capacity of every backend metered with it (see
+/// [`DynamoDbBackend::with_meter`]). Shared between tasks; read with [`CapacityMeter::take`].
+#[derive(Debug, Default)]
+pub struct CapacityMeter {
+    totals: Mutex<Consumed>,
+}
+
+impl CapacityMeter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Consumed> {
+        self.totals.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// What was consumed since the meter was made or last taken.
+    pub fn snapshot(&self) -> Consumed {
+        self.lock().clone()
+    }
+
+    /// What was consumed since the meter was made or last taken, and starts again from zero.
+    pub fn take(&self) -> Consumed {
+        std::mem::take(&mut *self.lock())
     }
 }
 
@@ -190,28 +279,42 @@ impl DynamoDbBackend {
             None => (None, None, None),
         };
         match op {
-            WriteOp::Put { item, .. } => single_write_result(
-                self.client
+            WriteOp::Put { item, .. } => {
+                self.count("PutItem");
+                let sent = self
+                    .client
                     .put_item()
                     .table_name(&self.table)
                     .set_item(Some(item_attrs(item)))
                     .set_condition_expression(text)
                     .set_expression_attribute_names(names)
                     .set_expression_attribute_values(values)
+                    .set_return_consumed_capacity(self.consumed())
                     .send()
-                    .await,
-            ),
-            WriteOp::Delete { key, .. } => single_write_result(
-                self.client
+                    .await;
+                if let Ok(out) = &sent {
+                    self.record(true, out.consumed_capacity());
+                }
+                single_write_result(sent)
+            }
+            WriteOp::Delete { key, .. } => {
+                self.count("DeleteItem");
+                let sent = self
+                    .client
                     .delete_item()
                     .table_name(&self.table)
                     .set_key(Some(key_attrs(key)))
                     .set_condition_expression(text)
                     .set_expression_attribute_names(names)
                     .set_expression_attribute_values(values)
+                    .set_return_consumed_capacity(self.consumed())
                     .send()
-                    .await,
-            ),
+                    .await;
+                if let Ok(out) = &sent {
+                    self.record(true, out.consumed_capacity());
+                }
+                single_write_result(sent)
+            }
             WriteOp::Check { .. } => Err(BackendError::InvalidWrite(
                 "a lone check writes nothing".into(),
             )),
@@ -222,15 +325,18 @@ impl DynamoDbBackend {
 #[async_trait]
 impl Backend for DynamoDbBackend {
     async fn get(&self, key: &Key) -> Result<Option<Item>, BackendError> {
+        self.count("GetItem");
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
             .set_key(Some(key_attrs(key)))
             .consistent_read(true)
+            .set_return_consumed_capacity(self.consumed())
             .send()
             .await
             .map_err(unavailable)?;
+        self.record(false, out.consumed_capacity());
         out.item().map(read_item).transpose()
     }
 
@@ -250,13 +356,16 @@ impl Backend for DynamoDbBackend {
             // DynamoDB may return part of a batch and the rest as unprocessed keys.
             let mut attempt = 0u32;
             while let Some(keys) = request.take() {
+                self.count("BatchGetItem");
                 let out = self
                     .client
                     .batch_get_item()
                     .request_items(&self.table, keys)
+                    .set_return_consumed_capacity(self.consumed())
                     .send()
                     .await
                     .map_err(unavailable)?;
+                self.record(false, out.consumed_capacity());
                 for attrs in out
                     .responses()
                     .and_then(|r| r.get(&self.table))
@@ -295,6 +404,7 @@ impl Backend for DynamoDbBackend {
             names.insert("#sk".to_owned(), SORT_KEY.to_owned());
             values.insert(":prefix".to_owned(), AttributeValue::S(q.sk_prefix.clone()));
         }
+        self.count("Query");
         let out = self
             .client
             .query()
@@ -310,9 +420,11 @@ impl Backend for DynamoDbBackend {
             .set_limit(q.limit.map(|l| l.min(i32::MAX as usize) as i32))
             .scan_index_forward(!q.descending)
             .consistent_read(true)
+            .set_return_consumed_capacity(self.consumed())
             .send()
             .await
             .map_err(unavailable)?;
+        self.record(false, out.consumed_capacity());
         let items = out
             .items()
             .iter()
@@ -335,14 +447,19 @@ impl Backend for DynamoDbBackend {
             .iter()
             .map(|op| transact_item(&self.table, op))
             .collect::<Result<Vec<_>, _>>()?;
+        self.count("TransactWriteItems");
         let result = self
             .client
             .transact_write_items()
             .set_transact_items(Some(items))
+            .set_return_consumed_capacity(self.consumed())
             .send()
             .await;
         let err = match result {
-            Ok(_) => return Ok(()),
+            Ok(out) => {
+                self.record(true, out.consumed_capacity());
+                return Ok(());
+            }
             Err(e) => e,
         };
         let service = match err {
@@ -369,5 +486,93 @@ impl Backend for DynamoDbBackend {
         Err(BackendError::Unavailable(
             DisplayErrorContext(&service).to_string(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+
+    fn client() -> Client {
+        let local = attest_testkit::dynamodb_local();
+        Client::from_conf(
+            aws_sdk_dynamodb::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .endpoint_url(&local.endpoint)
+                .region(Region::new("us-east-1"))
+                .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+                .build(),
+        )
+    }
+
+    fn put(sk: &str) -> WriteOp {
+        WriteOp::Put {
+            item: Item {
+                key: Key::new("p", sk),
+                version: 1,
+                body: serde_json::json!({ "text": "x".repeat(100) }),
+            },
+            condition: Condition::NotExists,
+        }
+    }
+
+    #[test]
+    fn an_unmetered_backend_does_not_ask_for_capacity() {
+        let backend = DynamoDbBackend::new(client_unused(), "t");
+        assert_eq!(backend.consumed(), None);
+        let meter = Arc::new(CapacityMeter::new());
+        let backend = backend.with_meter(meter);
+        assert_eq!(backend.consumed(), Some(ReturnConsumedCapacity::Total));
+    }
+
+    /// A client that is never called (no endpoint needed).
+    fn client_unused() -> Client {
+        Client::from_conf(
+            aws_sdk_dynamodb::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("us-east-1"))
+                .build(),
+        )
+    }
+
+    #[tokio::test]
+    async fn the_meter_counts_calls_and_sums_capacity() {
+        let client = client();
+        let table = attest_testkit::unique_name("attest-meter");
+        schema::create_table(&client, &table).await.unwrap();
+        let meter = Arc::new(CapacityMeter::new());
+        let backend = DynamoDbBackend::new(client, table).with_meter(meter.clone());
+
+        backend.write(vec![put("a")]).await.unwrap();
+        backend.write(vec![put("b"), put("c")]).await.unwrap();
+        let written = meter.take();
+        assert_eq!(
+            written.calls,
+            BTreeMap::from([("PutItem", 1), ("TransactWriteItems", 1)])
+        );
+        // One item of under 1 KB: 1 unit; a transaction of two: 2 units each.
+        assert!(written.write_units >= 3.0, "{written:?}");
+        assert_eq!(written.read_units, 0.0);
+
+        backend.get(&Key::new("p", "a")).await.unwrap().unwrap();
+        let keys = [Key::new("p", "a"), Key::new("p", "b")];
+        assert_eq!(backend.get_many(&keys).await.unwrap().len(), 2);
+        let page = backend.query(&Query::prefix("p", "")).await.unwrap();
+        assert_eq!(page.items.len(), 3);
+        let read = meter.take();
+        assert_eq!(
+            read.calls,
+            BTreeMap::from([("BatchGetItem", 1), ("GetItem", 1), ("Query", 1)])
+        );
+        // Strongly consistent reads: at least one unit per item read by key, one per query.
+        assert!(read.read_units >= 4.0, "{read:?}");
+        assert_eq!(read.write_units, 0.0);
+
+        // A failed condition is a call, with no capacity reported.
+        assert!(backend.write(vec![put("a")]).await.is_err());
+        let failed = meter.take();
+        assert_eq!(failed.total_calls(), 1);
+        assert_eq!(meter.snapshot(), Consumed::default());
     }
 }
