@@ -1028,20 +1028,24 @@ pub async fn the_usage_index_follows_assessments(b: Arc<dyn Backend>) {
         .map(|u| u.assessment_id.to_string())
         .collect();
     assert_eq!(used, ["a1", "a2"]);
-    // The partition lists instances in order, each with its assessments together.
+    // The partition lists the instances in use in order, a page of at most 70 per query.
     let mut all = Vec::new();
     let mut after = None;
     loop {
         let (page, next) = store.usage_page(&acme, after, 70).await.unwrap();
+        assert!(page.len() <= 70);
         all.extend(page);
         match next {
             Some(n) => after = Some(n),
             None => break,
         }
     }
-    assert_eq!(all.len(), 300);
+    // One item per instance in use, each with both assessments, in instance order.
+    assert_eq!(all.len(), 150);
+    assert!(all.iter().all(|uses| uses.len() == 2));
     assert!(all.windows(2).all(|w| {
-        crate::keys::instance_sk(&w[0].instance()) <= crate::keys::instance_sk(&w[1].instance())
+        crate::keys::instance_sk(&w[0][0].instance())
+            < crate::keys::instance_sk(&w[1][0].instance())
     }));
     assert!(store
         .pending_usage_marks(&acme, chrono::Utc::now())

@@ -1,20 +1,25 @@
-//! Which live assessment uses which action instance: the index that lets `/actions/{id}` find
-//! an instance by key and `GET /actions` page through the tenant's instances with one query.
+//! Which live assessments use which action instance: the index that lets `/actions/{id}` find
+//! an instance by key and `GET /actions` page through the instances in use with one query.
 //!
-//! One item per (instance, assessment), sort key `{instance sort key}#{assessment id}`, so that
-//! one prefix query lists an instance's assessments and the partition, in order, lists every
-//! used instance with its assessments side by side. An assessment writes its items when it is
-//! created and removes them when it is archived or deleted. Those are more items than one
-//! transaction holds, so a marker item (`USEIDX`) is written in the same transaction as the
-//! assessment change and removed once the index agrees with it; a marker left behind by a
-//! crash names the assessment whose index must be mended ([`Store::pending_usage_marks`]).
+//! One item per instance in use, sort key = the instance's (`T#{action}` or
+//! `G#{group}#{action}`), holding the assessments that use it. Reading an instance's uses is
+//! one `GetItem`; a page of 50 instances is one `Query` of 50 items, however many assessments
+//! share them. An assessment adds itself to its instances' items when it is created and takes
+//! itself off when it is archived or deleted, item by item under version conditions (re-read
+//! and re-applied when a concurrent change wins). Those are more items than one transaction
+//! holds, so a marker item (`USEIDX`) is written in the same transaction as the assessment
+//! change and removed once the index agrees with it; a marker left behind by a crash names the
+//! assessment whose uses must be mended ([`Store::pending_usage_marks`]). Adding and removing
+//! are idempotent, so mending is doing it again.
+
+use std::collections::BTreeMap;
 
 use attest_domain::action::{InstanceRef, InstanceScope};
 use attest_domain::ids::{ActionId, AssessmentId, GroupId, RegulationId, TenantId};
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{Condition, Page, Query, WriteOp};
-use crate::record::{decode, encode};
+use crate::backend::{BackendError, Condition, Page, Query, WriteOp, MAX_TRANSACTION_OPS};
+use crate::record::{decode, encode, Versioned};
 use crate::{keys, Key, Store, StoreError};
 
 /// One live assessment's use of one instance.
@@ -37,18 +42,64 @@ impl Usage {
     }
 }
 
+/// One assessment in an instance's item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Use {
+    assessment_id: AssessmentId,
+    assessment_name: String,
+    regulation_id: RegulationId,
+    group_id: GroupId,
+}
+
+/// An instance in use, and by whom.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct InstanceUses {
+    action_id: ActionId,
+    scope: InstanceScope,
+    uses: Vec<Use>,
+}
+
+impl InstanceUses {
+    fn usages(self) -> Vec<Usage> {
+        let (action_id, scope) = (self.action_id, self.scope);
+        self.uses
+            .into_iter()
+            .map(|u| Usage {
+                action_id: action_id.clone(),
+                scope: scope.clone(),
+                assessment_id: u.assessment_id,
+                assessment_name: u.assessment_name,
+                regulation_id: u.regulation_id,
+                group_id: u.group_id,
+            })
+            .collect()
+    }
+}
+
+fn uses_key(tenant: &TenantId, instance: &InstanceRef) -> Key {
+    Key::new(keys::usages(tenant), keys::instance_sk(instance))
+}
+
+fn decode_uses(item: crate::Item) -> Result<Vec<Usage>, StoreError> {
+    Ok(decode::<InstanceUses>(item)?.value.usages())
+}
+
+/// A change to the index: add these uses, or take one assessment off these instances.
+enum Change<'a> {
+    Add(&'a [Usage]),
+    Remove(&'a [Usage]),
+}
+
+/// Most bytes of items one index transaction writes (DynamoDB takes 4 MB).
+const MAX_TRANSACTION_BYTES: usize = 3 * 1024 * 1024;
+/// How many times a chunk is re-read and re-applied when concurrent changes keep winning.
+const ATTEMPTS: usize = 50;
+
 /// A marker: the usage index of this assessment is being changed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UsageMark {
     pub assessment_id: AssessmentId,
     pub since: chrono::DateTime<chrono::Utc>,
-}
-
-fn usage_key(tenant: &TenantId, u: &Usage) -> Key {
-    Key::new(
-        keys::usages(tenant),
-        format!("{}#{}", keys::instance_sk(&u.instance()), u.assessment_id),
-    )
 }
 
 /// The marker written with an assessment change that the usage index must follow.
@@ -77,45 +128,95 @@ pub(crate) fn clear_mark_op(tenant: &TenantId, id: &AssessmentId) -> WriteOp {
     }
 }
 
-/// The sort key just past every usage item of an instance (to resume a listing after it).
-pub fn after_instance(instance_sk: &str) -> String {
-    // '~' sorts after every character an assessment id may hold.
-    format!("{instance_sk}#~")
-}
-
 impl Store {
-    /// Writes `usages` (idempotent) and then clears the assessment's marker.
+    /// Adds `usages` to their instances' items (idempotent) and then clears the assessment's
+    /// marker.
     pub async fn put_usages(
         &self,
         tenant: &TenantId,
         assessment: &AssessmentId,
         usages: &[Usage],
     ) -> Result<(), StoreError> {
-        let ops = usages
-            .iter()
-            .map(|u| WriteOp::Put {
-                item: encode(usage_key(tenant, u), 1, u),
-                condition: Condition::Always,
-            })
-            .collect();
-        self.write_chunked(ops).await?;
+        self.change_uses(tenant, Change::Add(usages)).await?;
         self.clear_usage_mark(tenant, assessment).await
     }
 
-    /// Removes `usages` (idempotent). The caller clears the marker with the assessment change.
+    /// Takes `usages` off their instances' items (idempotent); an item left with no use goes.
+    /// The caller clears the marker with the assessment change.
     pub async fn delete_usages(
         &self,
         tenant: &TenantId,
         usages: &[Usage],
     ) -> Result<(), StoreError> {
-        let ops = usages
-            .iter()
-            .map(|u| WriteOp::Delete {
-                key: usage_key(tenant, u),
-                condition: Condition::Always,
-            })
-            .collect();
-        Ok(self.write_chunked(ops).await?)
+        self.change_uses(tenant, Change::Remove(usages)).await
+    }
+
+    async fn change_uses(&self, tenant: &TenantId, change: Change<'_>) -> Result<(), StoreError> {
+        let usages = match change {
+            Change::Add(u) | Change::Remove(u) => u,
+        };
+        let mut by_instance: BTreeMap<InstanceRef, Vec<&Usage>> = BTreeMap::new();
+        for u in usages {
+            by_instance.entry(u.instance()).or_default().push(u);
+        }
+        let instances: Vec<(InstanceRef, Vec<&Usage>)> = by_instance.into_iter().collect();
+        let adding = matches!(change, Change::Add(_));
+        for chunk in instances.chunks(MAX_TRANSACTION_OPS) {
+            self.change_chunk(tenant, chunk, adding).await?;
+        }
+        Ok(())
+    }
+
+    /// Applies one chunk: reads its items, writes the changed ones under version conditions
+    /// (in transactions of at most 3 MB), and starts again from a fresh read when a
+    /// concurrent change won.
+    async fn change_chunk(
+        &self,
+        tenant: &TenantId,
+        chunk: &[(InstanceRef, Vec<&Usage>)],
+        adding: bool,
+    ) -> Result<(), StoreError> {
+        for _ in 0..ATTEMPTS {
+            let keys: Vec<Key> = chunk.iter().map(|(i, _)| uses_key(tenant, i)).collect();
+            let current = self.backend().get_many(&keys).await?;
+            let mut batches: Vec<(Vec<WriteOp>, usize)> = vec![(Vec::new(), 0)];
+            for (((instance, edits), key), item) in chunk.iter().zip(keys).zip(current) {
+                let stored: Option<Versioned<InstanceUses>> = item.map(decode).transpose()?;
+                let Some(op) = edited(instance, edits, key, stored, adding) else {
+                    continue;
+                };
+                let size = match &op {
+                    WriteOp::Put { item, .. } => item.size(),
+                    _ => 0,
+                };
+                let last = batches.last_mut().expect("one batch");
+                if last.1 + size > MAX_TRANSACTION_BYTES && !last.0.is_empty() {
+                    batches.push((Vec::new(), 0));
+                }
+                let last = batches.last_mut().expect("one batch");
+                last.0.push(op);
+                last.1 += size;
+            }
+            let mut raced = false;
+            for (ops, _) in batches.into_iter().filter(|(ops, _)| !ops.is_empty()) {
+                match self.backend().write(ops).await {
+                    Ok(()) => {}
+                    Err(
+                        BackendError::ConditionFailed { .. } | BackendError::TransactionConflict,
+                    ) => {
+                        raced = true;
+                        break;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if !raced {
+                return Ok(());
+            }
+        }
+        Err(StoreError::Conflict(
+            "the assessments' index kept changing; try again".into(),
+        ))
     }
 
     /// Marks an assessment's index as changing (before removing its usages).
@@ -158,22 +259,16 @@ impl Store {
             .collect())
     }
 
-    /// The live assessments that use one instance (one query).
+    /// The live assessments that use one instance (one `GetItem`).
     pub async fn usages_of(
         &self,
         tenant: &TenantId,
         instance: &InstanceRef,
     ) -> Result<Vec<Usage>, StoreError> {
-        let items = self
-            .query_all(
-                keys::usages(tenant),
-                &format!("{}#", keys::instance_sk(instance)),
-            )
-            .await?;
-        Ok(items
-            .into_iter()
-            .map(|i| decode::<Usage>(i).map(|v| v.value))
-            .collect::<Result<_, _>>()?)
+        match self.backend().get(&uses_key(tenant, instance)).await? {
+            Some(item) => decode_uses(item),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// The uses of one group's own instances (not the tenant-wide ones).
@@ -185,27 +280,75 @@ impl Store {
         let items = self
             .query_all(keys::usages(tenant), &keys::group_instances_prefix(group))
             .await?;
-        Ok(items
-            .into_iter()
-            .map(|i| decode::<Usage>(i).map(|v| v.value))
-            .collect::<Result<_, _>>()?)
+        let mut out = Vec::new();
+        for item in items {
+            out.extend(decode_uses(item)?);
+        }
+        Ok(out)
     }
 
-    /// One page of the tenant's usage items in instance order, after sort key `after`.
+    /// One page of the instances in use, in instance order after sort key `after` (an
+    /// instance's), each with its uses: at most `limit` instances, one query.
     pub async fn usage_page(
         &self,
         tenant: &TenantId,
         after: Option<String>,
         limit: usize,
-    ) -> Result<(Vec<Usage>, Option<String>), StoreError> {
+    ) -> Result<(Vec<Vec<Usage>>, Option<String>), StoreError> {
         let mut query = Query::prefix(keys::usages(tenant), "");
         query.after = after;
         query.limit = Some(limit);
         let Page { items, next } = self.backend().query(&query).await?;
-        let usages = items
+        let instances = items
             .into_iter()
-            .map(|i| decode::<Usage>(i).map(|v| v.value))
+            .map(decode_uses)
             .collect::<Result<_, _>>()?;
-        Ok((usages, next))
+        Ok((instances, next))
     }
+}
+
+/// The write that applies `edits` to an instance's item, if it changes anything.
+fn edited(
+    instance: &InstanceRef,
+    edits: &[&Usage],
+    key: Key,
+    stored: Option<Versioned<InstanceUses>>,
+    adding: bool,
+) -> Option<WriteOp> {
+    let (version, mut uses) = match stored {
+        Some(v) => (v.version, v.value.uses),
+        None => (0, Vec::new()),
+    };
+    let before = uses.clone();
+    for e in edits {
+        uses.retain(|u| u.assessment_id != e.assessment_id);
+        if adding {
+            uses.push(Use {
+                assessment_id: e.assessment_id.clone(),
+                assessment_name: e.assessment_name.clone(),
+                regulation_id: e.regulation_id.clone(),
+                group_id: e.group_id.clone(),
+            });
+        }
+    }
+    uses.sort_by(|a, b| a.assessment_id.cmp(&b.assessment_id));
+    if uses == before {
+        return None;
+    }
+    let condition = match version {
+        0 => Condition::NotExists,
+        v => Condition::Version(v),
+    };
+    if uses.is_empty() {
+        return Some(WriteOp::Delete { key, condition });
+    }
+    let body = InstanceUses {
+        action_id: instance.action.clone(),
+        scope: instance.scope.clone(),
+        uses,
+    };
+    Some(WriteOp::Put {
+        item: encode(key, version + 1, &body),
+        condition,
+    })
 }

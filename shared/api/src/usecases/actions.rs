@@ -13,7 +13,7 @@ use attest_domain::vocab::{Category, ImplementationStatus, TestStatus};
 use attest_domain::{DomainError, FieldError};
 use attest_store::instances::InstanceUpdate;
 use attest_store::regulations::ControlRef;
-use attest_store::usage::{after_instance, Usage};
+use attest_store::usage::Usage;
 use attest_store::{keys, BackendError, Store, StoreError};
 
 use crate::AppState;
@@ -206,15 +206,14 @@ pub struct ActionPage {
     pub next: Option<String>,
 }
 
-/// Usage items read per query while listing.
-const USAGE_PAGE: usize = 400;
 /// Most instances one listing request examines: a filter that matches little returns a short
 /// page with a cursor rather than reading the whole tenant.
 const MAX_EXAMINED: usize = 1000;
 
-/// `GET /actions`: pages through the usage index in instance order after `after` (an
-/// instance's sort key from a previous page), reading the templates and statuses of the
-/// instances it meets by key, until `limit` pass the filter.
+/// `GET /actions`: pages through the instances in use (one index item each, with the
+/// assessments that use it) in instance order after `after` (an instance's sort key from a
+/// previous page), reading the templates and statuses of the instances it meets by key, until
+/// `limit` pass the filter. Unfiltered, a page is one query and one or two batch reads.
 pub async fn list(
     store: &Store,
     tenant: &TenantId,
@@ -224,47 +223,32 @@ pub async fn list(
 ) -> Result<ActionPage, ActionError> {
     let mut items = Vec::new();
     let mut examined = 0;
-    let mut cursor = after.as_deref().map(after_instance);
-    // Usage items of the instance the last page ended in the middle of.
-    let mut carry: Vec<Usage> = Vec::new();
+    let mut cursor = after;
     loop {
-        let (page, next) = store.usage_page(tenant, cursor.clone(), USAGE_PAGE).await?;
-        let mut groups: Vec<Vec<Usage>> = Vec::new();
-        for u in carry.drain(..).chain(page) {
-            match groups.last_mut() {
-                Some(g) if g[0].instance() == u.instance() => g.push(u),
-                _ => groups.push(vec![u]),
-            }
+        let want = limit - items.len();
+        let (page, next) = store.usage_page(tenant, cursor.clone(), want).await?;
+        examined += page.len();
+        if let Some(last) = page.last().and_then(|u| u.first()) {
+            cursor = Some(keys::instance_sk(&last.instance()));
         }
-        // The last instance may continue on the next page.
-        if next.is_some() {
-            carry = groups.pop().unwrap_or_default();
-        }
-        let candidates: Vec<Vec<Usage>> = groups.into_iter().filter(|g| filter.uses(g)).collect();
-        let resolved = resolve(store, tenant, candidates).await?;
-        let mut last_examined = None;
-        for ctx in resolved {
-            examined += 1;
-            last_examined = Some(keys::instance_sk(&ctx.instance));
+        let candidates: Vec<Vec<Usage>> = page
+            .into_iter()
+            .filter(|g| !g.is_empty() && filter.uses(g))
+            .collect();
+        for ctx in resolve(store, tenant, candidates).await? {
             if filter.status(&ctx.def, &ctx.status) {
                 items.push(ctx);
-                if items.len() == limit {
-                    return Ok(ActionPage {
-                        next: last_examined,
-                        items,
-                    });
-                }
             }
         }
-        match next {
-            None if carry.is_empty() => return Ok(ActionPage { items, next: None }),
-            _ if examined >= MAX_EXAMINED => {
-                return Ok(ActionPage {
-                    items,
-                    next: last_examined.or(after),
-                })
-            }
-            next => cursor = next,
+        let more = next.is_some();
+        if !more {
+            return Ok(ActionPage { items, next: None });
+        }
+        if items.len() >= limit || examined >= MAX_EXAMINED {
+            return Ok(ActionPage {
+                items,
+                next: cursor,
+            });
         }
     }
 }
@@ -525,9 +509,11 @@ pub async fn assign(
 mod tests {
     use std::collections::BTreeSet;
 
+    use std::sync::Arc;
+
     use super::*;
     use crate::usecases::assessments;
-    use crate::usecases::testkit::{assess, ports};
+    use crate::usecases::testkit::{assess, ports, Recording};
 
     /// A tenant with one ISO 27001 assessment.
     async fn tenant() -> (AppState, Identity, tempfile::TempDir) {
@@ -715,5 +701,71 @@ mod tests {
             .items
             .iter()
             .any(|c| c.instance.api_id() == "mfa-admins"));
+    }
+
+    /// The reads one listing page makes, in a tenant of `groups` groups each assessing the four
+    /// built-in regulations (every group shares the tenant-wide instances).
+    async fn listing_reads(groups: usize) -> Vec<String> {
+        let (ported, caller, dir) = ports();
+        drop(ported);
+        let backend = Arc::new(Recording::open(&dir.path().join("r.redb")));
+        let state = AppState::new(Store::new(backend.clone()));
+        for g in 0..groups {
+            let first = assess(&state, &caller, "iso-27001-2022", &format!("G{g}")).await;
+            for reg in ["gdpr", "soc2-2017", "nist-800-53-r5-moderate"] {
+                let body = assessments::CreateAssessment {
+                    regulation_id: RegulationId::parse(reg).unwrap(),
+                    group_id: Some(first.group_id.clone()),
+                    group_name: None,
+                    copy_from: None,
+                    services: vec!["aws".into()],
+                    name: None,
+                };
+                assessments::create(&state, &caller, body).await.unwrap();
+            }
+        }
+        update(&state, &caller, "mfa-admins", &owner("cara"), None)
+            .await
+            .unwrap();
+        backend.take();
+        // The first page, and the page where the tenant-wide instances start.
+        let first = list(
+            &state.store,
+            &caller.tenant,
+            &ActionFilter::default(),
+            None,
+            50,
+        )
+        .await
+        .unwrap();
+        assert_eq!(first.items.len(), 50);
+        let shared = list(
+            &state.store,
+            &caller.tenant,
+            &ActionFilter::default(),
+            Some("T#".into()),
+            50,
+        )
+        .await
+        .unwrap();
+        assert_eq!(shared.items.len(), 50);
+        assert!(shared.items.iter().all(|c| c.usages.len() % groups == 0));
+        assert!(shared.items.iter().any(|c| c.usages.len() == 4 * groups));
+        backend
+            .take()
+            .into_iter()
+            .map(|r| r.split(' ').next().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_listing_page_makes_the_same_reads_however_many_assessments_share_instances() {
+        let one = listing_reads(1).await;
+        let five = listing_reads(5).await;
+        assert_eq!(
+            one, five,
+            "reads of two pages: one group {one:?}, five {five:?}"
+        );
+        assert!(one.len() <= 6, "{one:?}");
     }
 }
