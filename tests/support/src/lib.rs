@@ -9,7 +9,7 @@
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
@@ -155,6 +155,30 @@ pub fn dynamodb_local() -> &'static DynamoDbLocal {
 }
 
 /// A name no other test in this run uses.
+/// Removes the folders `unique_name(prefix)` made in the temporary directory for test
+/// processes that have ended (a server's folder lives as long as its test process, which
+/// cannot clean up after a static).
+fn remove_left_by_ended_processes(prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let alive = pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists();
+        if !alive {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 pub fn unique_name(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
@@ -187,6 +211,7 @@ pub fn s3_server() -> &'static S3Server {
             "s3s-fs is not installed at {}: run `infra/install-test-tools.sh` (the README's test command does) or set ATTEST_S3S_FS",
             bin.display()
         );
+        remove_left_by_ended_processes("attest-s3");
         let root = std::env::temp_dir().join(unique_name("attest-s3"));
         std::fs::create_dir_all(&root).unwrap();
         let port = free_port();
