@@ -144,9 +144,9 @@ impl Store {
     /// (archiving breaks its tie to the group), ends its uses, and marks `evidence` (what the
     /// snapshot links to) as kept by the archive. Conflict if it is archived already.
     ///
-    /// The archive and the evidence marks land in one transaction when they fit (up to about
-    /// 35 evidence records); beyond that the marks go first, in transactions of their own, and
-    /// the archive last. A mark whose archive then fails only keeps a record longer than
+    /// The archive and the evidence marks land in one transaction when they fit (39 to 48
+    /// evidence records, as the assessment covers 20 services or one); beyond that the marks go
+    /// first, in transactions of their own, and the archive last. A mark whose archive then fails only keeps a record longer than
     /// needed; no archive ever lacks its marks.
     pub async fn archive_assessment(
         &self,

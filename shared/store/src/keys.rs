@@ -119,7 +119,8 @@ pub fn group_instances_prefix(group: &GroupId) -> String {
     format!("G#{group}#")
 }
 
-/// Which live assessment uses which instance, sort key `{instance sk}#{assessment}`.
+/// The instances in use, one item each with the live assessments that use it, sort key = the
+/// instance's sort key.
 pub fn usages(tenant: &TenantId) -> String {
     pk(tenant, "USE")
 }

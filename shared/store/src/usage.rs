@@ -92,6 +92,9 @@ enum Change<'a> {
 
 /// Most bytes of items one index transaction writes (DynamoDB takes 4 MB).
 const MAX_TRANSACTION_BYTES: usize = 3 * 1024 * 1024;
+/// Largest index item (DynamoDB takes 400 KB an item): about 1,900 assessments sharing one
+/// instance.
+const MAX_ITEM_BYTES: usize = 380 * 1024;
 /// How many times a chunk is re-read and re-applied when concurrent changes keep winning.
 const ATTEMPTS: usize = 50;
 
@@ -189,6 +192,12 @@ impl Store {
                     WriteOp::Put { item, .. } => item.size(),
                     _ => 0,
                 };
+                if size > MAX_ITEM_BYTES {
+                    return Err(StoreError::Conflict(format!(
+                        "action {} is used by more live assessments than one index item holds; archive some first",
+                        instance.api_id()
+                    )));
+                }
                 let last = batches.last_mut().expect("one batch");
                 if last.1 + size > MAX_TRANSACTION_BYTES && !last.0.is_empty() {
                     batches.push((Vec::new(), 0));

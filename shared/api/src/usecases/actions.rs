@@ -209,6 +209,8 @@ pub struct ActionPage {
 /// Most instances one listing request examines: a filter that matches little returns a short
 /// page with a cursor rather than reading the whole tenant.
 const MAX_EXAMINED: usize = 1000;
+/// Fewest instances read from the index at a time.
+const MIN_BATCH: usize = 50;
 
 /// `GET /actions`: pages through the instances in use (one index item each, with the
 /// assessments that use it) in instance order after `after` (an instance's sort key from a
@@ -225,7 +227,9 @@ pub async fn list(
     let mut examined = 0;
     let mut cursor = after;
     loop {
-        let want = limit - items.len();
+        // At least a page's worth each time, so that a filter that matches little does not
+        // read the index a few items at a time.
+        let want = (limit - items.len()).max(MIN_BATCH);
         let (page, next) = store.usage_page(tenant, cursor.clone(), want).await?;
         examined += page.len();
         if let Some(last) = page.last().and_then(|u| u.first()) {
@@ -236,15 +240,23 @@ pub async fn list(
             .filter(|g| !g.is_empty() && filter.uses(g))
             .collect();
         for ctx in resolve(store, tenant, candidates).await? {
-            if filter.status(&ctx.def, &ctx.status) {
-                items.push(ctx);
+            if !filter.status(&ctx.def, &ctx.status) {
+                continue;
+            }
+            let sk = keys::instance_sk(&ctx.instance);
+            items.push(ctx);
+            if items.len() == limit {
+                // The next page starts after this one: what follows it was read, not shown.
+                return Ok(ActionPage {
+                    items,
+                    next: Some(sk),
+                });
             }
         }
-        let more = next.is_some();
-        if !more {
+        if next.is_none() {
             return Ok(ActionPage { items, next: None });
         }
-        if items.len() >= limit || examined >= MAX_EXAMINED {
+        if examined >= MAX_EXAMINED {
             return Ok(ActionPage {
                 items,
                 next: cursor,

@@ -586,8 +586,8 @@ mod tests {
         actions::update(&state, &caller, "mfa-admins", &owner("cara"), None)
             .await
             .unwrap();
-        // More evidence than one transaction holds beside the archive.
-        links(&state, &caller, "mfa-admins", 45).await;
+        // More evidence than one transaction holds beside the archive (48 with one service).
+        links(&state, &caller, "mfa-admins", 60).await;
         let archived = archive(&state, &caller, iso.id.as_str()).await.unwrap();
         assert!(archived.archived);
         // Later changes do not reach the archive.
@@ -616,13 +616,13 @@ mod tests {
             .list_evidence(&caller.tenant, &instance)
             .await
             .unwrap();
-        assert_eq!(stored.len(), 45);
+        assert_eq!(stored.len(), 60);
         assert!(stored.iter().all(|e| e.archived_in == vec![iso.id.clone()]));
         let (_, frozen, items) = super::evidence(&state, &caller.tenant, iso.id.as_str())
             .await
             .unwrap();
         assert!(frozen);
-        assert_eq!(items["mfa-admins"].len(), 45);
+        assert_eq!(items["mfa-admins"].len(), 60);
         // An archive is kept.
         assert!(matches!(
             delete(&state, &caller, iso.id.as_str()).await,
