@@ -65,7 +65,11 @@ impl Store {
         }
         match self.backend().write(ops).await {
             Ok(()) => {
-                self.put_usages(tenant, &a.id, usages).await?;
+                // The assessment is stored: if its uses cannot be written now, its marker
+                // stays and the next assessment change of the tenant writes them.
+                if let Err(e) = self.put_usages(tenant, &a.id, usages).await {
+                    tracing::warn!(assessment = %a.id, error = %e, "usage index left to mend");
+                }
                 Ok(Versioned {
                     version: 1,
                     value: a.clone(),
@@ -108,6 +112,25 @@ impl Store {
                 .then(a.value.id.cmp(&b.value.id))
         });
         Ok(out)
+    }
+
+    /// After an archive or delete lost its race: the uses it took off go back only if the
+    /// assessment is still live (another request may have archived or deleted it, and then
+    /// they must stay off; the marker is left for the mender).
+    async fn restore_uses_if_live(
+        &self,
+        tenant: &TenantId,
+        id: &AssessmentId,
+        usages: &[Usage],
+    ) -> Result<(), StoreError> {
+        let live = match self.backend().get(&keys::assessment(tenant, id)).await? {
+            Some(item) => !decode::<Assessment>(item)?.value.is_archived(),
+            None => false,
+        };
+        if live {
+            self.put_usages(tenant, id, usages).await?;
+        }
+        Ok(())
     }
 
     /// One page of the tenant's assessments in id order, after id `after`.
@@ -225,7 +248,8 @@ impl Store {
             match self.backend().write(batch).await {
                 Ok(()) => {}
                 Err(BackendError::ConditionFailed { .. }) => {
-                    self.put_usages(tenant, &archived.id, usages).await?;
+                    self.restore_uses_if_live(tenant, &archived.id, usages)
+                        .await?;
                     return Err(changed());
                 }
                 Err(e) => return Err(e.into()),
@@ -237,8 +261,8 @@ impl Store {
                 value: archived,
             }),
             Err(BackendError::ConditionFailed { .. }) => {
-                // Still live: its instances are still used.
-                self.put_usages(tenant, &archived.id, usages).await?;
+                self.restore_uses_if_live(tenant, &archived.id, usages)
+                    .await?;
                 Err(changed())
             }
             Err(e) => Err(e.into()),
@@ -295,7 +319,7 @@ impl Store {
         match self.backend().write(ops).await {
             Ok(()) => {}
             Err(BackendError::ConditionFailed { .. }) => {
-                self.put_usages(tenant, &a.id, usages).await?;
+                self.restore_uses_if_live(tenant, &a.id, usages).await?;
                 return Err(StoreError::Conflict(format!(
                     "assessment {} changed while it was deleted; try again",
                     a.id

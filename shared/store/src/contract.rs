@@ -1072,6 +1072,46 @@ pub async fn the_usage_index_follows_assessments(b: Arc<dyn Backend>) {
         .map(|u| u.assessment_id.to_string())
         .collect();
     assert_eq!(used, ["a2"]);
+    // A second archive (or a delete) of a1 that loses to the first leaves its uses off.
+    assert!(matches!(
+        store
+            .archive_assessment(
+                &acme,
+                &v1,
+                chrono::Utc::now(),
+                &json!({}),
+                &usages(&a1),
+                &[]
+            )
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.delete_assessment(&acme, &v1, &usages(&a1)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let used: Vec<_> = store
+        .usages_of(&acme, &shared)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.assessment_id.to_string())
+        .collect();
+    assert_eq!(
+        used,
+        ["a2"],
+        "a lost race must not put an archive back in use"
+    );
+    for mark in store
+        .pending_usage_marks(&acme, chrono::Utc::now())
+        .await
+        .unwrap()
+    {
+        store
+            .clear_usage_mark(&acme, &mark.assessment_id)
+            .await
+            .unwrap();
+    }
     // A writer that dies after marking leaves a marker for the mender to find.
     let a2v = store.get_assessment(&acme, &a2.id).await.unwrap();
     store

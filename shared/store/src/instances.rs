@@ -138,7 +138,8 @@ impl Store {
         &self,
         tenant: &TenantId,
         updates: Vec<InstanceUpdate>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<usize, StoreError> {
+        let count = updates.len();
         let mut batch: Vec<InstanceUpdate> = Vec::new();
         let mut ops = 0;
         for u in updates {
@@ -153,7 +154,7 @@ impl Store {
         if !batch.is_empty() {
             self.update_instances(tenant, &batch).await?;
         }
-        Ok(())
+        Ok(count)
     }
 
     /// Several stored instances by key, in the order asked (`None`: nobody changed it yet).

@@ -72,3 +72,11 @@ impl Store {
         }
     }
 }
+
+/// A short, growing, random pause before a write that lost a race is tried again, so that
+/// racing writers spread out (up to 128 ms from the seventh attempt on).
+pub async fn pause_before_retry(attempt: u32) {
+    let most = 2u64 << attempt.min(6);
+    let ms = rand::random_range(0..most);
+    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+}

@@ -179,7 +179,7 @@ impl Store {
         chunk: &[(InstanceRef, Vec<&Usage>)],
         adding: bool,
     ) -> Result<(), StoreError> {
-        for _ in 0..ATTEMPTS {
+        for attempt in 0..ATTEMPTS {
             let keys: Vec<Key> = chunk.iter().map(|(i, _)| uses_key(tenant, i)).collect();
             let current = self.backend().get_many(&keys).await?;
             let mut batches: Vec<(Vec<WriteOp>, usize)> = vec![(Vec::new(), 0)];
@@ -222,6 +222,7 @@ impl Store {
             if !raced {
                 return Ok(());
             }
+            crate::pause_before_retry(attempt as u32).await;
         }
         Err(StoreError::Conflict(
             "the assessments' index kept changing; try again".into(),

@@ -62,7 +62,7 @@ fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
         .decode(cursor)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .filter(|s| !s.is_empty() && !s.contains('~'))
+        .filter(|s| !s.is_empty() && s.len() <= 300 && !s.contains('~'))
         .ok_or_else(|| ApiError::invalid("cursor", "not a cursor this API returned"))
 }
 

@@ -376,13 +376,6 @@ fn lost_race(e: &StoreError) -> bool {
     )
 }
 
-/// A short, growing, random pause before trying again, so that racing writers spread out.
-async fn pause(attempt: u32) {
-    let most = 2u64 << attempt.min(6);
-    let ms = rand::random_range(0..most);
-    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-}
-
 /// Re-reads the instance's status and version after a lost race.
 async fn refresh(
     store: &Store,
@@ -438,7 +431,7 @@ pub async fn update(
                 })
             }
             Err(e) if expected_version.is_none() && lost_race(&e) => {
-                pause(attempt).await;
+                attest_store::pause_before_retry(attempt).await;
                 refresh(store, &caller.tenant, &mut ctx).await?;
             }
             Err(e) => return Err(e.into()),
@@ -506,7 +499,7 @@ pub async fn assign(
                     .collect())
             }
             Err(e) if lost_race(&e) => {
-                pause(attempt).await;
+                attest_store::pause_before_retry(attempt).await;
                 for ctx in &mut contexts {
                     refresh(store, &caller.tenant, ctx).await?;
                 }

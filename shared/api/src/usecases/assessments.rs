@@ -121,29 +121,31 @@ pub async fn mend_usage_index(state: &AppState, tenant: &TenantId) -> Result<(),
     let before = state.now() - chrono::TimeDelta::minutes(1);
     for mark in state.store.pending_usage_marks(tenant, before).await? {
         tracing::warn!(tenant = %tenant, assessment = %mark.assessment_id, "mending a usage index cut short");
-        match state
-            .store
-            .get_assessment(tenant, &mark.assessment_id)
-            .await
-        {
-            Ok(a) if !a.value.is_archived() => {
-                let catalog =
-                    Catalog::load_for(&state.store, tenant, [&a.value.regulation_id]).await?;
-                state
-                    .store
-                    .put_usages(tenant, &a.value.id, &usages(&catalog, &a.value))
-                    .await?;
-            }
-            Ok(_) | Err(StoreError::NotFound(_)) => {
-                state
-                    .store
-                    .clear_usage_mark(tenant, &mark.assessment_id)
-                    .await?
-            }
-            Err(e) => return Err(e.into()),
+        // One that cannot be mended now is tried again next time; it never blocks the
+        // request that found it.
+        if let Err(e) = mend_one(state, tenant, &mark.assessment_id).await {
+            tracing::warn!(tenant = %tenant, assessment = %mark.assessment_id, error = %e, "usage index not mended yet");
         }
     }
     Ok(())
+}
+
+async fn mend_one(
+    state: &AppState,
+    tenant: &TenantId,
+    id: &AssessmentId,
+) -> Result<(), AssessmentError> {
+    match state.store.get_assessment(tenant, id).await {
+        Ok(a) if !a.value.is_archived() => {
+            let catalog = Catalog::load_for(&state.store, tenant, [&a.value.regulation_id]).await?;
+            let uses = usages(&catalog, &a.value);
+            Ok(state.store.put_usages(tenant, &a.value.id, &uses).await?)
+        }
+        Ok(_) | Err(StoreError::NotFound(_)) => {
+            Ok(state.store.clear_usage_mark(tenant, id).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `POST /assessments`: in an existing group (`group_id`) or a new one (`group_name`, which
@@ -229,7 +231,7 @@ pub async fn create(
             other => other.into(),
         })?;
     if let (Some(group), Some(source)) = (&new_group, &body.copy_from) {
-        groups::copy(state, caller, source, &group.id).await?;
+        groups::copy_or_leave_to_finish(state, caller, source, &group.id).await;
     }
     tracing::info!(tenant = %tenant, assessment = %assessment.id, regulation = %assessment.regulation_id, "assessment created");
     // A new assessment's instances are those of its group: read them once for its view.

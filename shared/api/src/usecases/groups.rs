@@ -108,7 +108,7 @@ pub async fn create(
     let created = state.store.create_group(&caller.tenant, new).await?;
     tracing::info!(tenant = %caller.tenant, group = %group.id, "group created");
     if let Some(source) = &body.copy_from {
-        copy(state, caller, source, &group.id).await?;
+        copy_or_leave_to_finish(state, caller, source, &group.id).await;
     }
     Ok(created)
 }
@@ -168,9 +168,22 @@ pub async fn finish_copies(state: &AppState, caller: &Identity) -> Result<(), Gr
     let before = state.now() - chrono::TimeDelta::minutes(1);
     for mark in state.store.pending_copies(&caller.tenant, before).await? {
         tracing::warn!(tenant = %caller.tenant, from = %mark.from, to = %mark.to, "finishing a group copy cut short");
-        copy(state, caller, &mark.from, &mark.to).await?;
+        copy_or_leave_to_finish(state, caller, &mark.from, &mark.to).await;
     }
     Ok(())
+}
+
+/// Copies into a group that is stored already: what cannot be copied now stays behind its
+/// marker for [`finish_copies`], and the request that created the group still succeeds.
+pub async fn copy_or_leave_to_finish(
+    state: &AppState,
+    caller: &Identity,
+    from: &GroupId,
+    to: &GroupId,
+) {
+    if let Err(e) = copy(state, caller, from, to).await {
+        tracing::warn!(tenant = %caller.tenant, from = %from, to = %to, error = %e, "group copy left to finish");
+    }
 }
 
 /// Copies the source group's shared instances and evidence links into `to`, then clears the
@@ -183,9 +196,47 @@ pub async fn copy(
     to: &GroupId,
 ) -> Result<usize, GroupError> {
     let tenant = &caller.tenant;
+    let mut count = 0;
+    for attempt in 0..5 {
+        match state
+            .store
+            .create_instances(tenant, missing_copies(state, caller, from, to).await?)
+            .await
+        {
+            Ok(n) => {
+                count = n;
+                break;
+            }
+            // Another copier (or a change) stored some of them first: copy the rest again.
+            Err(StoreError::StaleVersion { .. }) if attempt < 4 => {
+                attest_store::pause_before_retry(attempt).await
+            }
+            Err(StoreError::StaleVersion { .. }) => {
+                return Err(GroupError::Conflict(format!(
+                    "group {to} kept changing while it was copied into; try again"
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    copy_evidence_links(state, caller, from, to).await?;
+    state.store.clear_copy_mark(tenant, to).await?;
+    tracing::info!(tenant = %tenant, from = %from, to = %to, copied = count, "group instances copied");
+    Ok(count)
+}
+
+/// The source group's own instances that the target group does not have yet, as new
+/// instances of the target (with history entries of source `import`).
+async fn missing_copies(
+    state: &AppState,
+    caller: &Identity,
+    from: &GroupId,
+    to: &GroupId,
+) -> Result<Vec<InstanceUpdate>, GroupError> {
+    let tenant = &caller.tenant;
     let now = state.now();
     let present = state.store.list_group_instances(tenant, to).await?;
-    let updates: Vec<InstanceUpdate> = state
+    Ok(state
         .store
         .list_group_instances(tenant, from)
         .await?
@@ -211,13 +262,7 @@ pub async fn copy(
                 history,
             }
         })
-        .collect();
-    let count = updates.len();
-    state.store.create_instances(tenant, updates).await?;
-    copy_evidence_links(state, caller, from, to).await?;
-    state.store.clear_copy_mark(tenant, to).await?;
-    tracing::info!(tenant = %tenant, from = %from, to = %to, copied = count, "group instances copied");
-    Ok(count)
+        .collect())
 }
 
 /// The id of a link's copy in another group: derived from both, so a copy is made once.
