@@ -7,6 +7,7 @@
 pub mod action;
 pub mod assessment;
 pub mod error;
+pub mod event;
 pub mod evidence;
 pub mod group;
 pub mod history;
