@@ -119,7 +119,7 @@ mod tests {
                 chrono::Utc::now(),
             );
             self.store
-                .add_evidence(&self.tenant, &evidence, &[])
+                .add_evidence(&self.tenant, &evidence, &[], &[])
                 .await
                 .unwrap();
             let key = object_key(&self.tenant, &evidence.id);
@@ -248,7 +248,7 @@ mod tests {
             .await
             .unwrap();
         f.store
-            .delete_evidence(&f.tenant, &current, &[])
+            .delete_evidence(&f.tenant, &current, &[], &[])
             .await
             .unwrap();
         assert!(f.put(&upload, &pdf).await.is_success());

@@ -219,7 +219,7 @@ async fn the_verification_path_verifies_or_rejects_and_removes() {
     let good = evidence("good", "policy.pdf", "application/pdf", PDF.len());
     let fake = evidence("fake", "shot.pdf", "application/pdf", PNG_HEAD.len());
     for (e, bytes) in [(&good, PDF), (&fake, PNG_HEAD)] {
-        store.add_evidence(&tenant, e, &[]).await.unwrap();
+        store.add_evidence(&tenant, e, &[], &[]).await.unwrap();
         let key = object_key(&tenant, &e.id);
         let upload = blobs
             .presign_put(
@@ -271,7 +271,7 @@ async fn an_upload_url_works_once() {
     let tenant = TenantId::parse("acme").unwrap();
     let http = reqwest::Client::new();
     let e = evidence("replayed", "policy.pdf", "application/pdf", PDF.len());
-    store.add_evidence(&tenant, &e, &[]).await.unwrap();
+    store.add_evidence(&tenant, &e, &[], &[]).await.unwrap();
     let key = object_key(&tenant, &e.id);
     let upload = blobs
         .presign_put(

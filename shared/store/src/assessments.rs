@@ -36,6 +36,7 @@ impl Store {
         a: &Assessment,
         new_group: Option<NewGroup<'_>>,
         usages: &[Usage],
+        events: &[attest_domain::event::Event],
     ) -> Result<Versioned<Assessment>, StoreError> {
         // The group first (checked, or created with its lock), then the assessment.
         let mut ops = match new_group {
@@ -63,6 +64,7 @@ impl Store {
                 condition: Condition::NotExists,
             });
         }
+        ops.extend(crate::events::events_ops(events));
         match self.backend().write(ops).await {
             Ok(()) => {
                 // The assessment is stored: if its uses cannot be written now, its marker
@@ -167,7 +169,7 @@ impl Store {
     /// (archiving breaks its tie to the group), ends its uses, and marks `evidence` (what the
     /// snapshot links to) as kept by the archive. Conflict if it is archived already.
     ///
-    /// The archive and the evidence marks land in one transaction when they fit (39 to 48
+    /// The archive and the evidence marks land in one transaction when they fit (38 to 47
     /// evidence records, as the assessment covers 20 services or one); beyond that the marks go
     /// first, in transactions of their own, and the archive last. A mark whose archive then fails only keeps a record longer than
     /// needed; no archive ever lacks its marks.
@@ -179,6 +181,7 @@ impl Store {
         snapshot: &serde_json::Value,
         usages: &[Usage],
         evidence: &[Versioned<attest_domain::evidence::Evidence>],
+        events: &[attest_domain::event::Event],
     ) -> Result<Versioned<Assessment>, StoreError> {
         current
             .value
@@ -226,6 +229,7 @@ impl Store {
                 }),
         );
         ops.push(clear_mark_op(tenant, &archived.id));
+        ops.extend(crate::events::events_ops(events));
         // Evidence marks, a record (2 writes) at a time, into the archive's transaction while
         // they fit, into earlier ones beyond.
         let mut earlier: Vec<Vec<WriteOp>> = Vec::new();
@@ -293,6 +297,7 @@ impl Store {
         tenant: &TenantId,
         current: &Versioned<Assessment>,
         usages: &[Usage],
+        events: &[attest_domain::event::Event],
     ) -> Result<(), StoreError> {
         let a = &current.value;
         if !usages.is_empty() {
@@ -316,6 +321,7 @@ impl Store {
                     }),
             );
         }
+        ops.extend(crate::events::events_ops(events));
         match self.backend().write(ops).await {
             Ok(()) => {}
             Err(BackendError::ConditionFailed { .. }) => {

@@ -10,6 +10,10 @@ pub const MAX_BATCH_GET: usize = 100;
 /// The most data one query page returns (DynamoDB's 1 MB); backends stop a page there.
 pub const MAX_PAGE_BYTES: usize = 1024 * 1024;
 
+/// A top-level body field with an expiry (seconds since the epoch). Backends with a time to
+/// live (DynamoDB) delete the item some time after it; others keep it.
+pub const TTL_FIELD: &str = "ttl";
+
 /// An item's primary key: partition key and sort key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Key {

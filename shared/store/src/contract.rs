@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use attest_domain::event::{Event, EventType, Subject};
 use attest_domain::group::{AssessmentGroup, GroupName};
 use attest_domain::ids::{GroupId, TenantId};
 use serde_json::json;
@@ -364,6 +365,115 @@ fn group(name: &str) -> AssessmentGroup {
     }
 }
 
+fn renamed_event(old: &AssessmentGroup, new: &AssessmentGroup) -> Event {
+    Event::new(
+        &TenantId::parse("acme").unwrap(),
+        EventType::GroupRenamed,
+        chrono::Utc::now(),
+        Some("tester"),
+        Subject::new("group", new.id.as_str()),
+        json!({"old": old.name.as_str(), "new": new.name.as_str()}),
+    )
+}
+
+fn event(tenant: &TenantId, kind: EventType, subject: &str) -> Event {
+    Event::new(
+        tenant,
+        kind,
+        chrono::Utc::now(),
+        Some("tester"),
+        Subject::new("group", subject),
+        json!({}),
+    )
+}
+
+/// Every change writes its events in its own transaction: a change that fails writes none, a
+/// committed one has all of them in the tenant's log (oldest first, after a cursor, by type)
+/// and in the outbox until they are delivered.
+pub async fn events_land_with_their_change_and_only_with_it(b: Arc<dyn Backend>) {
+    let store = Store::new(b);
+    let acme = TenantId::parse("acme").unwrap();
+    let other = TenantId::parse("other").unwrap();
+    let europe = group("Europe");
+    let created = event(&acme, EventType::GroupCreated, europe.id.as_str());
+    store
+        .create_group(
+            &acme,
+            crate::groups::NewGroup {
+                group: &europe,
+                copy_from: None,
+            },
+            std::slice::from_ref(&created),
+        )
+        .await
+        .unwrap();
+    // The same name again: refused, and its event is nowhere.
+    let refused = event(&acme, EventType::GroupCreated, "refused");
+    let err = store
+        .create_group(
+            &acme,
+            crate::groups::NewGroup {
+                group: &group("europe"),
+                copy_from: None,
+            },
+            std::slice::from_ref(&refused),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    let renamed = store
+        .rename_group(
+            &acme,
+            &europe.id,
+            GroupName::parse("EMEA").unwrap(),
+            None,
+            &renamed_event,
+        )
+        .await
+        .unwrap();
+    assert_eq!(renamed.value.name.as_str(), "EMEA");
+    let elsewhere = event(&other, EventType::GroupCreated, "x");
+    store.record_events(std::slice::from_ref(&elsewhere)).await.unwrap();
+
+    let log = store.list_events(&acme, None, None, 10).await.unwrap();
+    let kinds: Vec<EventType> = log.events.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [EventType::GroupCreated, EventType::GroupRenamed]);
+    assert_eq!(log.events[0], created);
+    assert_eq!(log.events[1].data["old"], "Europe");
+    assert!(log.events.iter().all(|e| e.id != refused.id));
+    let after = store
+        .list_events(&acme, Some(&created.id), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(after.events, log.events[1..]);
+    let only = store
+        .list_events(&acme, None, Some(EventType::GroupRenamed), 10)
+        .await
+        .unwrap();
+    assert_eq!(only.events, log.events[1..]);
+    let first = store.list_events(&acme, None, None, 1).await.unwrap();
+    assert_eq!(first.next.as_deref(), Some(created.id.as_str()));
+
+    let outbox = store.outbox(100).await.unwrap();
+    let ids: Vec<&str> = outbox.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    for e in log.events.iter().chain([&elsewhere]) {
+        assert!(ids.contains(&e.id.as_str()), "{} is in the outbox", e.id);
+    }
+    let delivered: Vec<String> = outbox.iter().map(|e| e.id.clone()).collect();
+    store.remove_from_outbox(&delivered).await.unwrap();
+    assert!(store.outbox(100).await.unwrap().is_empty());
+    assert_eq!(
+        store.list_events(&acme, None, None, 10).await.unwrap().events,
+        log.events,
+        "delivered events stay in the log"
+    );
+    // A consumer claims an event once.
+    assert!(store.claim_event(&acme, "score", &created).await.unwrap());
+    assert!(!store.claim_event(&acme, "score", &created).await.unwrap());
+    assert!(store.claim_event(&acme, "alerts", &created).await.unwrap());
+}
+
 pub async fn group_names_are_unique_per_tenant_without_case(b: Arc<dyn Backend>) {
     let store = Store::new(b);
     let acme = TenantId::parse("acme").unwrap();
@@ -375,6 +485,7 @@ pub async fn group_names_are_unique_per_tenant_without_case(b: Arc<dyn Backend>)
                 group: &group("Europe"),
                 copy_from: None,
             },
+            &[],
         )
         .await
         .unwrap();
@@ -386,6 +497,7 @@ pub async fn group_names_are_unique_per_tenant_without_case(b: Arc<dyn Backend>)
                 group: &group("EUROPE"),
                 copy_from: None,
             },
+            &[],
         )
         .await
         .unwrap_err();
@@ -398,6 +510,7 @@ pub async fn group_names_are_unique_per_tenant_without_case(b: Arc<dyn Backend>)
                 group: &group("europe"),
                 copy_from: None,
             },
+            &[],
         )
         .await
         .unwrap();
@@ -408,6 +521,7 @@ pub async fn group_names_are_unique_per_tenant_without_case(b: Arc<dyn Backend>)
                 group: &group("americas"),
                 copy_from: None,
             },
+            &[],
         )
         .await
         .unwrap();
@@ -429,7 +543,7 @@ pub async fn group_names_are_unique_per_tenant_without_case(b: Arc<dyn Backend>)
     // Renaming frees the old name and takes the new one; a taken name is refused.
     let id = europe.value.id.clone();
     let renamed = store
-        .rename_group(&acme, &id, GroupName::parse("EMEA").unwrap(), Some(1))
+        .rename_group(&acme, &id, GroupName::parse("EMEA").unwrap(), Some(1), &renamed_event)
         .await
         .unwrap();
     assert_eq!(renamed.version, 2);
@@ -440,11 +554,12 @@ pub async fn group_names_are_unique_per_tenant_without_case(b: Arc<dyn Backend>)
                 group: &group("europe"),
                 copy_from: None,
             },
+            &[],
         )
         .await
         .unwrap();
     let taken = store
-        .rename_group(&acme, &id, GroupName::parse("Americas").unwrap(), None)
+        .rename_group(&acme, &id, GroupName::parse("Americas").unwrap(), None, &renamed_event)
         .await
         .unwrap_err();
     assert!(matches!(taken, StoreError::Conflict(_)), "{taken}");
@@ -455,13 +570,13 @@ pub async fn group_names_are_unique_per_tenant_without_case(b: Arc<dyn Backend>)
     );
     // A case-only rename keeps its own lock.
     let emea = store
-        .rename_group(&acme, &id, GroupName::parse("emea").unwrap(), None)
+        .rename_group(&acme, &id, GroupName::parse("emea").unwrap(), None, &renamed_event)
         .await
         .unwrap();
     assert_eq!(emea.value.name.as_str(), "emea");
     // A stale version changes nothing.
     let stale = store
-        .rename_group(&acme, &id, GroupName::parse("Asia").unwrap(), Some(1))
+        .rename_group(&acme, &id, GroupName::parse("Asia").unwrap(), Some(1), &renamed_event)
         .await
         .unwrap_err();
     assert_eq!(
@@ -488,6 +603,7 @@ pub async fn group_names_are_unique_per_tenant_without_case(b: Arc<dyn Backend>)
                 group: &group("Asia"),
                 copy_from: None,
             },
+            &[],
         )
         .await
         .unwrap();
@@ -535,13 +651,13 @@ pub async fn instance_updates_are_versioned_with_their_history(b: Arc<dyn Backen
     };
     assert_eq!(
         store
-            .update_instances(&acme, &[first.clone(), other])
+            .update_instances(&acme, &[first.clone(), other], &[])
             .await
             .unwrap(),
         vec![1, 1]
     );
     // The same change again is stale: the instance exists now.
-    let err = store.update_instances(&acme, &[first]).await.unwrap_err();
+    let err = store.update_instances(&acme, &[first], &[]).await.unwrap_err();
     assert_eq!(
         err,
         StoreError::StaleVersion {
@@ -565,7 +681,7 @@ pub async fn instance_updates_are_versioned_with_their_history(b: Arc<dyn Backen
         status: status.clone(),
         history: vec![entry("owner", "bob"), entry("test_notes", "x")],
     };
-    store.update_instances(&acme, &[second]).await.unwrap();
+    store.update_instances(&acme, &[second], &[]).await.unwrap();
     let got = store.get_instance(&acme, &inst).await.unwrap().unwrap();
     assert_eq!((got.version, got.value.owner.as_deref()), (2, Some("bob")));
     let history = store.list_history(&acme, &inst, 10).await.unwrap();
@@ -584,7 +700,7 @@ pub async fn instance_updates_are_versioned_with_their_history(b: Arc<dyn Backen
         status: status.clone(),
         history: vec![entry("owner", "cy"), entry("test_notes", "y")],
     };
-    store.update_instances(&acme, &[third]).await.unwrap();
+    store.update_instances(&acme, &[third], &[]).await.unwrap();
     let history = store.list_history(&acme, &inst, 10).await.unwrap();
     assert_eq!(history.len(), 5, "{history:?}");
     let news: Vec<_> = history.iter().map(|h| h.new.clone()).collect();
@@ -619,6 +735,7 @@ pub async fn assessments_keep_one_per_regulation_and_service_in_a_group(b: Arc<d
                 group: &group("Europe"),
                 copy_from: None,
             },
+            &[],
         )
         .await
         .unwrap()
@@ -633,7 +750,7 @@ pub async fn assessments_keep_one_per_regulation_and_service_in_a_group(b: Arc<d
         archived_at: None,
     };
     let a1 = store
-        .create_assessment(&acme, &assessment("a1", &g.id, &["aws", "zoom"]), None, &[])
+        .create_assessment(&acme, &assessment("a1", &g.id, &["aws", "zoom"]), None, &[], &[])
         .await
         .unwrap();
     let dup = store
@@ -641,6 +758,7 @@ pub async fn assessments_keep_one_per_regulation_and_service_in_a_group(b: Arc<d
             &acme,
             &assessment("a2", &g.id, &["slack", "zoom"]),
             None,
+            &[],
             &[],
         )
         .await
@@ -661,6 +779,7 @@ pub async fn assessments_keep_one_per_regulation_and_service_in_a_group(b: Arc<d
             &assessment("a3", &GroupId::parse("nope").unwrap(), &["aws"]),
             None,
             &[],
+            &[],
         )
         .await
         .unwrap_err();
@@ -675,6 +794,7 @@ pub async fn assessments_keep_one_per_regulation_and_service_in_a_group(b: Arc<d
                 group: &fresh,
                 copy_from: None,
             }),
+            &[],
             &[],
         )
         .await
@@ -695,6 +815,7 @@ pub async fn assessments_keep_one_per_regulation_and_service_in_a_group(b: Arc<d
                 copy_from: None,
             }),
             &[],
+            &[],
         )
         .await
         .unwrap();
@@ -708,11 +829,11 @@ pub async fn assessments_keep_one_per_regulation_and_service_in_a_group(b: Arc<d
             .as_str(),
         "Fresh"
     );
-    store.delete_assessment(&acme, &a5, &[]).await.unwrap();
+    store.delete_assessment(&acme, &a5, &[], &[]).await.unwrap();
     // Archiving freezes a snapshot larger than one item and frees the pairs.
     let snapshot = json!({"controls": "y".repeat(700 * 1024), "n": 1});
     let archived = store
-        .archive_assessment(&acme, &a1, chrono::Utc::now(), &snapshot, &[], &[])
+        .archive_assessment(&acme, &a1, chrono::Utc::now(), &snapshot, &[], &[], &[])
         .await
         .unwrap();
     assert!(archived.value.is_archived());
@@ -722,23 +843,23 @@ pub async fn assessments_keep_one_per_regulation_and_service_in_a_group(b: Arc<d
     );
     assert!(matches!(
         store
-            .archive_assessment(&acme, &archived, chrono::Utc::now(), &snapshot, &[], &[])
+            .archive_assessment(&acme, &archived, chrono::Utc::now(), &snapshot, &[], &[], &[])
             .await,
         Err(StoreError::Conflict(_))
     ));
     let a2 = store
-        .create_assessment(&acme, &assessment("a2", &g.id, &["zoom"]), None, &[])
+        .create_assessment(&acme, &assessment("a2", &g.id, &["zoom"]), None, &[], &[])
         .await
         .unwrap();
     assert_eq!(store.list_assessments(&acme).await.unwrap().len(), 2);
     store
-        .delete_assessment(&acme, &archived, &[])
+        .delete_assessment(&acme, &archived, &[], &[])
         .await
         .unwrap();
-    store.delete_assessment(&acme, &a2, &[]).await.unwrap();
+    store.delete_assessment(&acme, &a2, &[], &[]).await.unwrap();
     assert!(store.list_assessments(&acme).await.unwrap().is_empty());
     store
-        .create_assessment(&acme, &assessment("a4", &g.id, &["zoom"]), None, &[])
+        .create_assessment(&acme, &assessment("a4", &g.id, &["zoom"]), None, &[], &[])
         .await
         .unwrap();
 }
@@ -773,7 +894,7 @@ pub async fn regulations_larger_than_an_item_round_trip(b: Arc<dyn Backend>) {
         .map(|c| attest_library_like_action(c.actions[0].clone()))
         .collect();
     let header = store
-        .put_regulation(&acme, &regulation, &generated, "ada")
+        .put_regulation(&acme, &regulation, &generated, "ada", &[])
         .await
         .unwrap();
     assert!(header.parts >= 6, "{} parts for ~1.8 MB", header.parts);
@@ -783,7 +904,7 @@ pub async fn regulations_larger_than_an_item_round_trip(b: Arc<dyn Backend>) {
     );
     assert_eq!(store.list_action_defs(&acme).await.unwrap().len(), 600);
     assert!(matches!(
-        store.put_regulation(&acme, &regulation, &[], "ada").await,
+        store.put_regulation(&acme, &regulation, &[], "ada", &[]).await,
         Err(StoreError::Conflict(_))
     ));
     assert!(matches!(
@@ -854,7 +975,7 @@ pub async fn concurrent_creates_of_one_regulation_store_only_the_winner(b: Arc<d
                 let (regulation, generated) = small_regulation(&id, w);
                 tokio::spawn(async move {
                     let r = store
-                        .put_regulation(&acme, &regulation, &generated, "ada")
+                        .put_regulation(&acme, &regulation, &generated, "ada", &[])
                         .await;
                     (r, regulation, generated)
                 })
@@ -917,7 +1038,7 @@ pub async fn a_dead_writers_claim_is_taken_over_and_its_leftovers_removed(b: Arc
     assert!(store.get_regulation(&acme, &dead.id).await.is_err());
     let (fresh, generated) = small_regulation("orphan", 0);
     store
-        .put_regulation(&acme, &fresh, &generated, "ada")
+        .put_regulation(&acme, &fresh, &generated, "ada", &[])
         .await
         .unwrap();
     assert_eq!(store.get_regulation(&acme, &fresh.id).await.unwrap(), fresh);
@@ -941,7 +1062,7 @@ pub async fn a_dead_writers_claim_is_taken_over_and_its_leftovers_removed(b: Arc
         .unwrap();
     assert!(matches!(
         store
-            .put_regulation(&acme, &other, &other_generated, "ada")
+            .put_regulation(&acme, &other, &other_generated, "ada", &[])
             .await,
         Err(StoreError::Conflict(_))
     ));
@@ -1009,11 +1130,12 @@ pub async fn the_usage_index_follows_assessments(b: Arc<dyn Backend>) {
                 copy_from: None,
             }),
             &usages(&a1),
+            &[],
         )
         .await
         .unwrap();
     store
-        .create_assessment(&acme, &a2, None, &usages(&a2))
+        .create_assessment(&acme, &a2, None, &usages(&a2), &[])
         .await
         .unwrap();
     let shared = InstanceRef {
@@ -1061,6 +1183,7 @@ pub async fn the_usage_index_follows_assessments(b: Arc<dyn Backend>) {
             &json!({}),
             &usages(&a1),
             &[],
+            &[],
         )
         .await
         .unwrap();
@@ -1081,13 +1204,14 @@ pub async fn the_usage_index_follows_assessments(b: Arc<dyn Backend>) {
                 chrono::Utc::now(),
                 &json!({}),
                 &usages(&a1),
-                &[]
+                &[],
+                &[],
             )
             .await,
         Err(StoreError::Conflict(_))
     ));
     assert!(matches!(
-        store.delete_assessment(&acme, &v1, &usages(&a1)).await,
+        store.delete_assessment(&acme, &v1, &usages(&a1), &[]).await,
         Err(StoreError::Conflict(_))
     ));
     let used: Vec<_> = store
@@ -1129,7 +1253,7 @@ pub async fn the_usage_index_follows_assessments(b: Arc<dyn Backend>) {
     assert_eq!(marks.len(), 1);
     assert_eq!(marks[0].assessment_id, a2.id);
     store
-        .delete_assessment(&acme, &a2v, &usages(&a2))
+        .delete_assessment(&acme, &a2v, &usages(&a2), &[])
         .await
         .unwrap();
     assert!(store.usages_of(&acme, &shared).await.unwrap().is_empty());
@@ -1160,6 +1284,7 @@ macro_rules! backend_contract_tests {
             concurrent_creates_of_one_regulation_store_only_the_winner,
             a_dead_writers_claim_is_taken_over_and_its_leftovers_removed,
             the_usage_index_follows_assessments,
+            events_land_with_their_change_and_only_with_it,
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {

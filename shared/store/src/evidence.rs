@@ -64,6 +64,7 @@ impl Store {
         tenant: &TenantId,
         evidence: &Evidence,
         history: &[HistoryEntry],
+        events: &[attest_domain::event::Event],
     ) -> Result<(), StoreError> {
         let mut ops = vec![
             WriteOp::Put {
@@ -80,6 +81,7 @@ impl Store {
             },
         ];
         ops.extend(history_ops(tenant, &evidence.action, history));
+        ops.extend(crate::events::events_ops(events));
         match self.backend().write(ops).await {
             Ok(()) => Ok(()),
             Err(BackendError::ConditionFailed { .. }) => Err(StoreError::Conflict(format!(
@@ -145,6 +147,7 @@ impl Store {
         current: &Versioned<Evidence>,
         next: &Evidence,
         history: &[HistoryEntry],
+        events: &[attest_domain::event::Event],
     ) -> Result<Versioned<Evidence>, StoreError> {
         let version = current.version + 1;
         let mut ops = vec![
@@ -162,6 +165,7 @@ impl Store {
             },
         ];
         ops.extend(history_ops(tenant, &next.action, history));
+        ops.extend(crate::events::events_ops(events));
         match self.backend().write(ops).await {
             Ok(()) => Ok(Versioned {
                 version,
@@ -182,6 +186,7 @@ impl Store {
         tenant: &TenantId,
         current: &Versioned<Evidence>,
         history: &[HistoryEntry],
+        events: &[attest_domain::event::Event],
     ) -> Result<(), StoreError> {
         let e = &current.value;
         let record = if e.archived_in.is_empty() {
@@ -203,6 +208,7 @@ impl Store {
             },
         ];
         ops.extend(history_ops(tenant, &e.action, history));
+        ops.extend(crate::events::events_ops(events));
         match self.backend().write(ops).await {
             Ok(()) => Ok(()),
             Err(BackendError::ConditionFailed { .. }) => Err(StoreError::Conflict(format!(

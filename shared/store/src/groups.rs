@@ -122,8 +122,11 @@ impl Store {
         &self,
         tenant: &TenantId,
         new: NewGroup<'_>,
+        events: &[attest_domain::event::Event],
     ) -> Result<Versioned<AssessmentGroup>, StoreError> {
-        match self.backend().write(new.ops(tenant)).await {
+        let mut ops = new.ops(tenant);
+        ops.extend(crate::events::events_ops(events));
+        match self.backend().write(ops).await {
             Ok(()) => Ok(Versioned {
                 version: 1,
                 value: new.group.clone(),
@@ -171,6 +174,7 @@ impl Store {
         id: &GroupId,
         name: GroupName,
         expected_version: Option<u64>,
+        event: &(dyn Fn(&AssessmentGroup, &AssessmentGroup) -> attest_domain::event::Event + Sync),
     ) -> Result<Versioned<AssessmentGroup>, StoreError> {
         const ATTEMPTS: usize = 5;
         for _ in 0..ATTEMPTS {
@@ -199,6 +203,7 @@ impl Store {
                     condition: Condition::Always,
                 });
             }
+            ops.extend(crate::events::event_ops(&event(&current.value, &renamed)));
             match self.backend().write(ops).await {
                 Ok(()) => {
                     return Ok(Versioned {

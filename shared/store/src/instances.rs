@@ -144,7 +144,7 @@ impl Store {
         let mut ops = 0;
         for u in updates {
             if ops + u.ops() > MAX_TRANSACTION_OPS && !batch.is_empty() {
-                self.update_instances(tenant, &batch).await?;
+                self.update_instances(tenant, &batch, &[]).await?;
                 batch.clear();
                 ops = 0;
             }
@@ -152,7 +152,7 @@ impl Store {
             batch.push(u);
         }
         if !batch.is_empty() {
-            self.update_instances(tenant, &batch).await?;
+            self.update_instances(tenant, &batch, &[]).await?;
         }
         Ok(count)
     }
@@ -196,8 +196,10 @@ impl Store {
         &self,
         tenant: &TenantId,
         updates: &[InstanceUpdate],
+        events: &[attest_domain::event::Event],
     ) -> Result<Vec<u64>, StoreError> {
-        let total: usize = updates.iter().map(InstanceUpdate::ops).sum();
+        let total: usize =
+            updates.iter().map(InstanceUpdate::ops).sum::<usize>() + 2 * events.len();
         if total > MAX_TRANSACTION_OPS {
             return Err(StoreError::Conflict(format!(
                 "this change touches {total} records; at most {MAX_TRANSACTION_OPS} change together"
@@ -237,6 +239,7 @@ impl Store {
                 owner.push(i);
             }
         }
+        ops.extend(crate::events::events_ops(events));
         match self.backend().write(ops).await {
             Ok(()) => Ok(updates.iter().map(|u| u.expected_version + 1).collect()),
             Err(BackendError::ConditionFailed { index }) => {

@@ -154,6 +154,20 @@ pub fn evidence_in(tenant: &TenantId, instance: &InstanceRef, id: &EvidenceId) -
     Key::new(evidence_of(tenant, instance), id.as_str())
 }
 
+/// The tenant's event log, sort key = event id (time-ordered).
+pub fn events(tenant: &TenantId) -> String {
+    pk(tenant, "EVENT")
+}
+
+pub fn event(tenant: &TenantId, id: &str) -> Key {
+    Key::new(events(tenant), id)
+}
+
+/// Events a consumer has handled (de-duplication), sort key = `{consumer}#{event id}`.
+pub fn event_seen(tenant: &TenantId, consumer: &str, id: &str) -> Key {
+    Key::new(pk(tenant, "SEEN"), format!("{consumer}#{id}"))
+}
+
 pub fn users(tenant: &TenantId) -> String {
     pk(tenant, "USER")
 }

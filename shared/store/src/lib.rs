@@ -9,6 +9,7 @@
 pub mod assessments;
 pub mod backend;
 pub mod error;
+pub mod events;
 pub mod evidence;
 pub mod groups;
 pub mod instances;

@@ -156,6 +156,7 @@ impl Store {
         regulation: &Regulation,
         generated: &[ImprovementAction],
         created_by: &str,
+        events: &[attest_domain::event::Event],
     ) -> Result<RegulationHeader, StoreError> {
         let exists = || {
             StoreError::Conflict(format!(
@@ -202,7 +203,7 @@ impl Store {
             created_by: created_by.to_owned(),
         };
         // The header lands only while this writer still holds the claim.
-        let ops = vec![
+        let mut ops = vec![
             WriteOp::Put {
                 item: encode(keys::regulation(tenant, &regulation.id), 1, &header),
                 condition: Condition::NotExists,
@@ -212,6 +213,7 @@ impl Store {
                 condition: Condition::Version(claim_version),
             },
         ];
+        ops.extend(crate::events::events_ops(events));
         match self.backend().write(ops).await {
             Ok(()) => Ok(header),
             Err(BackendError::ConditionFailed { .. }) => Err(exists()),

@@ -63,6 +63,7 @@ impl Store {
         tenant: &TenantId,
         user: UserRecord,
         expected_version: u64,
+        events: &[attest_domain::event::Event],
     ) -> Result<Versioned<UserRecord>, StoreError> {
         let version = expected_version + 1;
         let condition = if expected_version == 0 {
@@ -74,7 +75,9 @@ impl Store {
             item: encode(keys::user(tenant, &user.id), version, &user),
             condition,
         };
-        match self.backend().write(vec![op]).await {
+        let mut ops = vec![op];
+        ops.extend(crate::events::events_ops(events));
+        match self.backend().write(ops).await {
             Ok(()) => Ok(Versioned {
                 version,
                 value: user,

@@ -106,6 +106,6 @@ pub(crate) async fn rename(
     JsonBody(body): JsonBody<RenameGroup>,
 ) -> Result<Response, ApiError> {
     let expected = if_match(&headers)?;
-    let renamed = groups::rename(&state, &caller.0.tenant, &id, body.name, expected).await?;
+    let renamed = groups::rename(&state, &caller.0, &id, body.name, expected).await?;
     Ok(single(StatusCode::OK, renamed))
 }

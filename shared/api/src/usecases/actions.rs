@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use attest_domain::event::{EventType, Subject};
 use attest_domain::action::{apply_patch, ensure_editable, ActionPatch, ActionStatus, InstanceRef};
 use attest_domain::history::{HistoryEntry, Source};
 use attest_domain::identity::{Identity, Permission};
@@ -413,9 +414,21 @@ pub async fn update(
     let store = &state.store;
     let mut ctx = find_instance(store, &caller.tenant, id).await?;
     for attempt in 0..ATTEMPTS {
-        let update = prepare_update(&ctx, patch, caller, expected_version, state.now())?;
+        let now = state.now();
+        let update = prepare_update(&ctx, patch, caller, expected_version, now)?;
+        let event = super::events::action_updated(
+            &caller.tenant,
+            Some(caller.user.as_str()),
+            now,
+            &update,
+            &ctx.usages,
+        );
         match store
-            .update_instances(&caller.tenant, std::slice::from_ref(&update))
+            .update_instances(
+                &caller.tenant,
+                std::slice::from_ref(&update),
+                std::slice::from_ref(&event),
+            )
             .await
         {
             Ok(versions) => {
@@ -485,7 +498,25 @@ pub async fn assign(
             .iter()
             .map(|ctx| prepare_update(ctx, &patch, caller, None, now))
             .collect::<Result<Vec<_>, _>>()?;
-        match store.update_instances(&caller.tenant, &updates).await {
+        let mut data = super::events::affected(
+            &contexts
+                .iter()
+                .flat_map(|c| c.usages.iter().cloned())
+                .collect::<Vec<_>>(),
+        );
+        data["actions"] = ids.into();
+        data["owner"] = patch.owner.clone().flatten().into();
+        let event = super::events::by(
+            state,
+            caller,
+            EventType::ActionsAssigned,
+            Subject::new("actions", ids.join(",")),
+            data,
+        );
+        match store
+            .update_instances(&caller.tenant, &updates, std::slice::from_ref(&event))
+            .await
+        {
             Ok(versions) => {
                 return Ok(contexts
                     .into_iter()

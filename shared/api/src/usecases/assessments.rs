@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use attest_domain::event::{EventType, Subject};
 use attest_domain::action::InstanceRef;
 use attest_domain::assessment::{normalize_services, Assessment};
 use attest_domain::evidence::Evidence;
@@ -148,6 +149,28 @@ async fn mend_one(
     }
 }
 
+/// The event of an assessment's creation, archive or deletion.
+fn assessment_event(
+    state: &AppState,
+    caller: &Identity,
+    kind: EventType,
+    a: &Assessment,
+) -> attest_domain::event::Event {
+    super::events::by(
+        state,
+        caller,
+        kind,
+        Subject::new("assessment", a.id.as_str()),
+        serde_json::json!({
+            "name": a.name,
+            "group": a.group_id,
+            "regulation": a.regulation_id,
+            "regulations": [a.regulation_id],
+            "services": a.services,
+        }),
+    )
+}
+
 /// `POST /assessments`: in an existing group (`group_id`) or a new one (`group_name`, which
 /// may `copy_from` another group). The new group and the assessment land in one transaction.
 pub async fn create(
@@ -222,9 +245,18 @@ pub async fn create(
         copy_from: body.copy_from.as_ref(),
     });
     let uses = usages(&catalog, &assessment);
+    let mut events = vec![assessment_event(
+        state,
+        caller,
+        EventType::AssessmentCreated,
+        &assessment,
+    )];
+    if let Some(group) = &new_group {
+        events.push(groups::created_event(state, caller, group, body.copy_from.as_ref()));
+    }
     let created = state
         .store
-        .create_assessment(tenant, &assessment, new, &uses)
+        .create_assessment(tenant, &assessment, new, &uses, &events)
         .await
         .map_err(|e| match e {
             StoreError::NotFound(what) => invalid("group_id", format!("no {what}")),
@@ -523,7 +555,15 @@ pub async fn archive(
     let uses = usages(&catalog, &a.value);
     state
         .store
-        .archive_assessment(tenant, &a, at, &snapshot, &uses, &records)
+        .archive_assessment(
+            tenant,
+            &a,
+            at,
+            &snapshot,
+            &uses,
+            &records,
+            &[assessment_event(state, caller, EventType::AssessmentArchived, &a.value)],
+        )
         .await?;
     tracing::info!(tenant = %tenant, assessment = %a.value.id, "assessment archived");
     Ok(view)
@@ -539,7 +579,12 @@ pub async fn delete(state: &AppState, caller: &Identity, id: &str) -> Result<(),
     let catalog = Catalog::load_for(&state.store, tenant, [&a.value.regulation_id]).await?;
     state
         .store
-        .delete_assessment(tenant, &a, &usages(&catalog, &a.value))
+        .delete_assessment(
+            tenant,
+            &a,
+            &usages(&catalog, &a.value),
+            &[assessment_event(state, caller, EventType::AssessmentDeleted, &a.value)],
+        )
         .await?;
     tracing::info!(tenant = %tenant, assessment = %a.value.id, "assessment deleted");
     Ok(())
@@ -568,7 +613,7 @@ mod tests {
             );
             state
                 .store
-                .add_evidence(&caller.tenant, &link, &[])
+                .add_evidence(&caller.tenant, &link, &[], &[])
                 .await
                 .unwrap();
         }

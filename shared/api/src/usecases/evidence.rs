@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use attest_blobs::{BlobError, BlobStore};
+use attest_domain::event::{Event, EventType, Subject};
 use attest_domain::action::InstanceRef;
 use attest_domain::evidence::{
     check_declaration, check_link, DeclarationError, Evidence, EvidenceItem, EvidenceKind,
@@ -149,6 +150,26 @@ pub fn history_entry(
 }
 
 /// What the history shows of a piece of evidence.
+/// The event of evidence added, checked or removed: the record's summary and its action.
+fn evidence_event(
+    tenant: &TenantId,
+    kind: EventType,
+    e: &Evidence,
+    by: Option<&Identity>,
+    at: DateTime<Utc>,
+) -> Event {
+    let mut data = summary(e);
+    data["action"] = e.action.api_id().into();
+    Event::new(
+        tenant,
+        kind,
+        at,
+        by.map(|c| c.user.as_str()),
+        Subject::new("evidence", e.id.as_str()),
+        data,
+    )
+}
+
 pub fn summary(e: &Evidence) -> serde_json::Value {
     json!({"id": e.id, "name": e.name, "kind": e.kind(), "status": e.status()})
 }
@@ -258,7 +279,12 @@ pub async fn add(
     );
     state
         .store
-        .add_evidence(tenant, &evidence, &[entry])
+        .add_evidence(
+            tenant,
+            &evidence,
+            &[entry],
+            &[evidence_event(tenant, EventType::EvidenceAdded, &evidence, Some(caller), now)],
+        )
         .await?;
     Ok(Added { evidence, upload })
 }
@@ -351,7 +377,18 @@ pub async fn remove(state: &AppState, caller: &Identity, id: &str) -> Result<(),
     );
     state
         .store
-        .delete_evidence(tenant, &current, &[entry])
+        .delete_evidence(
+            tenant,
+            &current,
+            &[entry],
+            &[evidence_event(
+                tenant,
+                EventType::EvidenceRemoved,
+                e,
+                Some(caller),
+                state.now(),
+            )],
+        )
         .await?;
     if e.kind() == EvidenceKind::Document && e.archived_in.is_empty() {
         cfg.blobs.delete(&object_key(tenant, &e.id)).await?;
@@ -422,7 +459,22 @@ pub async fn check_upload(
         summary(&next),
     );
     match store
-        .update_evidence(tenant, &current, &next, &[entry])
+        .update_evidence(
+            tenant,
+            &current,
+            &next,
+            &[entry],
+            &[evidence_event(
+                tenant,
+                match next.status() {
+                    EvidenceStatus::Rejected => EventType::EvidenceRejected,
+                    _ => EventType::EvidenceVerified,
+                },
+                &next,
+                None,
+                now,
+            )],
+        )
         .await
     {
         Ok(_) => {}

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use attest_domain::event::{EventType, Subject};
 use attest_domain::action::{diff, ActionStatus, InstanceRef, InstanceScope};
 use attest_domain::evidence::{Evidence, EvidenceKind};
 use attest_domain::group::{AssessmentGroup, GroupName};
@@ -105,7 +106,14 @@ pub async fn create(
         group: &group,
         copy_from: body.copy_from.as_ref(),
     };
-    let created = state.store.create_group(&caller.tenant, new).await?;
+    let created = state
+        .store
+        .create_group(
+            &caller.tenant,
+            new,
+            &[created_event(state, caller, &group, body.copy_from.as_ref())],
+        )
+        .await?;
     tracing::info!(tenant = %caller.tenant, group = %group.id, "group created");
     if let Some(source) = &body.copy_from {
         copy_or_leave_to_finish(state, caller, source, &group.id).await;
@@ -117,15 +125,24 @@ pub async fn create(
 /// nothing; without it the rename is applied on the current version.
 pub async fn rename(
     state: &AppState,
-    tenant: &TenantId,
+    caller: &Identity,
     id: &str,
     name: GroupName,
     expected_version: Option<u64>,
 ) -> Result<Versioned<AssessmentGroup>, GroupError> {
     let id = parse_id(id)?;
+    let event = |old: &AssessmentGroup, new: &AssessmentGroup| {
+        super::events::by(
+            state,
+            caller,
+            EventType::GroupRenamed,
+            Subject::new("group", new.id.as_str()),
+            serde_json::json!({"old": old.name.as_str(), "new": new.name.as_str()}),
+        )
+    };
     state
         .store
-        .rename_group(tenant, &id, name, expected_version)
+        .rename_group(&caller.tenant, &id, name, expected_version, &event)
         .await
         .map_err(|e| match e {
             StoreError::StaleVersion { expected, current } => GroupError::Stale {
@@ -154,6 +171,22 @@ pub async fn check_copy_source(
 }
 
 /// A new group, not stored yet.
+/// The event of a group's creation (with the group it copies from, if any).
+pub fn created_event(
+    state: &AppState,
+    caller: &Identity,
+    group: &AssessmentGroup,
+    copy_from: Option<&GroupId>,
+) -> attest_domain::event::Event {
+    super::events::by(
+        state,
+        caller,
+        EventType::GroupCreated,
+        Subject::new("group", group.id.as_str()),
+        serde_json::json!({"name": group.name.as_str(), "copy_from": copy_from}),
+    )
+}
+
 pub fn new_group(state: &AppState, caller: &Identity, name: GroupName) -> AssessmentGroup {
     AssessmentGroup {
         id: GroupId::parse(new_id()).expect("generated ids are valid"),
@@ -319,7 +352,8 @@ async fn copy_evidence_links(
                 serde_json::Value::Null,
                 summary(&copy),
             );
-            match state.store.add_evidence(tenant, &copy, &[entry]).await {
+            // Part of the group's creation: its GroupCreated event covers the copy.
+            match state.store.add_evidence(tenant, &copy, &[entry], &[]).await {
                 Ok(()) | Err(StoreError::Conflict(_)) => {}
                 Err(e) => return Err(e.into()),
             }

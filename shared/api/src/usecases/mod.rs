@@ -11,6 +11,7 @@
 pub mod actions;
 pub mod assessments;
 pub mod catalog;
+pub mod events;
 pub mod evidence;
 pub mod groups;
 pub mod regulations;

@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 
+use attest_domain::event::{EventType, Subject};
 use attest_domain::identity::Identity;
 use attest_domain::ids::{new_id, ActionId, RegulationId, TenantId};
 use attest_domain::regulation::{ImprovementAction, Regulation};
@@ -369,6 +370,18 @@ async fn store(
             &regulation,
             &generated,
             caller.user.as_str(),
+            &[super::events::by(
+                state,
+                caller,
+                EventType::RegulationImported,
+                Subject::new("regulation", regulation.id.as_str()),
+                serde_json::json!({
+                    "name": regulation.name,
+                    "regulations": [regulation.id],
+                    "controls": regulation.controls().count(),
+                    "generated_actions": generated.len(),
+                }),
+            )],
         )
         .await?;
     let id = regulation.id.clone();

@@ -119,7 +119,7 @@ mod tests {
         };
         state
             .store
-            .create_assessment(&caller.tenant, &assessment, Some(new_group), &[usage])
+            .create_assessment(&caller.tenant, &assessment, Some(new_group), &[usage], &[])
             .await
             .unwrap();
 

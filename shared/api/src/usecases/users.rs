@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use attest_domain::event::{EventType, Subject};
 use attest_domain::identity::{Identity, Role};
 use attest_domain::ids::{TenantId, UserId};
 use attest_domain::FieldError;
@@ -100,8 +101,18 @@ pub async fn set_roles(
         roles: BTreeSet::new(),
         first_seen: state.now(),
     });
+    let event = super::events::by(
+        state,
+        caller,
+        EventType::UserRolesChanged,
+        Subject::new("user", id.as_str()),
+        serde_json::json!({"old": record.roles, "new": body.roles}),
+    );
     record.roles = body.roles;
-    let saved = state.store.set_user_roles(tenant, record, version).await?;
+    let saved = state
+        .store
+        .set_user_roles(tenant, record, version, &[event])
+        .await?;
     tracing::info!(tenant = %tenant, user = %id, by = %caller.user, "roles assigned");
     Ok(UserView::from(saved))
 }
