@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use attest_api::bus::LocalBus;
 use attest_api::{ApiError, AppState};
 use attest_store::Store;
 use attest_store_embedded::EmbeddedBackend;
@@ -114,12 +115,57 @@ pub fn app(
         },
         max_evidence_bytes,
     );
-    attest_api::router(AppState::new(store).with_evidence(evidence))
+    let state = AppState::new(store).with_evidence(evidence);
+    let bus = LocalBus::new(state.clone());
+    tokio::spawn(background(state.clone(), bus.clone()));
+    attest_api::router(state)
         .merge(blob_routes)
         .layer(middleware::from_fn_with_state(
             Arc::new(secret),
             authenticate,
         ))
+        .layer(middleware::from_fn_with_state(bus, deliver_events))
+}
+
+/// After a request that may have changed something, the events it committed are delivered
+/// (scores recomputed, alerts raised) before the response goes out, so that what the client
+/// reads next reflects its change.
+async fn deliver_events(State(bus): State<Arc<LocalBus>>, req: Request, next: Next) -> Response {
+    let reads = matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    let response = next.run(req).await;
+    if !reads {
+        bus.drain().await;
+    }
+    response
+}
+
+/// How often the outbox is drained besides after each change (events committed by a
+/// process that died before delivering them, deliveries that failed).
+const DRAIN_EVERY: Duration = Duration::from_secs(5);
+/// How often the daily score points are looked at (each is taken once a day).
+const DAILY_EVERY: Duration = Duration::from_secs(3600);
+
+/// At start-up and then periodically: drains the outbox and takes the day's score points.
+async fn background(state: AppState, bus: Arc<LocalBus>) {
+    let mut drain = tokio::time::interval(DRAIN_EVERY);
+    let mut daily = tokio::time::interval(DAILY_EVERY);
+    loop {
+        tokio::select! {
+            _ = drain.tick() => {
+                bus.drain().await;
+            }
+            _ = daily.tick() => {
+                bus.drain().await;
+                match attest_api::usecases::score::daily(&state).await {
+                    Ok(n) => tracing::info!(points = n, "daily score points taken"),
+                    Err(e) => tracing::warn!(error = %e, "daily score points: next hour retries"),
+                }
+            }
+        }
+    }
 }
 
 /// A key for signing blob URLs, derived from the token secret so that neither signs the other.

@@ -7,6 +7,7 @@
 //! token), and the routes take it from there.
 
 pub mod body;
+pub mod bus;
 pub mod claims;
 pub mod etag;
 pub mod problem;

@@ -69,6 +69,22 @@ impl QueryParams {
         }
     }
 
+    /// An RFC 3339 instant; a bad one is a 422 naming the parameter.
+    pub fn time(&self, name: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
+        self.one(name)
+            .map(|v| {
+                chrono::DateTime::parse_from_rfc3339(&v)
+                    .map(|t| t.with_timezone(&chrono::Utc))
+                    .map_err(|e| {
+                        ApiError::invalid(
+                            name,
+                            format!("{v:?} is not an RFC 3339 date and time: {e}"),
+                        )
+                    })
+            })
+            .transpose()
+    }
+
     pub fn limit(&self, default: usize, max: usize) -> Result<usize, ApiError> {
         match self.one("limit") {
             None => Ok(default),

@@ -146,7 +146,11 @@ fn item_attrs(item: &Item) -> HashMap<String, AttributeValue> {
     attrs.insert(BODY.to_owned(), AttributeValue::S(item.body.to_string()));
     // An expiry the data model asks for (`ttl`, seconds since the epoch) becomes the
     // attribute the table's time to live reads.
-    if let Some(ttl) = item.body.get(attest_store::backend::TTL_FIELD).and_then(|v| v.as_i64()) {
+    if let Some(ttl) = item
+        .body
+        .get(attest_store::backend::TTL_FIELD)
+        .and_then(|v| v.as_i64())
+    {
         attrs.insert(schema::TTL.to_owned(), AttributeValue::N(ttl.to_string()));
     }
     attrs

@@ -433,7 +433,10 @@ pub async fn events_land_with_their_change_and_only_with_it(b: Arc<dyn Backend>)
         .unwrap();
     assert_eq!(renamed.value.name.as_str(), "EMEA");
     let elsewhere = event(&other, EventType::GroupCreated, "x");
-    store.record_events(std::slice::from_ref(&elsewhere)).await.unwrap();
+    store
+        .record_events(std::slice::from_ref(&elsewhere))
+        .await
+        .unwrap();
 
     let log = store.list_events(&acme, None, None, 10).await.unwrap();
     let kinds: Vec<EventType> = log.events.iter().map(|e| e.kind).collect();
@@ -464,7 +467,11 @@ pub async fn events_land_with_their_change_and_only_with_it(b: Arc<dyn Backend>)
     store.remove_from_outbox(&delivered).await.unwrap();
     assert!(store.outbox(100).await.unwrap().is_empty());
     assert_eq!(
-        store.list_events(&acme, None, None, 10).await.unwrap().events,
+        store
+            .list_events(&acme, None, None, 10)
+            .await
+            .unwrap()
+            .events,
         log.events,
         "delivered events stay in the log"
     );
@@ -543,7 +550,13 @@ pub async fn group_names_are_unique_per_tenant_without_case(b: Arc<dyn Backend>)
     // Renaming frees the old name and takes the new one; a taken name is refused.
     let id = europe.value.id.clone();
     let renamed = store
-        .rename_group(&acme, &id, GroupName::parse("EMEA").unwrap(), Some(1), &renamed_event)
+        .rename_group(
+            &acme,
+            &id,
+            GroupName::parse("EMEA").unwrap(),
+            Some(1),
+            &renamed_event,
+        )
         .await
         .unwrap();
     assert_eq!(renamed.version, 2);
@@ -559,7 +572,13 @@ pub async fn group_names_are_unique_per_tenant_without_case(b: Arc<dyn Backend>)
         .await
         .unwrap();
     let taken = store
-        .rename_group(&acme, &id, GroupName::parse("Americas").unwrap(), None, &renamed_event)
+        .rename_group(
+            &acme,
+            &id,
+            GroupName::parse("Americas").unwrap(),
+            None,
+            &renamed_event,
+        )
         .await
         .unwrap_err();
     assert!(matches!(taken, StoreError::Conflict(_)), "{taken}");
@@ -570,13 +589,25 @@ pub async fn group_names_are_unique_per_tenant_without_case(b: Arc<dyn Backend>)
     );
     // A case-only rename keeps its own lock.
     let emea = store
-        .rename_group(&acme, &id, GroupName::parse("emea").unwrap(), None, &renamed_event)
+        .rename_group(
+            &acme,
+            &id,
+            GroupName::parse("emea").unwrap(),
+            None,
+            &renamed_event,
+        )
         .await
         .unwrap();
     assert_eq!(emea.value.name.as_str(), "emea");
     // A stale version changes nothing.
     let stale = store
-        .rename_group(&acme, &id, GroupName::parse("Asia").unwrap(), Some(1), &renamed_event)
+        .rename_group(
+            &acme,
+            &id,
+            GroupName::parse("Asia").unwrap(),
+            Some(1),
+            &renamed_event,
+        )
         .await
         .unwrap_err();
     assert_eq!(
@@ -657,7 +688,10 @@ pub async fn instance_updates_are_versioned_with_their_history(b: Arc<dyn Backen
         vec![1, 1]
     );
     // The same change again is stale: the instance exists now.
-    let err = store.update_instances(&acme, &[first], &[]).await.unwrap_err();
+    let err = store
+        .update_instances(&acme, &[first], &[])
+        .await
+        .unwrap_err();
     assert_eq!(
         err,
         StoreError::StaleVersion {
@@ -750,7 +784,13 @@ pub async fn assessments_keep_one_per_regulation_and_service_in_a_group(b: Arc<d
         archived_at: None,
     };
     let a1 = store
-        .create_assessment(&acme, &assessment("a1", &g.id, &["aws", "zoom"]), None, &[], &[])
+        .create_assessment(
+            &acme,
+            &assessment("a1", &g.id, &["aws", "zoom"]),
+            None,
+            &[],
+            &[],
+        )
         .await
         .unwrap();
     let dup = store
@@ -843,7 +883,15 @@ pub async fn assessments_keep_one_per_regulation_and_service_in_a_group(b: Arc<d
     );
     assert!(matches!(
         store
-            .archive_assessment(&acme, &archived, chrono::Utc::now(), &snapshot, &[], &[], &[])
+            .archive_assessment(
+                &acme,
+                &archived,
+                chrono::Utc::now(),
+                &snapshot,
+                &[],
+                &[],
+                &[]
+            )
             .await,
         Err(StoreError::Conflict(_))
     ));
@@ -904,7 +952,9 @@ pub async fn regulations_larger_than_an_item_round_trip(b: Arc<dyn Backend>) {
     );
     assert_eq!(store.list_action_defs(&acme).await.unwrap().len(), 600);
     assert!(matches!(
-        store.put_regulation(&acme, &regulation, &[], "ada", &[]).await,
+        store
+            .put_regulation(&acme, &regulation, &[], "ada", &[])
+            .await,
         Err(StoreError::Conflict(_))
     ));
     assert!(matches!(

@@ -160,6 +160,20 @@ impl Store {
         Ok(())
     }
 
+    /// Whether consumer `consumer` has handled the event ([`Store::claim_event`]).
+    pub async fn event_handled(
+        &self,
+        tenant: &TenantId,
+        consumer: &str,
+        event: &Event,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .backend()
+            .get(&keys::event_seen(tenant, consumer, &event.id))
+            .await?
+            .is_some())
+    }
+
     /// Claims `event_id` for consumer `consumer` (de-duplication): true the first time only.
     /// The claim is kept as long as the event.
     pub async fn claim_event(

@@ -168,6 +168,21 @@ pub fn event_seen(tenant: &TenantId, consumer: &str, id: &str) -> Key {
     Key::new(pk(tenant, "SEEN"), format!("{consumer}#{id}"))
 }
 
+/// Stored scores, sort key = the scope.
+pub fn score(tenant: &TenantId, scope: &str) -> Key {
+    Key::new(pk(tenant, "SCORE"), scope)
+}
+
+/// A scope's score history, sort key = time.
+pub fn score_history(tenant: &TenantId, scope: &str) -> String {
+    pk(tenant, &format!("SCOREHIST#{scope}"))
+}
+
+/// The days a scope's daily point was taken, sort key = the date.
+pub fn score_days(tenant: &TenantId, scope: &str) -> String {
+    pk(tenant, &format!("SCOREDAY#{scope}"))
+}
+
 pub fn users(tenant: &TenantId) -> String {
     pk(tenant, "USER")
 }

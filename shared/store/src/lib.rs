@@ -16,6 +16,7 @@ pub mod instances;
 pub mod keys;
 pub mod record;
 pub mod regulations;
+pub mod scores;
 pub mod usage;
 pub mod users;
 

@@ -307,6 +307,22 @@ impl Store {
         Ok(held.version + 1)
     }
 
+    /// The headers of the tenant's regulations with these ids (those that exist), one batch.
+    pub async fn get_regulation_headers(
+        &self,
+        tenant: &TenantId,
+        ids: &[&RegulationId],
+    ) -> Result<Vec<RegulationHeader>, StoreError> {
+        let keys: Vec<crate::Key> = ids.iter().map(|id| keys::regulation(tenant, id)).collect();
+        self.backend()
+            .get_many(&keys)
+            .await?
+            .into_iter()
+            .flatten()
+            .map(|i| Ok(decode(i)?.value))
+            .collect()
+    }
+
     pub async fn list_regulation_headers(
         &self,
         tenant: &TenantId,

@@ -365,3 +365,485 @@ fn functions_that_only_read_may_only_read_the_table() {
     }
     assert!(checked >= 6, "checked {checked} functions");
 }
+
+// ---- Domain events, score recomputation and alerts. ----
+
+/// `(function, argument)` of an intrinsic written as a short-form tag (`!GetAtt X.Arn`) or
+/// in long form (`{"Fn::GetAtt": [X, Arn]}`, `{Ref: X}`); the argument of a list is joined
+/// with dots.
+fn intrinsic(v: &Value) -> Option<(String, String)> {
+    match v {
+        Value::Tagged(t) => {
+            let name = t.tag.to_string().trim_start_matches('!').to_owned();
+            let arg = match &t.value {
+                Value::String(s) => s.clone(),
+                Value::Sequence(parts) => parts
+                    .iter()
+                    .filter_map(|p| p.as_str())
+                    .collect::<Vec<_>>()
+                    .join("."),
+                _ => return None,
+            };
+            Some((name, arg))
+        }
+        Value::Mapping(m) if m.len() == 1 => {
+            let (k, v) = m.iter().next().unwrap();
+            let name = k.as_str()?.trim_start_matches("Fn::").to_owned();
+            let arg = match v {
+                Value::String(s) => s.clone(),
+                Value::Sequence(parts) => parts
+                    .iter()
+                    .filter_map(|p| p.as_str())
+                    .collect::<Vec<_>>()
+                    .join("."),
+                _ => return None,
+            };
+            Some((name, arg))
+        }
+        _ => None,
+    }
+}
+
+/// The resource a `!Ref X` names.
+fn ref_to(v: &Value) -> Option<String> {
+    intrinsic(v).filter(|(f, _)| f == "Ref").map(|(_, arg)| arg)
+}
+
+/// `(resource, attribute)` of a `!GetAtt X.Attr`.
+fn get_att(v: &Value) -> Option<(String, String)> {
+    let (_, arg) = intrinsic(v).filter(|(f, _)| f == "GetAtt")?;
+    let (resource, attribute) = arg.split_once('.')?;
+    Some((resource.to_owned(), attribute.to_owned()))
+}
+
+/// The strings of a value that is a string or a list of strings.
+fn strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Sequence(items) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn resource_type(name: &str) -> Option<String> {
+    resources()
+        .get(name)
+        .and_then(|r| r["Type"].as_str().map(str::to_owned))
+}
+
+/// The function (logical id, resource) whose binary is `binary`.
+fn function(binary: &str) -> (String, Value) {
+    of_type("AWS::Serverless::Function")
+        .into_iter()
+        .find(|(_, f)| f["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(binary))
+        .unwrap_or_else(|| panic!("no function builds {binary}"))
+}
+
+/// The statements of a function's inline policies.
+fn statements(function: &Value) -> Vec<Value> {
+    function["Properties"]["Policies"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p["Statement"].as_sequence().cloned().unwrap_or_default())
+        .collect()
+}
+
+/// The event bus (there is one).
+fn event_bus() -> String {
+    let buses = of_type("AWS::Events::EventBus");
+    assert_eq!(buses.len(), 1, "one event bus");
+    buses[0].0.clone()
+}
+
+/// The function's events of a type, by name.
+fn events_of(function: &Value, kind: &str) -> Vec<(String, Value)> {
+    function["Properties"]["Events"]
+        .as_mapping()
+        .into_iter()
+        .flatten()
+        .filter(|(_, e)| e["Type"].as_str() == Some(kind))
+        .map(|(k, e)| (k.as_str().unwrap().to_owned(), e.clone()))
+        .collect()
+}
+
+/// A JSON string in the template, parsed (JSON is YAML).
+fn json(v: &Value) -> Value {
+    serde_yaml::from_str(v.as_str().expect("a JSON string")).unwrap()
+}
+
+const TABLE_WRITES: [&str; 7] = [
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:PartiQLInsert",
+    "dynamodb:PartiQLUpdate",
+    "dynamodb:PartiQLDelete",
+];
+
+#[test]
+fn the_table_streams_new_images_and_expires_items_by_ttl() {
+    let tables = of_type("AWS::DynamoDB::Table");
+    let props = &tables[0].1["Properties"];
+    assert_eq!(
+        props["StreamSpecification"]["StreamViewType"].as_str(),
+        Some(schema::STREAM_VIEW)
+    );
+    assert_eq!(
+        props["TimeToLiveSpecification"]["AttributeName"].as_str(),
+        Some(schema::TTL)
+    );
+    assert_eq!(
+        props["TimeToLiveSpecification"]["AttributeName"].as_str(),
+        Some(attest_store::backend::TTL_FIELD)
+    );
+    assert_eq!(
+        props["TimeToLiveSpecification"]["Enabled"],
+        Value::Bool(true)
+    );
+}
+
+#[test]
+fn events_publish_reads_outbox_inserts_and_may_only_publish_and_delete_outbox_items() {
+    use attest_store::events::OUTBOX;
+    let (name, f) = function("events-publish");
+    let (table, _) = &of_type("AWS::DynamoDB::Table")[0];
+    let bus = event_bus();
+
+    // The only trigger: the table's stream, new outbox items only.
+    let all = f["Properties"]["Events"].as_mapping().unwrap();
+    let streams = events_of(&f, "DynamoDB");
+    assert_eq!(
+        (all.len(), streams.len()),
+        (1, 1),
+        "{name}: one stream source"
+    );
+    let p = &streams[0].1["Properties"];
+    assert_eq!(
+        get_att(&p["Stream"]),
+        Some((table.clone(), "StreamArn".into()))
+    );
+    assert_eq!(p["StartingPosition"].as_str(), Some("TRIM_HORIZON"));
+    assert!(
+        strings(&p["FunctionResponseTypes"]).contains(&"ReportBatchItemFailures".to_owned()),
+        "{name} reports the records it failed"
+    );
+    assert_eq!(p["BisectBatchOnFunctionError"], Value::Bool(true));
+    assert!(
+        p["MaximumRetryAttempts"].as_u64().is_some(),
+        "bounded retries"
+    );
+    let filters = p["FilterCriteria"]["Filters"].as_sequence().unwrap();
+    assert_eq!(filters.len(), 1, "one filter (filters are OR-ed)");
+    let pattern = json(&filters[0]["Pattern"]);
+    assert_eq!(strings(&pattern["eventName"]), vec!["INSERT".to_owned()]);
+    let keys = pattern["dynamodb"]["Keys"].as_mapping().unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(
+        strings(&pattern["dynamodb"]["Keys"][schema::PARTITION_KEY]["S"]),
+        vec![OUTBOX.to_owned()]
+    );
+    let on_failure = &p["DestinationConfig"]["OnFailure"];
+    assert_eq!(on_failure["Type"].as_str(), Some("SQS"));
+    let (queue, _) = get_att(&on_failure["Destination"]).expect("an on-failure destination");
+    assert_eq!(resource_type(&queue).as_deref(), Some("AWS::SQS::Queue"));
+
+    // It publishes to the bus it is told about, and to no other.
+    assert_eq!(
+        ref_to(&f["Properties"]["Environment"]["Variables"]["EVENT_BUS_NAME"]),
+        Some(bus.clone())
+    );
+    let statements = statements(&f);
+    let mut puts = 0;
+    let mut deletes = 0;
+    for s in &statements {
+        assert_eq!(s["Effect"].as_str(), Some("Allow"), "{name}: {s:?}");
+        let actions = strings(&s["Action"]);
+        if actions.iter().any(|a| a.starts_with("events:")) {
+            puts += 1;
+            assert_eq!(actions, vec!["events:PutEvents".to_owned()], "{name}");
+            assert_eq!(
+                get_att(&s["Resource"]),
+                Some((bus.clone(), "Arn".into())),
+                "{name}"
+            );
+        }
+        for a in actions.iter().filter(|a| a.starts_with("dynamodb:")) {
+            assert!(!a.contains('*'), "{name}: {a}");
+            if a == "dynamodb:DeleteItem" {
+                deletes += 1;
+                // Only items in the outbox partition.
+                let leading = &s["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"];
+                assert_eq!(strings(leading), vec![OUTBOX.to_owned()], "{name}: {s:?}");
+                assert_eq!(get_att(&s["Resource"]), Some((table.clone(), "Arn".into())));
+            } else {
+                assert!(!TABLE_WRITES.contains(&a.as_str()), "{name} may not {a}");
+            }
+        }
+    }
+    assert_eq!((puts, deletes), (1, 1), "{name}: {statements:?}");
+}
+
+#[test]
+fn score_recompute_hears_exactly_the_events_that_can_change_a_score_and_a_daily_tick() {
+    use attest_domain::event::EventType;
+    let (name, f) = function("score-recompute");
+    let bus = event_bus();
+
+    let rules = events_of(&f, "EventBridgeRule");
+    assert_eq!(rules.len(), 1, "{name}: one rule");
+    let p = &rules[0].1["Properties"];
+    assert_eq!(ref_to(&p["EventBusName"]), Some(bus));
+    assert_eq!(strings(&p["Pattern"]["source"]), vec!["attest".to_owned()]);
+    let mut heard = strings(&p["Pattern"]["detail-type"]);
+    heard.sort();
+    let mut expected: Vec<String> = EventType::ALL
+        .into_iter()
+        .filter(|t| t.can_change_score() && *t != EventType::DailyScoreTick)
+        .map(|t| t.as_str().to_owned())
+        .collect();
+    expected.sort();
+    assert_eq!(heard, expected, "{name}'s rule");
+
+    let schedules = events_of(&f, "ScheduleV2");
+    assert_eq!(schedules.len(), 1, "{name}: one schedule");
+    let s = &schedules[0].1["Properties"];
+    let expression = s["ScheduleExpression"].as_str().unwrap();
+    let fields: Vec<&str> = expression
+        .strip_prefix("cron(")
+        .and_then(|e| e.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{expression} is not a cron expression"))
+        .split(' ')
+        .collect();
+    // minute hour * * ? *: once a day, at a fixed time.
+    assert_eq!(fields.len(), 6, "{expression}");
+    assert!(
+        fields[0].parse::<u8>().is_ok() && fields[1].parse::<u8>().is_ok(),
+        "{expression}"
+    );
+    assert_eq!(
+        &fields[2..],
+        ["*", "*", "?", "*"],
+        "{expression} runs daily"
+    );
+    assert_eq!(s["ScheduleExpressionTimezone"].as_str(), Some("UTC"));
+    let input = json(&s["Input"]);
+    assert_eq!(
+        input["detail-type"].as_str(),
+        Some(EventType::DailyScoreTick.as_str())
+    );
+    assert_eq!(input["source"].as_str(), Some("attest.scheduler"));
+    assert!(input["detail"].is_mapping());
+}
+
+/// Where a target's failures go: the queue a `DeadLetterConfig` or an on-failure destination
+/// names.
+fn dead_letter_queue(config: &Value, what: &str) -> String {
+    let (queue, attribute) = get_att(&config["Arn"])
+        .or_else(|| get_att(&config["Destination"]))
+        .unwrap_or_else(|| panic!("{what} has no dead-letter queue: {config:?}"));
+    assert_eq!(attribute, "Arn", "{what}");
+    assert_eq!(
+        resource_type(&queue).as_deref(),
+        Some("AWS::SQS::Queue"),
+        "{what}: {queue}"
+    );
+    queue
+}
+
+#[test]
+fn every_asynchronous_target_has_a_dead_letter_queue_and_every_queue_an_alarm() {
+    // (what, queue, the EventBridge rule that sends to it, if any)
+    let mut targets: Vec<(String, String, Option<String>)> = Vec::new();
+    for (name, f) in of_type("AWS::Serverless::Function") {
+        let mut invoked_asynchronously = false;
+        for (event, e) in f["Properties"]["Events"].as_mapping().into_iter().flatten() {
+            let event = event.as_str().unwrap();
+            let p = &e["Properties"];
+            let what = format!("{name}.{event}");
+            match e["Type"].as_str().unwrap() {
+                kind @ ("EventBridgeRule" | "CloudWatchEvent" | "Schedule" | "ScheduleV2") => {
+                    invoked_asynchronously = true;
+                    let queue = dead_letter_queue(&p["DeadLetterConfig"], &what);
+                    assert!(p["RetryPolicy"].is_mapping(), "{what}: a retry policy");
+                    // SAM names the rule it makes `{function}{event}`; a schedule's role gets
+                    // the queue permission from SAM instead.
+                    let rule = (kind != "ScheduleV2").then(|| format!("{name}{event}"));
+                    targets.push((what, queue, rule));
+                }
+                "DynamoDB" | "Kinesis" => {
+                    let on_failure = &p["DestinationConfig"]["OnFailure"];
+                    let queue = dead_letter_queue(on_failure, &what);
+                    targets.push((what, queue, None));
+                }
+                _ => {}
+            }
+        }
+        // Failures inside a function invoked by a rule or schedule end up in a queue too.
+        if invoked_asynchronously {
+            let what = format!("{name}.EventInvokeConfig");
+            let on_failure =
+                &f["Properties"]["EventInvokeConfig"]["DestinationConfig"]["OnFailure"];
+            assert_eq!(on_failure["Type"].as_str(), Some("SQS"), "{what}");
+            let queue = dead_letter_queue(on_failure, &what);
+            targets.push((what, queue, None));
+        }
+    }
+    for (name, rule) in of_type("AWS::Events::Rule") {
+        for target in rule["Properties"]["Targets"].as_sequence().unwrap() {
+            let what = format!("{name} -> {:?}", target["Id"]);
+            let queue = dead_letter_queue(&target["DeadLetterConfig"], &what);
+            assert!(target["RetryPolicy"].is_mapping(), "{what}: a retry policy");
+            targets.push((what, queue, Some(name.clone())));
+        }
+    }
+    for (name, schedule) in of_type("AWS::Scheduler::Schedule") {
+        let queue = dead_letter_queue(&schedule["Properties"]["Target"]["DeadLetterConfig"], &name);
+        targets.push((name, queue, None));
+    }
+    assert!(targets.len() >= 7, "{targets:?}");
+
+    // EventBridge may send to a rule's queue only on behalf of that rule.
+    let policies = of_type("AWS::SQS::QueuePolicy");
+    for (what, queue, rule) in &targets {
+        let Some(rule) = rule else { continue };
+        let allowed = policies.iter().any(|(_, p)| {
+            let p = &p["Properties"];
+            p["Queues"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .any(|q| ref_to(q).as_deref() == Some(queue.as_str()))
+                && p["PolicyDocument"]["Statement"]
+                    .as_sequence()
+                    .unwrap()
+                    .iter()
+                    .any(|s| {
+                        s["Effect"].as_str() == Some("Allow")
+                            && strings(&s["Principal"]["Service"]) == ["events.amazonaws.com"]
+                            && strings(&s["Action"]) == ["sqs:SendMessage"]
+                            && get_att(&s["Condition"]["ArnEquals"]["aws:SourceArn"])
+                                == Some((rule.clone(), "Arn".into()))
+                    })
+        });
+        assert!(allowed, "{what}: no policy lets {rule} send to {queue}");
+    }
+    // Every statement of a queue policy is limited to one source.
+    for (name, p) in &policies {
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+            .as_sequence()
+            .unwrap()
+        {
+            assert!(
+                get_att(&s["Condition"]["ArnEquals"]["aws:SourceArn"]).is_some(),
+                "{name}: {s:?}"
+            );
+        }
+    }
+
+    // Every queue is a dead-letter queue: encrypted, kept 14 days, and alarmed.
+    let alarms = of_type("AWS::CloudWatch::Alarm");
+    let queues = of_type("AWS::SQS::Queue");
+    assert!(!queues.is_empty());
+    for (queue, q) in &queues {
+        assert!(
+            targets.iter().any(|(_, used, _)| used == queue),
+            "{queue} is no target's dead-letter queue"
+        );
+        let p = &q["Properties"];
+        assert_eq!(p["SqsManagedSseEnabled"], Value::Bool(true), "{queue}");
+        assert_eq!(
+            p["MessageRetentionPeriod"].as_u64(),
+            Some(14 * 24 * 3600),
+            "{queue}"
+        );
+        let alarmed = alarms.iter().any(|(_, a)| {
+            let a = &a["Properties"];
+            a["Namespace"].as_str() == Some("AWS/SQS")
+                && a["MetricName"].as_str() == Some("ApproximateNumberOfMessagesVisible")
+                && a["Dimensions"].as_sequence().is_some_and(|d| {
+                    d.len() == 1
+                        && d[0]["Name"].as_str() == Some("QueueName")
+                        && get_att(&d[0]["Value"]) == Some((queue.clone(), "QueueName".into()))
+                })
+                && a["Statistic"].as_str() == Some("Maximum")
+                && a["Period"].as_u64() == Some(300)
+                && a["EvaluationPeriods"].as_u64() == Some(1)
+                && a["Threshold"].as_f64() == Some(0.0)
+                && a["ComparisonOperator"].as_str() == Some("GreaterThanThreshold")
+                && a["TreatMissingData"].as_str() == Some("notBreaching")
+        });
+        assert!(alarmed, "{queue} has no alarm on a visible message");
+    }
+}
+
+#[test]
+fn raised_alerts_reach_the_alerts_topic_and_only_their_rule_may_publish_to_it() {
+    let bus = event_bus();
+    let rules: Vec<(String, Value)> = of_type("AWS::Events::Rule")
+        .into_iter()
+        .filter(|(_, r)| {
+            strings(&r["Properties"]["EventPattern"]["detail-type"]) == ["AlertRaised"]
+        })
+        .collect();
+    assert_eq!(rules.len(), 1, "one AlertRaised rule");
+    let (rule, r) = &rules[0];
+    let p = &r["Properties"];
+    assert_eq!(ref_to(&p["EventBusName"]), Some(bus));
+    assert_eq!(
+        strings(&p["EventPattern"]["source"]),
+        vec!["attest".to_owned()]
+    );
+    let targets = p["Targets"].as_sequence().unwrap();
+    assert_eq!(targets.len(), 1);
+    let topic = ref_to(&targets[0]["Arn"]).expect("the target is a topic of the stack");
+    assert_eq!(resource_type(&topic).as_deref(), Some("AWS::SNS::Topic"));
+    assert!(
+        !resources()[topic.as_str()]["Properties"]["KmsMasterKeyId"].is_null(),
+        "{topic} is encrypted"
+    );
+
+    let policies: Vec<(String, Value)> = of_type("AWS::SNS::TopicPolicy")
+        .into_iter()
+        .filter(|(_, p)| {
+            p["Properties"]["Topics"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .any(|t| ref_to(t).as_deref() == Some(topic.as_str()))
+        })
+        .collect();
+    assert_eq!(policies.len(), 1, "one policy on {topic}");
+    let statements = policies[0].1["Properties"]["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .unwrap();
+    assert_eq!(statements.len(), 1, "{statements:?}");
+    let s = &statements[0];
+    assert_eq!(s["Effect"].as_str(), Some("Allow"));
+    assert_eq!(
+        strings(&s["Principal"]["Service"]),
+        ["events.amazonaws.com"]
+    );
+    assert_eq!(strings(&s["Action"]), ["sns:Publish"]);
+    assert_eq!(ref_to(&s["Resource"]), Some(topic.clone()));
+    assert_eq!(
+        get_att(&s["Condition"]["ArnEquals"]["aws:SourceArn"]),
+        Some((rule.clone(), "Arn".into()))
+    );
+
+    // The outputs name the bus and the topic.
+    let outputs = template()["Outputs"].clone();
+    let outputs = outputs.as_mapping().unwrap();
+    for wanted in [event_bus(), topic] {
+        assert!(
+            outputs
+                .values()
+                .any(|o| ref_to(&o["Value"]).as_deref() == Some(wanted.as_str())),
+            "no output gives {wanted}"
+        );
+    }
+}

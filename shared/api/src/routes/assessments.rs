@@ -94,12 +94,16 @@ pub(crate) async fn list(
     }))
 }
 
+pub const SHOW_QUERY: &[&str] = &["as_of"];
+
 pub(crate) async fn show(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let view = assessments::show(&state, &caller.0.tenant, &id).await?;
+    let q = QueryParams::parse(raw.as_deref(), SHOW_QUERY)?;
+    let view = assessments::show(&state, &caller.0.tenant, &id, q.time("as_of")?).await?;
     Ok(with_etag(StatusCode::OK, view))
 }
 

@@ -2,6 +2,7 @@
 
 pub mod actions;
 pub mod assessments;
+pub mod events;
 pub mod evidence;
 pub mod groups;
 pub mod health;

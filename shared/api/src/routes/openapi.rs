@@ -90,7 +90,18 @@ fn schemas() -> Value {
         "RelatedControls": {"type": "object", "properties": {"items": {"type": "array", "items": {"type": "object", "properties": {
             "regulation_id": {"type": "string"}, "regulation_name": {"type": "string"}, "family_id": {"type": "string"}, "family_title": {"type": "string"},
             "control_id": {"type": "string"}, "title": {"type": "string"}}}}}},
+        "ScorePoint": {"type": "object", "properties": {"at": {"type": "string", "format": "date-time"},
+            "achieved": {"type": "integer"}, "possible": {"type": "integer"}, "percent": {"type": "number"}}},
+        "ScoreHistory": {"type": "object", "properties": {"scope": {"type": "string"}, "items": {"type": "array", "items": r("ScorePoint")}}},
+        "Event": {"type": "object", "required": ["id", "tenant", "type", "at", "subject", "data"], "properties": {
+            "id": {"type": "string"}, "tenant": {"type": "string"},
+            "type": {"type": "string", "enum": attest_domain::event::EventType::ALL.iter().map(|t| t.as_str()).collect::<Vec<_>>()},
+            "at": {"type": "string", "format": "date-time"}, "actor": {"type": ["string", "null"]},
+            "subject": {"type": "object", "properties": {"kind": {"type": "string"}, "id": {"type": "string"}}},
+            "data": {"type": "object"}}},
+        "EventList": {"type": "object", "properties": {"items": {"type": "array", "items": r("Event")}, "next": {"type": ["string", "null"]}}},
         "TenantScore": {"type": "object", "properties": {"overall": r("Score"), "assessments": {"type": "integer"},
+            "computed_at": {"type": ["string", "null"], "format": "date-time"},
             "by_category": {"type": "array", "items": {"type": "object", "properties": {"category": r("Category"), "score": r("Score")}}}}},
         "User": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": ["string", "null"]}, "email": {"type": ["string", "null"]},
             "roles": {"type": "array", "items": r("Role")}, "first_seen": {"type": "string", "format": "date-time"}, "version": {"type": "integer"}}},

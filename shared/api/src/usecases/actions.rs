@@ -4,8 +4,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use attest_domain::event::{EventType, Subject};
 use attest_domain::action::{apply_patch, ensure_editable, ActionPatch, ActionStatus, InstanceRef};
+use attest_domain::event::{EventType, Subject};
 use attest_domain::history::{HistoryEntry, Source};
 use attest_domain::identity::{Identity, Permission};
 use attest_domain::ids::{ActionId, AssessmentId, GroupId, RegulationId, TenantId};

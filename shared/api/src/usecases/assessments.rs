@@ -4,9 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use attest_domain::event::{EventType, Subject};
+use super::views::stored_view;
 use attest_domain::action::InstanceRef;
 use attest_domain::assessment::{normalize_services, Assessment};
+use attest_domain::event::{EventType, Subject};
 use attest_domain::evidence::Evidence;
 use attest_domain::group::GroupName;
 use attest_domain::identity::Identity;
@@ -14,6 +15,7 @@ use attest_domain::ids::{new_id, AssessmentId, GroupId, RegulationId, TenantId};
 use attest_domain::snapshot::{FrozenControl, Snapshot, SNAPSHOT_FORMAT};
 use attest_domain::{DomainError, FieldError};
 use attest_store::groups::NewGroup;
+use attest_store::scores::{ScoreRecord, ScoreScope};
 use attest_store::usage::Usage;
 use attest_store::{StoreError, Versioned};
 use serde::Deserialize;
@@ -252,7 +254,12 @@ pub async fn create(
         &assessment,
     )];
     if let Some(group) = &new_group {
-        events.push(groups::created_event(state, caller, group, body.copy_from.as_ref()));
+        events.push(groups::created_event(
+            state,
+            caller,
+            group,
+            body.copy_from.as_ref(),
+        ));
     }
     let created = state
         .store
@@ -317,6 +324,9 @@ pub async fn list(
             None => break None,
         }
     };
+    if let Some(items) = stored_page(state, tenant, &chosen).await? {
+        return Ok(AssessmentPage { items, next });
+    }
     let live: Vec<&Versioned<Assessment>> =
         chosen.iter().filter(|a| !a.value.is_archived()).collect();
     let mut group_ids: Vec<&GroupId> = live.iter().map(|a| &a.value.group_id).collect();
@@ -369,6 +379,50 @@ pub async fn list(
         items.push(assessment_view(a, group_name, regulation, &resolved));
     }
     Ok(AssessmentPage { items, next })
+}
+
+/// A page's views from stored scores (one batch read of the scores, one of the groups, one
+/// of the tenant's regulation headers), or `None` when one of them has no stored score yet.
+async fn stored_page(
+    state: &AppState,
+    tenant: &TenantId,
+    chosen: &[Versioned<Assessment>],
+) -> Result<Option<Vec<AssessmentView>>, AssessmentError> {
+    if chosen.is_empty() {
+        return Ok(Some(Vec::new()));
+    }
+    let ids: Vec<&AssessmentId> = chosen.iter().map(|a| &a.value.id).collect();
+    let mut group_ids: Vec<&GroupId> = chosen.iter().map(|a| &a.value.group_id).collect();
+    group_ids.sort();
+    group_ids.dedup();
+    let (scores, groups, names) = tokio::try_join!(
+        state.store.get_scores(tenant, &ids),
+        state.store.get_groups(tenant, &group_ids),
+        Catalog::names(
+            &state.store,
+            tenant,
+            chosen.iter().map(|a| &a.value.regulation_id)
+        ),
+    )?;
+    let groups: BTreeMap<GroupId, String> = groups
+        .into_iter()
+        .map(|g| (g.value.id, g.value.name.as_str().to_owned()))
+        .collect();
+    let mut items = Vec::with_capacity(chosen.len());
+    for (a, score) in chosen.iter().zip(scores) {
+        let Some(score) = score else {
+            return Ok(None);
+        };
+        let group = groups.get(&a.value.group_id).map(String::as_str);
+        let name = names.get(&a.value.regulation_id).map(String::as_str);
+        items.push(stored_view(
+            a,
+            group.unwrap_or(""),
+            name.unwrap_or(""),
+            &score,
+        ));
+    }
+    Ok(Some(items))
 }
 
 /// An archive's frozen view and controls, and the evidence it links to.
@@ -429,13 +483,74 @@ async fn view(
     }
 }
 
-/// `GET /assessments/{id}`.
+/// `GET /assessments/{id}`: the stored score (`as_of`: the last point at or before it, 404
+/// before the first). An assessment not recomputed yet is computed on the spot.
 pub async fn show(
     state: &AppState,
     tenant: &TenantId,
     id: &str,
+    as_of: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<AssessmentView, AssessmentError> {
-    Ok(view(state, tenant, id).await?.0)
+    let a = state.store.get_assessment(tenant, &parse_id(id)?).await?;
+    let scope = ScoreScope::Assessment(a.value.id.clone());
+    let record = match as_of {
+        Some(at) => Some(
+            state
+                .store
+                .score_as_of(tenant, &scope, at)
+                .await?
+                .ok_or_else(|| {
+                    AssessmentError::NotFound(format!("a score of assessment {id} at {at}"))
+                })?,
+        ),
+        None => state
+            .store
+            .get_score(tenant, &scope)
+            .await?
+            .map(|s| s.value),
+    };
+    let Some(record) = record else {
+        return Ok(view(state, tenant, id).await?.0);
+    };
+    let (group, names) = tokio::try_join!(
+        state.store.get_group(tenant, &a.value.group_id),
+        Catalog::names(&state.store, tenant, [&a.value.regulation_id]),
+    )?;
+    let regulation_name = names
+        .get(&a.value.regulation_id)
+        .map(String::as_str)
+        .unwrap_or("");
+    Ok(stored_view(
+        &a,
+        group.value.name.as_str(),
+        regulation_name,
+        &record,
+    ))
+}
+
+/// An assessment's score from current state (live: its group's instances; archived: its
+/// snapshot), with its progress, and its regulation.
+pub async fn current_score(
+    state: &AppState,
+    tenant: &TenantId,
+    id: &AssessmentId,
+) -> Result<(ScoreRecord, String), AssessmentError> {
+    let (view, _, _) = view(state, tenant, id.as_str()).await?;
+    Ok((
+        ScoreRecord {
+            at: state.now(),
+            achieved: view.score.achieved,
+            possible: view.score.possible,
+            percent: view.score.percent,
+            progress: Some((
+                view.progress.controls_total,
+                view.progress.controls_assessed,
+            )),
+            by_category: Vec::new(),
+            assessments: None,
+        },
+        view.regulation_id.to_string(),
+    ))
 }
 
 /// `GET /assessments/{id}/controls`: the view and the controls that pass the filter.
@@ -562,7 +677,12 @@ pub async fn archive(
             &snapshot,
             &uses,
             &records,
-            &[assessment_event(state, caller, EventType::AssessmentArchived, &a.value)],
+            &[assessment_event(
+                state,
+                caller,
+                EventType::AssessmentArchived,
+                &a.value,
+            )],
         )
         .await?;
     tracing::info!(tenant = %tenant, assessment = %a.value.id, "assessment archived");
@@ -583,7 +703,12 @@ pub async fn delete(state: &AppState, caller: &Identity, id: &str) -> Result<(),
             tenant,
             &a,
             &usages(&catalog, &a.value),
-            &[assessment_event(state, caller, EventType::AssessmentDeleted, &a.value)],
+            &[assessment_event(
+                state,
+                caller,
+                EventType::AssessmentDeleted,
+                &a.value,
+            )],
         )
         .await?;
     tracing::info!(tenant = %tenant, assessment = %a.value.id, "assessment deleted");

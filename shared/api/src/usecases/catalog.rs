@@ -1,7 +1,7 @@
 //! The templates a tenant sees: the built-in library plus its own regulations and the
 //! actions they generated.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use attest_domain::ids::{ActionId, RegulationId, TenantId};
 use attest_domain::regulation::{ImprovementAction, Regulation};
@@ -100,6 +100,32 @@ impl Catalog {
             .cloned()
             .collect();
         Ok((catalog, missing))
+    }
+
+    /// The names of these regulations (built-in ones from the library, the tenant's from
+    /// their headers, one batch read); ids that name nothing are left out.
+    pub async fn names<'a>(
+        store: &Store,
+        tenant: &TenantId,
+        ids: impl IntoIterator<Item = &'a RegulationId>,
+    ) -> Result<BTreeMap<RegulationId, String>, StoreError> {
+        let mut names = BTreeMap::new();
+        let mut own: Vec<&RegulationId> = Vec::new();
+        for id in ids {
+            match attest_library::builtin().regulation(id) {
+                Some(r) => {
+                    names.insert(id.clone(), r.name.clone());
+                }
+                None if !own.contains(&id) => own.push(id),
+                None => {}
+            }
+        }
+        if !own.is_empty() {
+            for h in store.get_regulation_headers(tenant, &own).await? {
+                names.insert(h.id, h.name);
+            }
+        }
+        Ok(names)
     }
 
     pub fn is_builtin(&self, id: &RegulationId) -> bool {

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use attest_blobs::{BlobError, BlobStore};
-use attest_domain::event::{Event, EventType, Subject};
 use attest_domain::action::InstanceRef;
+use attest_domain::event::{Event, EventType, Subject};
 use attest_domain::evidence::{
     check_declaration, check_link, DeclarationError, Evidence, EvidenceItem, EvidenceKind,
     EvidenceStatus, SNIFF_BYTES,
@@ -283,7 +283,13 @@ pub async fn add(
             tenant,
             &evidence,
             &[entry],
-            &[evidence_event(tenant, EventType::EvidenceAdded, &evidence, Some(caller), now)],
+            &[evidence_event(
+                tenant,
+                EventType::EvidenceAdded,
+                &evidence,
+                Some(caller),
+                now,
+            )],
         )
         .await?;
     Ok(Added { evidence, upload })

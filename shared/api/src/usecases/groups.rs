@@ -3,8 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use attest_domain::event::{EventType, Subject};
 use attest_domain::action::{diff, ActionStatus, InstanceRef, InstanceScope};
+use attest_domain::event::{EventType, Subject};
 use attest_domain::evidence::{Evidence, EvidenceKind};
 use attest_domain::group::{AssessmentGroup, GroupName};
 use attest_domain::history::Source;
@@ -111,7 +111,12 @@ pub async fn create(
         .create_group(
             &caller.tenant,
             new,
-            &[created_event(state, caller, &group, body.copy_from.as_ref())],
+            &[created_event(
+                state,
+                caller,
+                &group,
+                body.copy_from.as_ref(),
+            )],
         )
         .await?;
     tracing::info!(tenant = %caller.tenant, group = %group.id, "group created");

@@ -1,17 +1,36 @@
-//! The tenant's overall compliance score over its live assessments, and its split by category.
+//! Scores: the tenant's overall compliance score and its split by category, each
+//! assessment's score, their history, and their recomputation (API.md "Score recomputation
+//! and history").
+//!
+//! Scores are recomputed from current state when an event that can change one arrives
+//! ([`on_event`]), never by adding deltas, so duplicated and reordered deliveries leave the
+//! same result; they are stored, and reads ([`tenant_score`], the assessment views) read what
+//! is stored. A stored score that changes appends a history point and a `ScoreChanged` event
+//! in the same transaction. [`daily`] appends one point per scope per day.
 
-use attest_domain::ids::TenantId;
+use attest_domain::event::{Event, EventType, Subject};
+use attest_domain::ids::{AssessmentId, TenantId};
+use attest_domain::score::Score;
 use attest_domain::vocab::Category;
+use attest_store::scores::{CategoryPoints, ScoreRecord, ScoreScope};
 use attest_store::StoreError;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::assessments::{self, AssessmentError};
 use super::views::ScoreView;
 use super::workspace::Workspace;
 use crate::AppState;
 
-/// Why the score could not be computed.
+/// Why a score could not be read or recomputed.
 #[derive(Debug, thiserror::Error)]
 pub enum ScoreError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error(transparent)]
+    Assessment(#[from] AssessmentError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -28,27 +47,339 @@ pub struct TenantScoreView {
     pub by_category: Vec<CategoryScore>,
     /// How many live assessments were counted.
     pub assessments: usize,
+    /// When this score was computed (for `as_of`: the point's time).
+    pub computed_at: Option<DateTime<Utc>>,
 }
 
-/// `GET /score`: every action instance the live assessments use counts once.
-pub async fn tenant_score(
-    state: &AppState,
-    tenant: &TenantId,
-) -> Result<TenantScoreView, ScoreError> {
+/// A point of a score's history.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PointView {
+    pub at: DateTime<Utc>,
+    pub achieved: u32,
+    pub possible: u32,
+    pub percent: f64,
+}
+
+impl From<&ScoreRecord> for PointView {
+    fn from(r: &ScoreRecord) -> Self {
+        Self {
+            at: r.at,
+            achieved: r.achieved,
+            possible: r.possible,
+            percent: r.percent,
+        }
+    }
+}
+
+impl From<&ScoreRecord> for TenantScoreView {
+    fn from(r: &ScoreRecord) -> Self {
+        Self {
+            overall: ScoreView {
+                achieved: r.achieved,
+                possible: r.possible,
+                percent: r.percent,
+            },
+            by_category: r
+                .by_category
+                .iter()
+                .map(|c| CategoryScore {
+                    category: c.category,
+                    score: Score {
+                        achieved: c.achieved,
+                        possible: c.possible,
+                    }
+                    .into(),
+                })
+                .collect(),
+            assessments: r.assessments.unwrap_or(0),
+            computed_at: Some(r.at),
+        }
+    }
+}
+
+/// A record of `score` computed at `at`.
+pub fn record(score: Score, at: DateTime<Utc>) -> ScoreRecord {
+    ScoreRecord {
+        at,
+        achieved: score.achieved,
+        possible: score.possible,
+        percent: score.percent(),
+        progress: None,
+        by_category: Vec::new(),
+        assessments: None,
+    }
+}
+
+/// The tenant's score from its whole data: every instance the live assessments use, once.
+async fn compute_tenant(state: &AppState, tenant: &TenantId) -> Result<ScoreRecord, ScoreError> {
     let ws = Workspace::load(&state.store, tenant).await?;
     let score = ws.tenant_score();
-    Ok(TenantScoreView {
-        overall: score.overall().into(),
+    Ok(ScoreRecord {
         by_category: score
             .by_category()
             .iter()
-            .map(|(c, s)| CategoryScore {
+            .map(|(c, s)| CategoryPoints {
                 category: *c,
-                score: (*s).into(),
+                achieved: s.achieved,
+                possible: s.possible,
             })
             .collect(),
-        assessments: ws.live().count(),
+        assessments: Some(ws.live().count()),
+        ..record(score.overall(), state.now())
     })
+}
+
+/// `GET /score` (`as_of`: the last point at or before it). Reads the stored score; a tenant
+/// never recomputed yet (nothing stored) is computed on the spot.
+pub async fn tenant_score(
+    state: &AppState,
+    tenant: &TenantId,
+    as_of: Option<DateTime<Utc>>,
+) -> Result<TenantScoreView, ScoreError> {
+    if let Some(at) = as_of {
+        return match state
+            .store
+            .score_as_of(tenant, &ScoreScope::Tenant, at)
+            .await?
+        {
+            Some(point) => Ok((&point).into()),
+            None => Err(ScoreError::NotFound(format!("a score at {at}"))),
+        };
+    }
+    match state.store.get_score(tenant, &ScoreScope::Tenant).await? {
+        Some(stored) => Ok((&stored.value).into()),
+        None => Ok((&compute_tenant(state, tenant).await?).into()),
+    }
+}
+
+/// The default span of a history read.
+pub const DEFAULT_HISTORY_DAYS: i64 = 90;
+
+/// `GET /score/history` (no assessment) and `GET /assessments/{id}/score/history`: points
+/// from `from` (default: 90 days before `to`) to `to` (default: now), oldest first.
+pub async fn history(
+    state: &AppState,
+    tenant: &TenantId,
+    assessment: Option<&str>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Result<Vec<PointView>, ScoreError> {
+    let to = to.unwrap_or_else(|| state.now());
+    let from = from.unwrap_or(to - chrono::Duration::days(DEFAULT_HISTORY_DAYS));
+    if from > to {
+        return Err(ScoreError::Invalid {
+            field: "from".into(),
+            message: format!("{from} is after to ({to})"),
+        });
+    }
+    let scope = match assessment {
+        None => ScoreScope::Tenant,
+        Some(id) => {
+            let a = state
+                .store
+                .get_assessment(tenant, &assessments::parse_id(id)?)
+                .await?;
+            ScoreScope::Assessment(a.value.id)
+        }
+    };
+    Ok(state
+        .store
+        .score_history(tenant, &scope, from, to)
+        .await?
+        .iter()
+        .map(PointView::from)
+        .collect())
+}
+
+/// The consumer name score recomputation de-duplicates under.
+pub const CONSUMER: &str = "score-recompute";
+
+/// How many times a recomputation that lost a race to another is tried again.
+const ATTEMPTS: u32 = 16;
+
+/// Handles delivered events: recomputes the scopes they can change (their assessments and
+/// their tenants) from current state, each scope once however many events name it, and
+/// stores what changed. Events handled before are skipped (handling them again would give the
+/// same result anyway); each is marked handled once its scopes are stored. Returns the scopes
+/// whose score changed.
+pub async fn on_events(
+    state: &AppState,
+    events: &[Event],
+) -> Result<Vec<(TenantId, ScoreScope)>, ScoreError> {
+    let mut scopes: Vec<(TenantId, ScoreScope)> = Vec::new();
+    let mut handled = Vec::new();
+    for event in events {
+        if event.kind == EventType::DailyScoreTick {
+            daily(state).await?;
+            continue;
+        }
+        if !event.kind.can_change_score()
+            || state
+                .store
+                .event_handled(&event.tenant, CONSUMER, event)
+                .await?
+        {
+            continue;
+        }
+        for id in event.assessments() {
+            if let Ok(id) = AssessmentId::parse(id) {
+                scopes.push((event.tenant.clone(), ScoreScope::Assessment(id)));
+            }
+        }
+        scopes.push((event.tenant.clone(), ScoreScope::Tenant));
+        handled.push(event);
+    }
+    // Assessments before their tenant, each once.
+    scopes
+        .sort_by(|a, b| (&a.0, a.1 == ScoreScope::Tenant).cmp(&(&b.0, b.1 == ScoreScope::Tenant)));
+    scopes.dedup();
+    let mut changed = Vec::new();
+    for (tenant, scope) in scopes {
+        if recompute(state, &tenant, &scope).await? {
+            changed.push((tenant, scope));
+        }
+    }
+    for event in handled {
+        state
+            .store
+            .claim_event(&event.tenant, CONSUMER, event)
+            .await?;
+    }
+    Ok(changed)
+}
+
+/// A scope's score from current state; `None` when the assessment no longer exists.
+async fn compute(
+    state: &AppState,
+    tenant: &TenantId,
+    scope: &ScoreScope,
+) -> Result<Option<(ScoreRecord, Option<String>)>, ScoreError> {
+    match scope {
+        ScoreScope::Tenant => Ok(Some((compute_tenant(state, tenant).await?, None))),
+        ScoreScope::Assessment(id) => match assessments::current_score(state, tenant, id).await {
+            Ok((view, regulation)) => Ok(Some((view, Some(regulation)))),
+            Err(AssessmentError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        },
+    }
+}
+
+/// Recomputes one scope and stores it if it changed; true when its score changed (a history
+/// point and a `ScoreChanged` event were written).
+pub async fn recompute(
+    state: &AppState,
+    tenant: &TenantId,
+    scope: &ScoreScope,
+) -> Result<bool, ScoreError> {
+    for attempt in 0..ATTEMPTS {
+        let stored = state.store.get_score(tenant, scope).await?;
+        let Some((computed, regulation)) = compute(state, tenant, scope).await? else {
+            return Ok(false);
+        };
+        let old = stored.as_ref().map(|s| &s.value);
+        if old.is_some_and(|o| o.same_view(&computed)) {
+            return Ok(false);
+        }
+        let point = old.is_none_or(|o| !o.same_points(&computed));
+        let events = if point {
+            vec![changed_event(tenant, scope, old, &computed, regulation)]
+        } else {
+            Vec::new()
+        };
+        let version = stored.as_ref().map_or(0, |s| s.version);
+        match state
+            .store
+            .put_score(tenant, scope, version, &computed, point, &events)
+            .await
+        {
+            Ok(()) => return Ok(point),
+            Err(StoreError::StaleVersion { .. }) => {
+                attest_store::pause_before_retry(attempt).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ScoreError::Store(StoreError::Conflict(format!(
+        "the {} score kept changing while it was recomputed",
+        scope.key()
+    ))))
+}
+
+fn points(r: &ScoreRecord) -> serde_json::Value {
+    serde_json::to_value(PointView::from(r)).expect("points serialize")
+}
+
+/// `ScoreChanged`: the scope (`tenant` or the assessment id), old and new score.
+fn changed_event(
+    tenant: &TenantId,
+    scope: &ScoreScope,
+    old: Option<&ScoreRecord>,
+    new: &ScoreRecord,
+    regulation: Option<String>,
+) -> Event {
+    let (subject, scope_name, assessments) = match scope {
+        ScoreScope::Tenant => (
+            Subject::new("tenant", tenant.as_str()),
+            "tenant".to_owned(),
+            vec![],
+        ),
+        ScoreScope::Assessment(id) => (
+            Subject::new("assessment", id.as_str()),
+            id.to_string(),
+            vec![id.to_string()],
+        ),
+    };
+    Event::new(
+        tenant,
+        EventType::ScoreChanged,
+        new.at,
+        None,
+        subject,
+        serde_json::json!({
+            "scope": scope_name,
+            "old": old.map(points),
+            "new": points(new),
+            "assessments": assessments,
+            "regulations": regulation.into_iter().collect::<Vec<_>>(),
+        }),
+    )
+}
+
+/// The daily run: for every tenant with stored scores, each scope (the tenant and its
+/// assessments) is brought up to date and gets its point of the day, once. Returns how many
+/// points were appended.
+pub async fn daily(state: &AppState) -> Result<usize, ScoreError> {
+    let day = state.now().date_naive();
+    let mut appended = 0;
+    for tenant in state.store.scored_tenants().await? {
+        let mut scopes = vec![ScoreScope::Tenant];
+        scopes.extend(
+            state
+                .store
+                .list_assessments(&tenant)
+                .await?
+                .into_iter()
+                .map(|a| ScoreScope::Assessment(a.value.id)),
+        );
+        for scope in scopes {
+            recompute(state, &tenant, &scope).await?;
+            let Some(stored) = state.store.get_score(&tenant, &scope).await? else {
+                continue;
+            };
+            let point = ScoreRecord {
+                at: state.now(),
+                ..stored.value
+            };
+            if state
+                .store
+                .daily_point(&tenant, &scope, &point, day)
+                .await?
+            {
+                appended += 1;
+            }
+        }
+    }
+    Ok(appended)
 }
 
 #[cfg(test)]
@@ -68,7 +399,7 @@ mod tests {
     #[tokio::test]
     async fn an_empty_tenant_scores_nothing() {
         let (state, caller, _dir) = ports();
-        let score = tenant_score(&state, &caller.tenant).await.unwrap();
+        let score = tenant_score(&state, &caller.tenant, None).await.unwrap();
         assert_eq!((score.overall.achieved, score.overall.possible), (0, 0));
         assert!(score.by_category.is_empty());
         assert_eq!(score.assessments, 0);
@@ -123,7 +454,7 @@ mod tests {
             .await
             .unwrap();
 
-        let before = tenant_score(&state, &caller.tenant).await.unwrap();
+        let before = tenant_score(&state, &caller.tenant, None).await.unwrap();
         assert_eq!(before.assessments, 1);
         assert_eq!(
             (before.overall.achieved, before.overall.possible),
@@ -142,7 +473,7 @@ mod tests {
             .await
             .unwrap();
 
-        let after = tenant_score(&state, &caller.tenant).await.unwrap();
+        let after = tenant_score(&state, &caller.tenant, None).await.unwrap();
         assert_eq!(
             (after.overall.achieved, after.overall.possible),
             (action.points, action.points)

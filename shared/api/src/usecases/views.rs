@@ -208,6 +208,38 @@ pub fn controls_view(regulation: &Regulation, resolved: &ResolvedActions<'_>) ->
     out
 }
 
+/// An assessment's view from its stored score (no instances read).
+pub fn stored_view(
+    a: &Versioned<Assessment>,
+    group_name: &str,
+    regulation_name: &str,
+    r: &attest_store::scores::ScoreRecord,
+) -> AssessmentView {
+    let (controls_total, controls_assessed) = r.progress.unwrap_or((0, 0));
+    AssessmentView {
+        id: a.value.id.clone(),
+        name: a.value.name.clone(),
+        group_id: a.value.group_id.clone(),
+        group_name: group_name.to_owned(),
+        regulation_id: a.value.regulation_id.clone(),
+        regulation_name: regulation_name.to_owned(),
+        services: a.value.services.clone(),
+        created_at: a.value.created_at,
+        archived: a.value.is_archived(),
+        archived_at: a.value.archived_at,
+        score: ScoreView {
+            achieved: r.achieved,
+            possible: r.possible,
+            percent: r.percent,
+        },
+        progress: ProgressView {
+            controls_total,
+            controls_assessed,
+        },
+        version: a.version,
+    }
+}
+
 pub fn assessment_view(
     a: &Versioned<Assessment>,
     group_name: &str,
