@@ -8,7 +8,7 @@ use attest_domain::ids::{
 
 use crate::backend::Key;
 
-fn pk(tenant: &TenantId, kind: &str) -> String {
+pub(crate) fn pk(tenant: &TenantId, kind: &str) -> String {
     format!("T#{tenant}#{kind}")
 }
 
