@@ -190,7 +190,8 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error + Send + 
                 data.root().join("blobs"),
                 &format!("http://{addr}"),
                 max_evidence_mb * 1024 * 1024,
-            );
+            )
+            .await;
             println!(
                 "attest: data in {place} (token secret in {})",
                 data.root().display()

@@ -95,8 +95,9 @@ pub async fn dynamodb_store(table: &str, create: bool) -> Result<Store, String> 
 
 /// The whole local application: the API routers over `store`, with local tokens, and
 /// evidence files under `blobs_dir` served at `base_url` (where the server listens).
-/// [`serve`] adds the request log and the body time limit.
-pub fn app(
+/// [`serve`] adds the request log and the body time limit. Events committed but not delivered
+/// by an earlier run (a crash) are delivered before it returns.
+pub async fn app(
     store: Store,
     secret: Vec<u8>,
     blobs_dir: PathBuf,
@@ -117,6 +118,7 @@ pub fn app(
     );
     let state = AppState::new(store).with_evidence(evidence);
     let bus = LocalBus::new(state.clone());
+    bus.drain().await;
     tokio::spawn(background(state.clone(), bus.clone()));
     attest_api::router(state)
         .merge(blob_routes)
@@ -148,9 +150,10 @@ const DRAIN_EVERY: Duration = Duration::from_secs(5);
 /// How often the daily score points are looked at (each is taken once a day).
 const DAILY_EVERY: Duration = Duration::from_secs(3600);
 
-/// At start-up and then periodically: drains the outbox and takes the day's score points.
+/// Periodically: drains the outbox; at start-up and hourly: takes the day's score points.
 async fn background(state: AppState, bus: Arc<LocalBus>) {
     let mut drain = tokio::time::interval(DRAIN_EVERY);
+    drain.tick().await; // the first tick is now: app() has just drained
     let mut daily = tokio::time::interval(DAILY_EVERY);
     loop {
         tokio::select! {
@@ -382,7 +385,7 @@ mod tests {
         let store = embedded_store(&data).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = app(store, SECRET.to_vec(), dir.join("blobs"), &base, 1 << 20);
+        let app = app(store, SECRET.to_vec(), dir.join("blobs"), &base, 1 << 20).await;
         tokio::spawn(serve_until(
             listener,
             app,

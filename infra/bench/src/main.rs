@@ -808,7 +808,8 @@ async fn main() {
         dir.path().join("blobs"),
         &format!("http://{addr}"),
         1 << 20,
-    );
+    )
+    .await;
     tokio::spawn(serve(listener, app));
     let bench = Bench {
         http: reqwest::Client::new(),
