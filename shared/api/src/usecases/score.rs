@@ -487,4 +487,157 @@ mod tests {
             }]
         );
     }
+
+    /// Recomputation from events: reversed or repeated delivery leaves the same stored scores,
+    /// equal to a fresh computation; a repeat adds no point; points and as_of follow changes.
+    #[tokio::test]
+    async fn recomputation_is_order_independent_and_keeps_history() {
+        let (state, caller, _dir) = ports();
+        let a = crate::usecases::testkit::assess(&state, &caller, "soc2-2017", "Europe").await;
+        let controls = crate::usecases::assessments::controls(
+            &state,
+            &caller.tenant,
+            a.id.as_str(),
+            &Default::default(),
+        )
+        .await
+        .unwrap()
+        .1;
+        let ids: Vec<String> = controls
+            .iter()
+            .flat_map(|c| c.actions.iter().map(|x| x.id.clone()))
+            .take(3)
+            .collect();
+        let passed = ActionPatch {
+            implementation_status: Some(ImplementationStatus::Implemented),
+            test_status: Some(TestStatus::Passed),
+            testing_type: Some(TestingType::Manual),
+            ..Default::default()
+        };
+        let mut marks = Vec::new();
+        for id in &ids {
+            actions::update(&state, &caller, id, &passed, None)
+                .await
+                .unwrap();
+            marks.push(state.now());
+        }
+        let events = state
+            .store
+            .list_events(&caller.tenant, None, None, 500)
+            .await
+            .unwrap()
+            .events;
+        assert!(events.len() >= 5, "{events:?}");
+        let assessment = ScoreScope::Assessment(a.id.clone());
+        let stored = |scope: ScoreScope| {
+            let state = state.clone();
+            let tenant = caller.tenant.clone();
+            async move {
+                let r = state
+                    .store
+                    .get_score(&tenant, &scope)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                (r.value.achieved, r.value.possible)
+            }
+        };
+
+        // Reversed: the first event handled already sees the final state.
+        let mut reversed = events.clone();
+        reversed.reverse();
+        let changed = on_events(&state, &reversed).await.unwrap();
+        assert_eq!(changed.len(), 2, "tenant and assessment: {changed:?}");
+        let fresh = compute_tenant(&state, &caller.tenant).await.unwrap();
+        assert_eq!(
+            stored(ScoreScope::Tenant).await,
+            (fresh.achieved, fresh.possible)
+        );
+        assert!(fresh.achieved > 0);
+        let (live, _) = crate::usecases::assessments::current_score(&state, &caller.tenant, &a.id)
+            .await
+            .unwrap();
+        assert_eq!(
+            stored(assessment.clone()).await,
+            (live.achieved, live.possible)
+        );
+        let points = |scope: ScoreScope| {
+            let state = state.clone();
+            let tenant = caller.tenant.clone();
+            async move {
+                state
+                    .store
+                    .score_history(
+                        &tenant,
+                        &scope,
+                        Utc::now() - chrono::Duration::days(1),
+                        Utc::now(),
+                    )
+                    .await
+                    .unwrap()
+                    .len()
+            }
+        };
+        assert_eq!(points(ScoreScope::Tenant).await, 1);
+
+        // Repeated and shuffled: nothing changes, no point is added.
+        let mut twice: Vec<Event> = events.iter().chain(events.iter()).cloned().collect();
+        twice.rotate_left(3);
+        assert!(on_events(&state, &twice).await.unwrap().is_empty());
+        assert_eq!(points(ScoreScope::Tenant).await, 1);
+        assert_eq!(points(assessment.clone()).await, 1);
+
+        // A change handled in order adds a point; as_of before it gives the earlier score.
+        let before = state.now();
+        let failed = ActionPatch {
+            test_status: Some(TestStatus::FailedHighRisk),
+            ..Default::default()
+        };
+        actions::update(&state, &caller, &ids[0], &failed, None)
+            .await
+            .unwrap();
+        let newest = state
+            .store
+            .list_events(&caller.tenant, None, Some(EventType::ActionUpdated), 500)
+            .await
+            .unwrap()
+            .events;
+        let changed = on_events(&state, &newest[newest.len() - 1..])
+            .await
+            .unwrap();
+        assert_eq!(changed.len(), 2);
+        assert_eq!(points(ScoreScope::Tenant).await, 2);
+        let then = tenant_score(&state, &caller.tenant, Some(before))
+            .await
+            .unwrap();
+        assert_eq!(then.overall.achieved, fresh.achieved);
+        let now = tenant_score(&state, &caller.tenant, None).await.unwrap();
+        assert!(now.overall.achieved < fresh.achieved);
+        let none = tenant_score(
+            &state,
+            &caller.tenant,
+            Some(marks[0] - chrono::Duration::days(1)),
+        )
+        .await;
+        assert!(matches!(none, Err(ScoreError::NotFound(_))));
+        // The ScoreChanged events carry old and new.
+        let changes = state
+            .store
+            .list_events(&caller.tenant, None, Some(EventType::ScoreChanged), 500)
+            .await
+            .unwrap()
+            .events;
+        let last = changes
+            .iter()
+            .rev()
+            .find(|e| e.data["scope"] == "tenant")
+            .unwrap();
+        assert_eq!(last.data["old"]["achieved"], fresh.achieved);
+        assert_eq!(last.data["new"]["achieved"], now.overall.achieved);
+
+        // The daily run: one point per scope, once a day.
+        assert_eq!(daily(&state).await.unwrap(), 2);
+        assert_eq!(daily(&state).await.unwrap(), 0);
+        assert_eq!(points(ScoreScope::Tenant).await, 3);
+    }
 }
