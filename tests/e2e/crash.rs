@@ -7,7 +7,6 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::{send, token, Backend, Server};
@@ -100,7 +99,7 @@ async fn killed_between_commits(backend: Backend) {
         .map(|c| c["actions"][0]["id"].as_str().unwrap().to_owned())
         .collect();
 
-    let acknowledged = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let mut acknowledged = Vec::<String>::new();
     for round in 0..3 {
         let writers: Vec<_> = (0..4)
             .map(|w| {
@@ -115,11 +114,10 @@ async fn killed_between_commits(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(700 + 150 * round as u64)).await;
         drop(server); // SIGKILL, mid-request for some writers
         for w in writers {
-            acknowledged.lock().unwrap().extend(w.await.unwrap());
+            acknowledged.extend(w.await.unwrap());
         }
         server = Server::start_with(&data, &backend, false);
     }
-    let acknowledged = acknowledged.lock().unwrap().clone();
     assert!(
         acknowledged.len() >= 20,
         "the writers got going: {}",

@@ -173,6 +173,7 @@ impl Store {
     /// evidence records, as the assessment covers 20 services or one); beyond that the marks go
     /// first, in transactions of their own, and the archive last. A mark whose archive then fails only keeps a record longer than
     /// needed; no archive ever lacks its marks.
+    #[allow(clippy::too_many_arguments)] // TEMP: becomes an `Archive` argument
     pub async fn archive_assessment(
         &self,
         tenant: &TenantId,
