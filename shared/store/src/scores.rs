@@ -217,6 +217,23 @@ impl Store {
         }
     }
 
+    /// Whether the scope's point of `day` was taken.
+    pub async fn has_daily_point(
+        &self,
+        tenant: &TenantId,
+        scope: &ScoreScope,
+        day: NaiveDate,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .backend()
+            .get(&Key::new(
+                keys::score_days(tenant, &scope.key()),
+                day.format("%Y-%m-%d").to_string(),
+            ))
+            .await?
+            .is_some())
+    }
+
     /// A scope's points from `from` to `to` (both included), oldest first, at most
     /// [`MAX_HISTORY_POINTS`].
     pub async fn score_history(

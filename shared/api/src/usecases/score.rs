@@ -345,8 +345,9 @@ fn changed_event(
     )
 }
 
-/// The daily run: for every tenant with stored scores, each scope (the tenant and its
-/// assessments) is brought up to date and gets its point of the day, once. Returns how many
+/// The daily run: for every tenant with stored scores, each scope (the tenant and its live
+/// assessments; an archive's score no longer moves) without its point of the day is brought
+/// up to date and gets its point of the day, once. Returns how many
 /// points were appended.
 pub async fn daily(state: &AppState) -> Result<usize, ScoreError> {
     let day = state.now().date_naive();
@@ -359,9 +360,13 @@ pub async fn daily(state: &AppState) -> Result<usize, ScoreError> {
                 .list_assessments(&tenant)
                 .await?
                 .into_iter()
+                .filter(|a| !a.value.is_archived())
                 .map(|a| ScoreScope::Assessment(a.value.id)),
         );
         for scope in scopes {
+            if state.store.has_daily_point(&tenant, &scope, day).await? {
+                continue;
+            }
             recompute(state, &tenant, &scope).await?;
             let Some(stored) = state.store.get_score(&tenant, &scope).await? else {
                 continue;
