@@ -4,12 +4,14 @@
 #   - Java 17 to run it, if missing (Debian package)
 #   - s3s-fs, an S3-compatible server that verifies signatures (cargo install)
 #   - cfn-lint and the AWS SAM CLI in a Python venv, to lint template.yaml
+#   - moto's server in the same venv: EventBridge and SQS for the event publisher's tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOOLS=.tools
 DDB_VERSION=2.9.30
 SAM_VERSION=1.170.0
 CFN_LINT_VERSION=1.58.0
+MOTO_VERSION=5.2.5
 
 need_apt() {
   if command -v apt-get >/dev/null 2>&1; then
@@ -48,8 +50,10 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 installed() { "$venv/bin/python" -c "import importlib.metadata as m; print(m.version('$1'))" 2>/dev/null || true; }
-if [ "$(installed aws-sam-cli)" != "$SAM_VERSION" ] || [ "$(installed cfn-lint)" != "$CFN_LINT_VERSION" ]; then
-  echo "install-test-tools: installing aws-sam-cli $SAM_VERSION and cfn-lint $CFN_LINT_VERSION"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "aws-sam-cli==$SAM_VERSION" "cfn-lint==$CFN_LINT_VERSION"
+# One pip run for all three, so that its resolver weighs their requirements together.
+if [ "$(installed aws-sam-cli)" != "$SAM_VERSION" ] || [ "$(installed cfn-lint)" != "$CFN_LINT_VERSION" ] \
+   || [ "$(installed moto)" != "$MOTO_VERSION" ] || [ -z "$(installed flask-cors)" ] || [ ! -x "$venv/bin/moto_server" ]; then
+  echo "install-test-tools: installing aws-sam-cli $SAM_VERSION, cfn-lint $CFN_LINT_VERSION and moto[server] $MOTO_VERSION"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "aws-sam-cli==$SAM_VERSION" "cfn-lint==$CFN_LINT_VERSION" "moto[server]==$MOTO_VERSION"
 fi
-echo "install-test-tools: ready ($(java -version 2>&1 | head -1); DynamoDB Local $DDB_VERSION; s3s-fs $S3S_VERSION; sam $SAM_VERSION; cfn-lint $CFN_LINT_VERSION)"
+echo "install-test-tools: ready ($(java -version 2>&1 | head -1); DynamoDB Local $DDB_VERSION; s3s-fs $S3S_VERSION; sam $SAM_VERSION; cfn-lint $CFN_LINT_VERSION; moto $MOTO_VERSION)"

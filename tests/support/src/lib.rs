@@ -250,3 +250,95 @@ impl S3Server {
         )
     }
 }
+
+/// A running moto server: one process speaking, among others, EventBridge and SQS (any
+/// credentials, region `us-east-1`, account 123456789012).
+pub struct MotoServer {
+    pub endpoint: String,
+    pub region: &'static str,
+    pub access_key: &'static str,
+    pub secret_key: &'static str,
+}
+
+/// The moto server for this test process, started on first use on a free loopback port, and
+/// ready (it answered over HTTP). `infra/install-test-tools.sh` installs it into
+/// `.tools/venv`; set `ATTEST_MOTO_SERVER` to use another `moto_server` executable.
+pub fn moto_server() -> &'static MotoServer {
+    static INSTANCE: OnceLock<MotoServer> = OnceLock::new();
+    INSTANCE.get_or_init(|| {
+        let bin = match std::env::var_os("ATTEST_MOTO_SERVER") {
+            Some(p) => PathBuf::from(p),
+            None => repo_root().join(".tools/venv/bin/moto_server"),
+        };
+        assert!(
+            bin.is_file(),
+            "moto_server is not installed at {}: run `infra/install-test-tools.sh` (the README's test command does) or set ATTEST_MOTO_SERVER",
+            bin.display()
+        );
+        let port = free_port();
+        let mut cmd = Command::new(bin);
+        cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        spawn_tied_to_process(cmd).expect("start moto_server");
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        assert!(
+            wait_for_http(addr, "/moto-api/", Duration::from_secs(60)),
+            "moto_server did not answer on {addr} within 60 s"
+        );
+        MotoServer {
+            endpoint: format!("http://{addr}"),
+            region: "us-east-1",
+            access_key: "attest-test",
+            secret_key: "attest-test-secret",
+        }
+    })
+}
+
+/// Waits until a server on `addr` answers `GET path` with any HTTP status line.
+pub fn wait_for_http(addr: SocketAddr, path: &str, timeout: Duration) -> bool {
+    use std::io::Read;
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let request =
+                format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+            let mut head = [0u8; 12];
+            if stream.write_all(request.as_bytes()).is_ok()
+                && stream.read_exact(&mut head).is_ok()
+                && head.starts_with(b"HTTP/1.")
+            {
+                return true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moto_answers_on_a_loopback_port() {
+        let moto = moto_server();
+        assert!(
+            moto.endpoint.starts_with("http://127.0.0.1:"),
+            "{}",
+            moto.endpoint
+        );
+        let addr: SocketAddr = moto.endpoint["http://".len()..].parse().unwrap();
+        assert!(wait_for_http(addr, "/moto-api/", Duration::from_secs(1)));
+        // The same server for the whole test process.
+        assert!(std::ptr::eq(moto, moto_server()));
+    }
+
+    #[test]
+    fn nothing_answers_on_a_free_port() {
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        assert!(!wait_for_http(addr, "/", Duration::from_millis(300)));
+    }
+}
