@@ -393,6 +393,8 @@ pub fn kind(route: &RouteSpec) -> Option<&'static str> {
         "actions" => "actions",
         "evidence" => "evidence",
         "users" => "users",
+        "alert-policies" => "alert-policies",
+        "alerts" => "alerts",
         other => panic!(
             "{} {}: the adversarial suite does not know what a /{other}/{{id}} is; teach support::kind and Tenant::build to make one",
             route.method, route.path
@@ -572,6 +574,23 @@ impl Tenant {
             .map(|a| a["id"].as_str().unwrap().to_owned())
             .find(|id| id.starts_with(&custom_reg) && *id != t1 && *id != d1)
             .expect("a generated action");
+        // Alert policies watching those two actions, so that the changes below raise alerts.
+        let mut policies = Vec::new();
+        for (event, action) in [
+            ("assignment_change", &t1),
+            ("implementation_status_change", &d1),
+        ] {
+            let created = api
+                .expect(
+                    r("POST", "/alert-policies").json(json!({
+                        "name": format!("{big} secret policy {event}"), "event": event,
+                        "severity": "high", "filters": {"action": action}
+                    })),
+                    201,
+                )
+                .await;
+            policies.push(created.body["id"].as_str().unwrap().to_owned());
+        }
         for a in [&t1, &d1] {
             api.expect(
                 r("PATCH", &format!("/actions/{a}")).json(json!({
@@ -639,6 +658,13 @@ impl Tenant {
         api.expect(r("POST", &format!("/assessments/{x3}/archive")), 200)
             .await;
 
+        let mut alerts = Vec::new();
+        for policy in &policies {
+            let listed = api
+                .expect(r("GET", &format!("/alerts?policy={policy}")), 200)
+                .await;
+            alerts.push(listed.body["items"][0]["id"].as_str().unwrap().to_owned());
+        }
         let pool: Vec<String> = x1_actions
             .iter()
             .map(|a| a["id"].as_str().unwrap().to_owned())
@@ -656,6 +682,9 @@ impl Tenant {
             vec![verified.clone(), link.clone(), pending.clone()],
         );
         ids.insert("users", vec![bystander.clone(), format!("{p}-root")]);
+        // Only policies of the tenant's own making: the defaults have the same ids everywhere.
+        ids.insert("alert-policies", policies.clone());
+        ids.insert("alerts", alerts.clone());
         let mut markers = vec![
             format!("{big} secret"),
             format!("{p}-secret"),
@@ -674,6 +703,8 @@ impl Tenant {
             verified,
             bystander,
         ];
+        markers.extend(policies);
+        markers.extend(alerts);
         if t1.contains('@') {
             markers.push(t1);
         }
@@ -771,6 +802,44 @@ impl Tenant {
                     .await,
                 "id",
             ),
+            "alert-policies" => created(
+                self.api
+                    .expect(
+                        r("POST", "/alert-policies".into())
+                            .json(self.body("NewAlertPolicy", tag)),
+                        201,
+                    )
+                    .await,
+                "id",
+            ),
+            "alerts" => {
+                // A policy watching the tag's own action, and a change of its owner.
+                let action = self.action_for(tag);
+                let policy = created(
+                    self.api
+                        .expect(
+                            r("POST", "/alert-policies".into()).json(json!({
+                                "name": format!("fresh policy {tag} {n}"), "event": "assignment_change",
+                                "severity": "low", "filters": {"action": action}
+                            })),
+                            201,
+                        )
+                        .await,
+                    "id",
+                );
+                self.api
+                    .expect(
+                        r("PATCH", format!("/actions/{action}"))
+                            .json(json!({"owner": format!("fresh owner {tag} {n}")})),
+                        200,
+                    )
+                    .await;
+                let listed = self
+                    .api
+                    .expect(r("GET", format!("/alerts?policy={policy}")), 200)
+                    .await;
+                listed.body["items"][0]["id"].as_str().unwrap().to_owned()
+            }
             other => unreachable!("{other}"),
         })
     }
@@ -801,6 +870,15 @@ impl Tenant {
                 json!({"kind": "link", "name": format!("link {tag} {n}"), "url": format!("https://example.com/{n}")})
             }
             "SetRoles" => json!({"roles": ["reader"]}),
+            "NewAlertPolicy" | "AlertPolicyPatch" => json!({
+                "name": format!("policy {tag} {n}"), "event": "test_status_change", "severity": "medium",
+                "filters": {"assessment": "any-assessment", "regulation": "any-regulation",
+                            "action": "any-action", "actor": "any-user"},
+                "threshold": {"count": 3, "window_minutes": 60}, "enabled": true
+            }),
+            "AlertPatch" => {
+                json!({"status": "investigating", "assignee": format!("assignee {tag} {n}")})
+            }
             other => panic!(
                 "the adversarial suite has no valid {other} body: add one to support::Tenant::body"
             ),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use attest_domain::event::Event;
 
-use crate::usecases::score;
+use crate::usecases::{alerts, score};
 use crate::AppState;
 
 /// How many outbox items one round reads.
@@ -20,6 +20,10 @@ pub async fn deliver(state: &AppState, events: &[Event]) -> Result<(), String> {
     score::on_events(state, events)
         .await
         .map_err(|e| format!("score recomputation: {e}"))?;
+    // The ScoreChanged events recomputation writes reach alerts in the drain's next round.
+    alerts::on_events(state, events)
+        .await
+        .map_err(|e| format!("alert evaluation: {e}"))?;
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 //! rules, history entries and scoring. No I/O and no AWS types.
 
 pub mod action;
+pub mod alert;
 pub mod assessment;
 pub mod error;
 pub mod event;

@@ -1314,6 +1314,138 @@ pub async fn the_usage_index_follows_assessments(b: Arc<dyn Backend>) {
         .is_empty());
 }
 
+pub async fn alert_policies_and_alerts_are_versioned_with_their_events(b: Arc<dyn Backend>) {
+    use crate::alerts::AlertWrite;
+    use attest_domain::alert::{Alert, AlertWindow, Counted, DEFAULT_SCORE_POLICY};
+    let store = Store::new(b);
+    let acme = TenantId::parse("acme").unwrap();
+    let now = chrono::Utc::now();
+    // The defaults, made once however often (and however concurrently) they are asked for.
+    let (a, b2) = tokio::join!(
+        store.list_alert_policies(&acme, now),
+        store.list_alert_policies(&acme, now)
+    );
+    assert_eq!(a.unwrap().len(), 2);
+    assert_eq!(b2.unwrap().len(), 2);
+    let score = store
+        .get_alert_policy(&acme, DEFAULT_SCORE_POLICY, now)
+        .await
+        .unwrap();
+    let changed = event(&acme, EventType::AlertPolicyChanged, DEFAULT_SCORE_POLICY);
+    store
+        .delete_alert_policy(&acme, &score, std::slice::from_ref(&changed))
+        .await
+        .unwrap();
+    assert!(!store
+        .ensure_default_alert_policies(&acme, now)
+        .await
+        .unwrap());
+    assert_eq!(
+        store.list_alert_policies(&acme, now).await.unwrap().len(),
+        1
+    );
+    let err = store
+        .delete_alert_policy(&acme, &score, &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::StaleVersion { .. }), "{err}");
+
+    // An alert with its policy's count and its event, all or nothing.
+    let mut policy = score.value.clone();
+    policy.id = "p1".into();
+    let raising = event(&acme, EventType::ScoreChanged, "tenant");
+    let counted = [Counted {
+        event: raising.id.clone(),
+        at: raising.at,
+    }];
+    let alert = Alert::raise(&policy, &counted, &raising);
+    let window = AlertWindow::default();
+    let raised = event(&acme, EventType::AlertRaised, &alert.id);
+    fn write<'a>(
+        alert: &'a Alert,
+        window: &'a AlertWindow,
+        versions: (u64, u64),
+        events: &'a [Event],
+    ) -> AlertWrite<'a> {
+        AlertWrite {
+            alert,
+            version: versions.0,
+            window: Some(("p1", window, versions.1)),
+            events,
+        }
+    }
+    let first_write = write(&alert, &window, (0, 0), std::slice::from_ref(&raised));
+    assert_eq!(
+        store.write_alert(&acme, first_write).await.unwrap().version,
+        1
+    );
+    // Raised again (a repeated delivery), or over a stale count: refused, nothing written.
+    let again = [event(&acme, EventType::AlertRaised, "x")];
+    for versions in [(0, 1), (1, 0), (1, 7)] {
+        let err = store
+            .write_alert(&acme, write(&alert, &window, versions, &again))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::StaleVersion { .. }), "{err}");
+    }
+    assert_eq!(store.get_alert(&acme, &alert.id).await.unwrap().version, 1);
+    assert_eq!(
+        store
+            .get_alert_window(&acme, "p1")
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        1
+    );
+    let update = write(&alert, &window, (1, 1), &[]);
+    assert_eq!(store.write_alert(&acme, update).await.unwrap().version, 2);
+    let log = store.list_events(&acme, None, None, 10).await.unwrap();
+    let ids: Vec<&str> = log.events.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, [changed.id.as_str(), raised.id.as_str()]);
+
+    // Listed newest first, filtered, in pages; another tenant sees none.
+    let later = event(&acme, EventType::ScoreChanged, "tenant");
+    let second = Alert::raise(&policy, &counted, &later);
+    store
+        .write_alert(
+            &acme,
+            AlertWrite {
+                alert: &second,
+                version: 0,
+                window: None,
+                events: &[],
+            },
+        )
+        .await
+        .unwrap();
+    let all = store.list_alerts(&acme, None, &|_| true, 10).await.unwrap();
+    let listed: Vec<&str> = all.alerts.iter().map(|a| a.value.id.as_str()).collect();
+    assert_eq!(listed, [second.id.as_str(), alert.id.as_str()]);
+    let first = store.list_alerts(&acme, None, &|_| true, 1).await.unwrap();
+    let rest = store
+        .list_alerts(&acme, first.next.as_deref(), &|_| true, 1)
+        .await
+        .unwrap();
+    assert_eq!(rest.alerts[0].value.id, alert.id);
+    let none = store
+        .list_alerts(&acme, None, &|a| a.id == "nothing", 10)
+        .await
+        .unwrap();
+    assert!(none.alerts.is_empty());
+    let other = TenantId::parse("other").unwrap();
+    assert!(store
+        .list_alerts(&other, None, &|_| true, 10)
+        .await
+        .unwrap()
+        .alerts
+        .is_empty());
+    assert!(matches!(
+        store.get_alert(&other, &alert.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
 /// Generates one `#[tokio::test]` per contract case. `$factory` is an async fn returning a
 /// fresh, empty `Arc<dyn Backend>`.
 #[macro_export]
@@ -1335,6 +1467,7 @@ macro_rules! backend_contract_tests {
             a_dead_writers_claim_is_taken_over_and_its_leftovers_removed,
             the_usage_index_follows_assessments,
             events_land_with_their_change_and_only_with_it,
+            alert_policies_and_alerts_are_versioned_with_their_events,
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {

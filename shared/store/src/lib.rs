@@ -6,6 +6,7 @@
 //! the embedded backend implement only those primitives, and both pass the same contract suite
 //! ([`contract`], behind the `contract` feature).
 
+pub mod alerts;
 pub mod assessments;
 pub mod backend;
 pub mod error;

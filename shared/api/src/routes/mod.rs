@@ -1,6 +1,7 @@
 //! Routes, one module per resource area.
 
 pub mod actions;
+pub mod alerts;
 pub mod assessments;
 pub mod events;
 pub mod evidence;

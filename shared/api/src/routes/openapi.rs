@@ -129,6 +129,52 @@ fn schemas() -> Value {
     })
 }
 
+/// The schemas of alerts and alert policies.
+fn alert_schemas() -> Map<String, Value> {
+    use attest_domain::alert::*;
+    let r = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
+    let time = json!({"type": "string", "format": "date-time"});
+    let filter =
+        json!({"type": "string", "pattern": "^[A-Za-z0-9._@:+-]{1,128}$", "maxLength": 128});
+    let threshold = json!({"type": ["object", "null"], "required": ["count", "window_minutes"], "additionalProperties": false,
+        "description": "raise once count matching events fall within window_minutes; null: every matching event raises an alert",
+        "properties": {"count": {"type": "integer", "minimum": 1, "maximum": MAX_THRESHOLD_COUNT},
+            "window_minutes": {"type": "integer", "minimum": 1, "maximum": MAX_WINDOW_MINUTES}}});
+    let fields = json!({"name": {"type": "string", "minLength": 1, "maxLength": MAX_POLICY_NAME_CHARS}, "event": r("AlertEvent"),
+        "filters": r("AlertFilters"), "severity": r("Severity"), "threshold": threshold, "enabled": {"type": "boolean"}});
+    let mut policy = fields.clone();
+    for (k, v) in [
+        ("id", json!({"type": "string"})),
+        ("version", json!({"type": "integer"})),
+        ("created_at", time.clone()),
+        ("updated_at", time.clone()),
+    ] {
+        policy[k] = v;
+    }
+    let out = json!({
+        "AlertEvent": vocab(AlertEvent::ALL, AlertEvent::as_str),
+        "Severity": vocab(Severity::ALL, Severity::as_str),
+        "AlertStatus": vocab(AlertStatus::ALL, AlertStatus::as_str),
+        "AlertFilters": {"type": "object", "additionalProperties": false, "description": "every filter given must match",
+            "properties": {"assessment": filter, "regulation": filter, "action": filter, "actor": filter}},
+        "AlertPolicy": {"type": "object", "properties": policy},
+        "AlertPolicyList": {"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": r("AlertPolicy")}}},
+        "NewAlertPolicy": {"type": "object", "required": ["name", "event", "severity"], "additionalProperties": false, "properties": fields},
+        "AlertPolicyPatch": {"type": "object", "minProperties": 1, "additionalProperties": false, "properties": fields},
+        "Alert": {"type": "object", "properties": {"id": {"type": "string"}, "policy_id": {"type": "string"}, "event": r("AlertEvent"),
+            "severity": r("Severity"), "status": r("AlertStatus"), "title": {"type": "string"}, "count": {"type": "integer"},
+            "first_at": time, "last_at": time, "events": {"type": "array", "items": {"type": "string"}},
+            "assignee": {"type": ["string", "null"]}, "version": {"type": "integer"}}},
+        "AlertList": {"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": r("Alert")}, "next": {"type": ["string", "null"]}}},
+        "AlertPatch": {"type": "object", "minProperties": 1, "additionalProperties": false, "properties": {
+            "status": r("AlertStatus"), "assignee": {"type": ["string", "null"], "maxLength": MAX_ASSIGNEE_CHARS}}},
+    });
+    match out {
+        Value::Object(m) => m,
+        _ => unreachable!("an object"),
+    }
+}
+
 fn problem(description: &str) -> Value {
     json!({"description": description, "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}})
 }
@@ -157,7 +203,12 @@ fn query_schema(name: &str) -> Value {
                 .map(|r| r.id.as_str())
                 .collect::<Vec<_>>(),
         ),
-        "id" => id_schema(),
+        "id" | "policy" => id_schema(),
+        "status" => r("AlertStatus"),
+        "severity" => r("Severity"),
+        "after" => {
+            json!({"type": "string", "description": "next of the previous page, as returned"})
+        }
         "cursor" => {
             json!({"type": "string", "description": "next_cursor of the previous page, as returned"})
         }
@@ -240,6 +291,10 @@ pub fn document() -> Value {
             .or_insert_with(|| json!({}));
         entry[route.method.to_lowercase()] = op;
     }
+    let mut all_schemas = schemas();
+    if let Some(m) = all_schemas.as_object_mut() {
+        m.extend(alert_schemas());
+    }
     json!({
         "openapi": "3.1.0",
         "info": {"title": "Attest compliance API", "version": env!("CARGO_PKG_VERSION"),
@@ -249,7 +304,7 @@ pub fn document() -> Value {
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
-            "schemas": schemas(),
+            "schemas": all_schemas,
         }
     })
 }

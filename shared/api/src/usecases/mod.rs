@@ -9,6 +9,7 @@
 //! permission, which is checked before the handler runs.
 
 pub mod actions;
+pub mod alerts;
 pub mod assessments;
 pub mod catalog;
 pub mod events;
