@@ -25,6 +25,16 @@ fn pair_locks(tenant: &TenantId, a: &Assessment) -> Vec<Key> {
         .collect()
 }
 
+/// What an archive writes: when, the frozen snapshot, the uses it ends, the evidence records
+/// it keeps and its events.
+pub struct Archive<'a> {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub snapshot: &'a serde_json::Value,
+    pub usages: &'a [Usage],
+    pub evidence: &'a [Versioned<attest_domain::evidence::Evidence>],
+    pub events: &'a [attest_domain::event::Event],
+}
+
 impl Store {
     /// Stores a new assessment in an existing group; conflict when the group already holds an
     /// assessment of the same regulation for one of its services. With `new_group`, the group
@@ -173,17 +183,19 @@ impl Store {
     /// evidence records, as the assessment covers 20 services or one); beyond that the marks go
     /// first, in transactions of their own, and the archive last. A mark whose archive then fails only keeps a record longer than
     /// needed; no archive ever lacks its marks.
-    #[allow(clippy::too_many_arguments)] // TEMP: becomes an `Archive` argument
     pub async fn archive_assessment(
         &self,
         tenant: &TenantId,
         current: &Versioned<Assessment>,
-        at: chrono::DateTime<chrono::Utc>,
-        snapshot: &serde_json::Value,
-        usages: &[Usage],
-        evidence: &[Versioned<attest_domain::evidence::Evidence>],
-        events: &[attest_domain::event::Event],
+        archive: Archive<'_>,
     ) -> Result<Versioned<Assessment>, StoreError> {
+        let Archive {
+            at,
+            snapshot,
+            usages,
+            evidence,
+            events,
+        } = archive;
         current
             .value
             .ensure_live()

@@ -873,7 +873,17 @@ pub async fn assessments_keep_one_per_regulation_and_service_in_a_group(b: Arc<d
     // Archiving freezes a snapshot larger than one item and frees the pairs.
     let snapshot = json!({"controls": "y".repeat(700 * 1024), "n": 1});
     let archived = store
-        .archive_assessment(&acme, &a1, chrono::Utc::now(), &snapshot, &[], &[], &[])
+        .archive_assessment(
+            &acme,
+            &a1,
+            crate::assessments::Archive {
+                at: chrono::Utc::now(),
+                snapshot: &snapshot,
+                usages: &[],
+                evidence: &[],
+                events: &[],
+            },
+        )
         .await
         .unwrap();
     assert!(archived.value.is_archived());
@@ -886,11 +896,13 @@ pub async fn assessments_keep_one_per_regulation_and_service_in_a_group(b: Arc<d
             .archive_assessment(
                 &acme,
                 &archived,
-                chrono::Utc::now(),
-                &snapshot,
-                &[],
-                &[],
-                &[]
+                crate::assessments::Archive {
+                    at: chrono::Utc::now(),
+                    snapshot: &snapshot,
+                    usages: &[],
+                    evidence: &[],
+                    events: &[]
+                }
             )
             .await,
         Err(StoreError::Conflict(_))
@@ -1229,11 +1241,13 @@ pub async fn the_usage_index_follows_assessments(b: Arc<dyn Backend>) {
         .archive_assessment(
             &acme,
             &v1,
-            chrono::Utc::now(),
-            &json!({}),
-            &usages(&a1),
-            &[],
-            &[],
+            crate::assessments::Archive {
+                at: chrono::Utc::now(),
+                snapshot: &json!({}),
+                usages: &usages(&a1),
+                evidence: &[],
+                events: &[],
+            },
         )
         .await
         .unwrap();
@@ -1251,11 +1265,13 @@ pub async fn the_usage_index_follows_assessments(b: Arc<dyn Backend>) {
             .archive_assessment(
                 &acme,
                 &v1,
-                chrono::Utc::now(),
-                &json!({}),
-                &usages(&a1),
-                &[],
-                &[],
+                crate::assessments::Archive {
+                    at: chrono::Utc::now(),
+                    snapshot: &json!({}),
+                    usages: &usages(&a1),
+                    evidence: &[],
+                    events: &[]
+                }
             )
             .await,
         Err(StoreError::Conflict(_))

@@ -673,16 +673,18 @@ pub async fn archive(
         .archive_assessment(
             tenant,
             &a,
-            at,
-            &snapshot,
-            &uses,
-            &records,
-            &[assessment_event(
-                state,
-                caller,
-                EventType::AssessmentArchived,
-                &a.value,
-            )],
+            attest_store::assessments::Archive {
+                at: at,
+                snapshot: &snapshot,
+                usages: &uses,
+                evidence: &records,
+                events: &[assessment_event(
+                    state,
+                    caller,
+                    EventType::AssessmentArchived,
+                    &a.value,
+                )],
+            },
         )
         .await?;
     tracing::info!(tenant = %tenant, assessment = %a.value.id, "assessment archived");
