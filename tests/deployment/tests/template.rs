@@ -675,6 +675,8 @@ fn every_asynchronous_target_has_a_dead_letter_queue_and_every_queue_an_alarm() 
                     let rule = (kind != "ScheduleV2").then(|| format!("{name}{event}"));
                     targets.push((what, queue, rule));
                 }
+                // S3 and SNS invoke a function asynchronously.
+                "S3" | "SNS" => invoked_asynchronously = true,
                 "DynamoDB" | "Kinesis" => {
                     let on_failure = &p["DestinationConfig"]["OnFailure"];
                     let queue = dead_letter_queue(on_failure, &what);
@@ -683,7 +685,8 @@ fn every_asynchronous_target_has_a_dead_letter_queue_and_every_queue_an_alarm() 
                 _ => {}
             }
         }
-        // Failures inside a function invoked by a rule or schedule end up in a queue too.
+        // Failures inside a function invoked asynchronously (by a rule, a schedule or S3) end
+        // up in a queue too.
         if invoked_asynchronously {
             let what = format!("{name}.EventInvokeConfig");
             let on_failure =
