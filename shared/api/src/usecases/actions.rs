@@ -453,8 +453,9 @@ pub async fn update(
     Err(kept_changing(&format!("action {id}")))
 }
 
-/// Most instances one bulk assignment changes (each is two writes in one transaction).
-pub const MAX_BULK: usize = 50;
+/// Most instances one bulk assignment changes: each is two writes (the instance and its
+/// history entry) and the assignment's event two more, in one transaction of at most 100.
+pub const MAX_BULK: usize = (attest_store::backend::MAX_TRANSACTION_OPS - 2) / 2;
 
 /// `POST /actions/assign`: sets the owner of every named instance, all or none; applied on
 /// the current versions, re-read after a lost race.
@@ -646,6 +647,51 @@ mod tests {
                 .unwrap();
             assert_eq!(ctx.version, 10);
         }
+    }
+
+    /// The largest bulk assignment fits one transaction with its event; one more is refused.
+    #[tokio::test]
+    async fn the_largest_bulk_assignment_lands_with_its_event() {
+        let (state, caller, _dir) = ports();
+        let a = assess(&state, &caller, "iso-27001-2022", "Europe").await;
+        let controls =
+            assessments::controls(&state, &caller.tenant, a.id.as_str(), &Default::default())
+                .await
+                .unwrap()
+                .1;
+        let mut ids: Vec<String> = controls
+            .iter()
+            .flat_map(|c| c.actions.iter())
+            .filter(|x| x.managed_by == attest_domain::vocab::ManagedBy::Customer)
+            .map(|x| x.id.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        assert!(ids.len() > MAX_BULK, "{}", ids.len());
+        ids.truncate(MAX_BULK + 1);
+        let refused = assign(&state, &caller, &ids, Some("dana".into())).await;
+        assert!(matches!(refused, Err(ActionError::Invalid(_))));
+        ids.pop();
+        let done = assign(&state, &caller, &ids, Some("dana".into()))
+            .await
+            .unwrap();
+        assert_eq!(done.len(), MAX_BULK);
+        let events = state
+            .store
+            .list_events(
+                &caller.tenant,
+                None,
+                Some(attest_domain::event::EventType::ActionsAssigned),
+                10,
+            )
+            .await
+            .unwrap()
+            .events;
+        assert_eq!(events.len(), 1);
+        assert_eq!(
+            events[0].data["actions"].as_array().unwrap().len(),
+            MAX_BULK
+        );
     }
 
     #[tokio::test]
