@@ -21,6 +21,9 @@ pub enum EventType {
     AssessmentDeleted,
     GroupCreated,
     GroupRenamed,
+    /// A group's shared actions were copied from another group (`copy_from`), after the group
+    /// was created: its assessments' scores may change.
+    GroupCopied,
     RegulationImported,
     ScoreChanged,
     ConnectorRunFinished,
@@ -37,7 +40,7 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 22] = [
+    pub const ALL: [EventType; 23] = [
         EventType::ActionUpdated,
         EventType::ActionsAssigned,
         EventType::EvidenceAdded,
@@ -49,6 +52,7 @@ impl EventType {
         EventType::AssessmentDeleted,
         EventType::GroupCreated,
         EventType::GroupRenamed,
+        EventType::GroupCopied,
         EventType::RegulationImported,
         EventType::ScoreChanged,
         EventType::ConnectorRunFinished,
@@ -75,6 +79,7 @@ impl EventType {
             EventType::AssessmentDeleted => "AssessmentDeleted",
             EventType::GroupCreated => "GroupCreated",
             EventType::GroupRenamed => "GroupRenamed",
+            EventType::GroupCopied => "GroupCopied",
             EventType::RegulationImported => "RegulationImported",
             EventType::ScoreChanged => "ScoreChanged",
             EventType::ConnectorRunFinished => "ConnectorRunFinished",
@@ -110,6 +115,7 @@ impl EventType {
                 | EventType::AssessmentArchived
                 | EventType::AssessmentDeleted
                 | EventType::GroupCreated
+                | EventType::GroupCopied
                 | EventType::ActionUpdateAccepted
                 | EventType::ConnectorRunFinished
                 | EventType::DailyScoreTick

@@ -156,14 +156,19 @@ impl Store {
             .collect())
     }
 
-    pub async fn clear_copy_mark(&self, tenant: &TenantId, to: &GroupId) -> Result<(), StoreError> {
-        Ok(self
-            .backend()
-            .write(vec![WriteOp::Delete {
-                key: keys::copy_mark(tenant, to),
-                condition: Condition::Always,
-            }])
-            .await?)
+    /// Ends a copy: the marker goes, with the copy's events.
+    pub async fn clear_copy_mark(
+        &self,
+        tenant: &TenantId,
+        to: &GroupId,
+        events: &[attest_domain::event::Event],
+    ) -> Result<(), StoreError> {
+        let mut ops = vec![WriteOp::Delete {
+            key: keys::copy_mark(tenant, to),
+            condition: Condition::Always,
+        }];
+        ops.extend(crate::events::events_ops(events));
+        Ok(self.backend().write(ops).await?)
     }
 
     /// Renames a group. With `expected_version` (If-Match), a stale version changes nothing;

@@ -258,7 +258,23 @@ pub async fn copy(
         }
     }
     copy_evidence_links(state, caller, from, to).await?;
-    state.store.clear_copy_mark(tenant, to).await?;
+    // The group's assessments (created with it, or since) may score differently now.
+    let assessments: Vec<String> = state
+        .store
+        .list_assessments(tenant)
+        .await?
+        .into_iter()
+        .filter(|a| &a.value.group_id == to && !a.value.is_archived())
+        .map(|a| a.value.id.to_string())
+        .collect();
+    let copied = super::events::by(
+        state,
+        caller,
+        EventType::GroupCopied,
+        Subject::new("group", to.as_str()),
+        serde_json::json!({"from": from, "copied": count, "assessments": assessments}),
+    );
+    state.store.clear_copy_mark(tenant, to, &[copied]).await?;
     tracing::info!(tenant = %tenant, from = %from, to = %to, copied = count, "group instances copied");
     Ok(count)
 }

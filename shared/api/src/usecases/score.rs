@@ -645,4 +645,39 @@ mod tests {
         assert_eq!(daily(&state).await.unwrap(), 0);
         assert_eq!(points(ScoreScope::Tenant).await, 3);
     }
+
+    /// A copy into a new group ends with a GroupCopied event naming the group's assessments,
+    /// which recomputes them (in AWS the assessment's own event may be handled before the copy
+    /// is complete).
+    #[tokio::test]
+    async fn a_finished_copy_recomputes_the_groups_assessments() {
+        let (state, caller, _dir) = ports();
+        let europe = crate::usecases::testkit::assess(&state, &caller, "soc2-2017", "Europe").await;
+        let body = crate::usecases::assessments::CreateAssessment {
+            regulation_id: europe.regulation_id.clone(),
+            group_id: None,
+            group_name: Some(GroupName::parse("Asia").unwrap()),
+            copy_from: Some(europe.group_id.clone()),
+            services: vec!["aws".into()],
+            name: None,
+        };
+        let asia = crate::usecases::assessments::create(&state, &caller, body)
+            .await
+            .unwrap();
+        let copied = state
+            .store
+            .list_events(&caller.tenant, None, Some(EventType::GroupCopied), 10)
+            .await
+            .unwrap()
+            .events;
+        assert_eq!(copied.len(), 1);
+        assert_eq!(copied[0].subject.id, asia.group_id.as_str());
+        assert_eq!(copied[0].assessments(), vec![asia.id.to_string()]);
+        assert!(EventType::GroupCopied.can_change_score());
+        let changed = on_events(&state, &copied).await.unwrap();
+        assert!(changed.contains(&(
+            caller.tenant.clone(),
+            ScoreScope::Assessment(asia.id.clone())
+        )));
+    }
 }
