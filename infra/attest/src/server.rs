@@ -120,13 +120,14 @@ pub async fn app(
     let bus = LocalBus::new(state.clone());
     bus.drain().await;
     tokio::spawn(background(state.clone(), bus.clone()));
+    // Inside authentication: a request refused for its token triggers no delivery.
     attest_api::router(state)
         .merge(blob_routes)
+        .layer(middleware::from_fn_with_state(bus, deliver_events))
         .layer(middleware::from_fn_with_state(
             Arc::new(secret),
             authenticate,
         ))
-        .layer(middleware::from_fn_with_state(bus, deliver_events))
 }
 
 /// After a request that may have changed something, the events it committed are delivered

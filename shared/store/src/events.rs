@@ -75,6 +75,17 @@ pub fn decode_event(body: serde_json::Value) -> Result<Event, StoreError> {
         .map_err(|e| StoreError::Backend(crate::BackendError::Corrupt(format!("event: {e}"))))
 }
 
+/// Outbox items set aside: they could not be read or delivered (kept, with why).
+pub const UNDELIVERABLE: &str = "OUTBOXDEAD";
+
+/// An outbox item as read: its id, and its event or why it is not one.
+#[derive(Debug, Clone)]
+pub struct OutboxItem {
+    pub id: String,
+    pub event: Result<Event, String>,
+    pub body: serde_json::Value,
+}
+
 /// A page of a tenant's events.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventPage {
@@ -136,15 +147,62 @@ impl Store {
         }
     }
 
-    /// Undelivered events, oldest first, at most `limit`.
+    /// Undelivered events, oldest first, at most `limit` (items that cannot be read as events
+    /// are left out: see [`Store::outbox_page`]).
     pub async fn outbox(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
+        Ok(self
+            .outbox_page(None, limit)
+            .await?
+            .into_iter()
+            .filter_map(|i| i.event.ok())
+            .collect())
+    }
+
+    /// Outbox items after `after`, oldest first, at most `limit`, each read as an event or
+    /// with the reason it cannot be.
+    pub async fn outbox_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
         let mut query = Query::prefix(OUTBOX, "");
+        query.after = after.map(str::to_owned);
         query.limit = Some(limit);
         let page = self.backend().query(&query).await?;
-        page.items
+        Ok(page
+            .items
             .into_iter()
-            .map(|i| decode_event(i.body))
-            .collect()
+            .map(|i| OutboxItem {
+                id: i.key.sk,
+                event: decode_event(i.body.clone()).map_err(|e| e.to_string()),
+                body: i.body,
+            })
+            .collect())
+    }
+
+    /// Moves an outbox item that cannot be delivered to [`UNDELIVERABLE`], with why, in one
+    /// transaction: it leaves the outbox but is kept for an operator.
+    pub async fn set_aside(&self, item: &OutboxItem, reason: &str) -> Result<(), StoreError> {
+        let ops = vec![
+            WriteOp::Put {
+                item: Item {
+                    key: Key::new(UNDELIVERABLE, item.id.clone()),
+                    version: 1,
+                    body: serde_json::json!({
+                        "item": item.body,
+                        "reason": reason,
+                        "at": chrono::Utc::now(),
+                    }),
+                },
+                condition: Condition::Always,
+            },
+            WriteOp::Delete {
+                key: outbox_key(&item.id),
+                condition: Condition::Always,
+            },
+        ];
+        self.backend().write(ops).await?;
+        Ok(())
     }
 
     /// Takes delivered events out of the outbox.
