@@ -105,6 +105,91 @@ async fn handle(
     Ok(response)
 }
 
+/// How old an outbox item must be before the sweep publishes it: younger ones are the
+/// stream's to deliver.
+const SWEEP_AGE: chrono::Duration = chrono::Duration::minutes(5);
+/// How many outbox items one sweep looks at.
+const SWEEP_ITEMS: usize = 1_000;
+
+/// What a sweep did.
+#[derive(Debug, Default, PartialEq, Eq, serde::Serialize)]
+struct Swept {
+    published: usize,
+    failed: usize,
+    set_aside: usize,
+}
+
+/// The scheduled sweep: publishes outbox items older than [`SWEEP_AGE`] — events whose
+/// stream records were given up on (their batch ended in the dead-letter queue after the
+/// stream's retries) or were never handed over — and deletes them; an item that is not an
+/// event is set aside (`OUTBOXDEAD`). Delivery stays at least once: the consumers
+/// de-duplicate on the event id.
+async fn sweep(
+    store: &Store,
+    publisher: &dyn EventPublisher,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Swept, attest_lambda::Error> {
+    let mut swept = Swept::default();
+    let mut after: Option<String> = None;
+    let mut seen = 0;
+    while seen < SWEEP_ITEMS {
+        let items = store.outbox_page(after.as_deref(), 100).await?;
+        let Some(last) = items.last() else { break };
+        after = Some(last.id.clone());
+        seen += items.len();
+        let mut old = Vec::new();
+        for item in items {
+            match item.event {
+                Ok(event) if event.at <= now - SWEEP_AGE => old.push(event),
+                Ok(_) => {}
+                Err(ref why) => {
+                    tracing::error!(item = %item.id, reason = %why, "an outbox item that is not an event; set aside");
+                    store.set_aside(&item, why).await?;
+                    swept.set_aside += 1;
+                }
+            }
+        }
+        if old.is_empty() {
+            continue;
+        }
+        let failed: HashSet<String> = publisher
+            .publish(&old)
+            .await
+            .into_iter()
+            .map(|u| u.event_id)
+            .collect();
+        let published: Vec<String> = old
+            .iter()
+            .map(|e| e.id.clone())
+            .filter(|id| !failed.contains(id))
+            .collect();
+        store.remove_from_outbox(&published).await?;
+        swept.published += published.len();
+        swept.failed += failed.len();
+    }
+    if swept != Swept::default() {
+        tracing::warn!(?swept, "outbox swept: events the stream had not delivered");
+    }
+    Ok(swept)
+}
+
+/// What invokes the function: the table's stream (a batch of records), or the schedule's
+/// sweep (`detail-type` `OutboxSweep`).
+async fn dispatch(
+    store: &Store,
+    publisher: &dyn EventPublisher,
+    payload: serde_json::Value,
+) -> Result<serde_json::Value, attest_lambda::Error> {
+    if payload.get("detail-type").and_then(|v| v.as_str()) == Some("OutboxSweep") {
+        let swept = sweep(store, publisher, chrono::Utc::now()).await?;
+        return Ok(serde_json::to_value(swept)?);
+    }
+    let batch: StreamEvent = serde_json::from_value(payload)?;
+    Ok(serde_json::to_value(
+        handle(store, publisher, batch).await?,
+    )?)
+}
+
 #[tokio::main]
 async fn main() -> Result<(), attest_lambda::Error> {
     let config = attest_lambda::init().await;
@@ -118,9 +203,9 @@ async fn main() -> Result<(), attest_lambda::Error> {
             .build(),
     );
     let publisher = EventBridgePublisher::new(client, bus);
-    lambda_runtime::run(service_fn(|event: LambdaEvent<StreamEvent>| {
+    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let (store, publisher) = (store.clone(), publisher.clone());
-        async move { handle(&store, &publisher, event.payload).await }
+        async move { dispatch(&store, &publisher, event.payload).await }
     }))
     .await
 }

@@ -298,3 +298,74 @@ async fn a_failed_record_without_a_sequence_number_fails_the_batch() {
         .is_err());
     assert_eq!(f.outbox().await.len(), 1);
 }
+
+/// The schedule's sweep publishes what the stream left behind (items older than five
+/// minutes) and deletes it, leaves younger items to the stream, keeps what is refused, and
+/// sets aside an item that is not an event; the schedule's payload reaches it.
+#[tokio::test]
+async fn the_sweep_publishes_what_the_stream_left_behind() {
+    let f = fixture();
+    let fresh = f.record(2).await;
+    let now = chrono::Utc::now();
+    let mut stale: Vec<Event> = (0..3)
+        .map(|i| {
+            Event::new(
+                &f.tenant,
+                EventType::AssessmentCreated,
+                now - chrono::Duration::minutes(10 + i),
+                None,
+                Subject::new("assessment", format!("s{i}")),
+                json!({}),
+            )
+        })
+        .collect();
+    f.store.record_events(&stale).await.unwrap();
+    f.backend
+        .inner
+        .write(vec![WriteOp::Put {
+            item: Item {
+                key: Key::new(attest_store::events::OUTBOX, "zz-not-an-event"),
+                version: 1,
+                body: json!({"what": 1}),
+            },
+            condition: attest_store::Condition::Always,
+        }])
+        .await
+        .unwrap();
+    let refused = stale.pop().unwrap();
+    let publisher = FakePublisher {
+        refuse: vec![refused.id.clone()],
+        ..Default::default()
+    };
+    let swept = dispatch(
+        &f.store,
+        &publisher,
+        json!({"source": "attest.scheduler", "detail-type": "OutboxSweep", "detail": {}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(swept, json!({"published": 2, "failed": 1, "set_aside": 1}));
+    let published: Vec<String> = publisher.batches.lock().unwrap().concat();
+    for e in &stale {
+        assert!(published.contains(&e.id), "{} published", e.id);
+    }
+    for e in &fresh {
+        assert!(!published.contains(&e.id), "young items are the stream's");
+    }
+    let mut left = f.outbox().await;
+    left.sort();
+    let mut want: Vec<String> = fresh.iter().map(|e| e.id.clone()).collect();
+    want.push(refused.id.clone());
+    want.sort();
+    assert_eq!(left, want);
+    assert!(f
+        .store
+        .backend()
+        .get(&Key::new(
+            attest_store::events::UNDELIVERABLE,
+            "zz-not-an-event"
+        ))
+        .await
+        .unwrap()
+        .is_some());
+}

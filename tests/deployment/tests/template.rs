@@ -509,19 +509,22 @@ fn the_table_streams_new_images_and_expires_items_by_ttl() {
 
 #[test]
 fn events_publish_reads_outbox_inserts_and_may_only_publish_and_delete_outbox_items() {
-    use attest_store::events::OUTBOX;
+    use attest_store::events::{OUTBOX, UNDELIVERABLE};
     let (name, f) = function("events-publish");
     let (table, _) = &of_type("AWS::DynamoDB::Table")[0];
     let bus = event_bus();
 
-    // The only trigger: the table's stream, new outbox items only.
+    // Two triggers: the table's stream, new outbox items only, and the sweep's schedule.
     let all = f["Properties"]["Events"].as_mapping().unwrap();
     let streams = events_of(&f, "DynamoDB");
+    let schedules = events_of(&f, "ScheduleV2");
     assert_eq!(
-        (all.len(), streams.len()),
-        (1, 1),
-        "{name}: one stream source"
+        (all.len(), streams.len(), schedules.len()),
+        (2, 1, 1),
+        "{name}: one stream source and one schedule"
     );
+    let sweep = json(&schedules[0].1["Properties"]["Input"]);
+    assert_eq!(sweep["detail-type"].as_str(), Some("OutboxSweep"));
     let p = &streams[0].1["Properties"];
     assert_eq!(
         get_att(&p["Stream"]),
@@ -574,12 +577,19 @@ fn events_publish_reads_outbox_inserts_and_may_only_publish_and_delete_outbox_it
         }
         for a in actions.iter().filter(|a| a.starts_with("dynamodb:")) {
             assert!(!a.contains('*'), "{name}: {a}");
-            if a == "dynamodb:DeleteItem" {
-                deletes += 1;
+            let leading = &s["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"];
+            if a == "dynamodb:DeleteItem" || a == "dynamodb:Query" {
+                deletes += usize::from(a == "dynamodb:DeleteItem");
                 // Only items in the outbox partition.
-                let leading = &s["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"];
                 assert_eq!(strings(leading), vec![OUTBOX.to_owned()], "{name}: {s:?}");
                 assert_eq!(get_att(&s["Resource"]), Some((table.clone(), "Arn".into())));
+            } else if a == "dynamodb:PutItem" {
+                // Only into the partition of items set aside.
+                assert_eq!(
+                    strings(leading),
+                    vec![UNDELIVERABLE.to_owned()],
+                    "{name}: {s:?}"
+                );
             } else {
                 assert!(!TABLE_WRITES.contains(&a.as_str()), "{name} may not {a}");
             }
