@@ -25,7 +25,7 @@
 //! calls) and the items they read and wrote, and on DynamoDB the capacity units DynamoDB
 //! reports for them (`ReturnConsumedCapacity=TOTAL`, through the backend's meter).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use attest_store::backend::MAX_BATCH_GET;
+use attest_store::events::OUTBOX;
 use attest_store::{Backend, BackendError, Item, Key, Page, Query, Store, WriteOp};
 use attest_store_dynamodb::{CapacityMeter, Consumed, DynamoDbBackend};
 use attest_store_embedded::EmbeddedBackend;
@@ -54,6 +55,10 @@ const GROUPS: usize = 5;
 const MEASURED_ACTION: &str = "mfa-admins";
 /// The imported catalog's regulation id.
 const CATALOG_ID: &str = "bench-catalog";
+/// Groups of tenant (d20), each assessing the custom regulations.
+const CUSTOM_GROUPS: usize = 5;
+/// Custom regulations of tenant (d20).
+const CUSTOM_REGULATIONS: usize = 4;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
 enum StoreKind {
@@ -72,15 +77,37 @@ enum TenantKind {
     B,
     /// (b) plus an imported catalog, assessed once.
     C,
+    /// One assessment of a custom regulation of `--custom-controls` controls (300), each
+    /// control with its own generated action; every instance changed once.
+    D1,
+    /// Twenty assessments of about 300 controls and 1,500 actions: four custom regulations of
+    /// `--custom-controls` controls (the first generates one action per control, the other
+    /// three map their controls onto those actions) in each of five groups; every instance
+    /// changed once.
+    D20,
 }
 
 impl TenantKind {
+    const ALL: [TenantKind; 5] = [
+        TenantKind::A,
+        TenantKind::B,
+        TenantKind::C,
+        TenantKind::D1,
+        TenantKind::D20,
+    ];
+
     fn label(self) -> &'static str {
         match self {
             TenantKind::A => "(a)",
             TenantKind::B => "(b)",
             TenantKind::C => "(c)",
+            TenantKind::D1 => "(d1)",
+            TenantKind::D20 => "(d20)",
         }
+    }
+
+    fn custom(self) -> bool {
+        matches!(self, TenantKind::D1 | TenantKind::D20)
     }
 }
 
@@ -117,15 +144,24 @@ struct Args {
     /// Timed requests of each of the four measured kinds, per tenant.
     #[arg(long, default_value_t = 1000)]
     iterations: usize,
-    /// Timed requests of the slower kinds: `GET /assessments`, `GET /score` (which reads the
-    /// whole tenant) and, in (c), those of the catalog's actions and controls.
+    /// Timed requests of the slower kinds: the `PATCH`es that recompute scores before the
+    /// answer, their delivery measured apart, and, in (c), those of the catalog's actions and
+    /// controls.
     #[arg(long, default_value_t = 100)]
     whole_iterations: usize,
+    /// Controls of each custom regulation of tenants (d1) and (d20).
+    #[arg(long, default_value_t = 300)]
+    custom_controls: usize,
     /// Untimed requests of each kind before the timed ones.
     #[arg(long, default_value_t = 50)]
     warmup: usize,
     /// The tenants to build and measure.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "a,b,c")]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "a,b,c,d1,d20"
+    )]
     tenants: Vec<TenantKind>,
 }
 
@@ -228,6 +264,13 @@ impl Calls {
 }
 
 /// Counts the primitive calls that reach the backend, and (while `logging`) describes each.
+///
+/// Two things keep the counts to the request measured: the calls of the server's background
+/// task (`attest serve` drains the outbox every 5 s and takes the daily score points hourly)
+/// pass through uncounted, and that task finds the outbox empty, so every event is delivered by
+/// the drain of the request that wrote it (as `attest serve` does before answering) or by the
+/// bench; and while `hide_outbox` is set the request's own drain finds it empty too, so that the
+/// bench can time and count the delivery of its events apart from the request.
 struct Counting {
     inner: Arc<dyn Backend>,
     calls: Mutex<Calls>,
@@ -235,6 +278,13 @@ struct Counting {
     busy: Mutex<Duration>,
     logging: AtomicBool,
     log: Mutex<Vec<String>>,
+    /// While set, the outbox reads as empty: the server's drain after a request delivers
+    /// nothing, and the bench delivers the request's events itself.
+    hide_outbox: AtomicBool,
+    /// While set, every task that calls is taken for the server's background task.
+    watch_background: AtomicBool,
+    /// The server's background task: its calls are not counted, and its outbox is empty.
+    background: Mutex<HashSet<tokio::task::Id>>,
 }
 
 impl Counting {
@@ -245,7 +295,24 @@ impl Counting {
             busy: Mutex::new(Duration::ZERO),
             logging: AtomicBool::new(false),
             log: Mutex::new(Vec::new()),
+            hide_outbox: AtomicBool::new(false),
+            watch_background: AtomicBool::new(false),
+            background: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// Whether the call comes from the server's background task (the bench's own calls, made
+    /// outside any task, never do).
+    fn called_by_background(&self) -> bool {
+        let Some(id) = tokio::task::try_id() else {
+            return false;
+        };
+        let mut background = self.background.lock().unwrap();
+        if self.watch_background.load(Ordering::SeqCst) {
+            background.insert(id);
+            return true;
+        }
+        background.contains(&id)
     }
 
     /// The calls since the last take, and zero again.
@@ -319,6 +386,9 @@ fn describe_op(op: &WriteOp) -> String {
 #[async_trait]
 impl Backend for Counting {
     async fn get(&self, key: &Key) -> Result<Option<Item>, BackendError> {
+        if self.called_by_background() {
+            return self.inner.get(key).await;
+        }
         let t = Instant::now();
         let found = self.inner.get(key).await?;
         let n = u32::from(found.is_some());
@@ -331,6 +401,9 @@ impl Backend for Counting {
     }
 
     async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, BackendError> {
+        if self.called_by_background() {
+            return self.inner.get_many(keys).await;
+        }
         let t = Instant::now();
         let found = self.inner.get_many(keys).await?;
         let distinct: BTreeSet<&Key> = keys.iter().collect();
@@ -355,6 +428,16 @@ impl Backend for Counting {
     }
 
     async fn query(&self, query: &Query) -> Result<Page, BackendError> {
+        let background = self.called_by_background();
+        if query.pk == OUTBOX && (background || self.hide_outbox.load(Ordering::SeqCst)) {
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+            });
+        }
+        if background {
+            return self.inner.query(query).await;
+        }
         let t = Instant::now();
         let page = self.inner.query(query).await?;
         let n = page.items.len() as u32;
@@ -378,6 +461,9 @@ impl Backend for Counting {
     }
 
     async fn write(&self, ops: Vec<WriteOp>) -> Result<(), BackendError> {
+        if self.called_by_background() {
+            return self.inner.write(ops).await;
+        }
         let single = matches!(
             ops.as_slice(),
             [WriteOp::Put { .. } | WriteOp::Delete { .. }]
@@ -454,6 +540,13 @@ struct Bench {
     counting: Arc<Counting>,
     meter: Option<Arc<CapacityMeter>>,
     backend: Arc<dyn Backend>,
+    /// The application's state over a second counting wrapper of the same store, for the
+    /// score recomputation the bench runs itself (`score::on_events`, as the server's drain
+    /// and the `score-recompute` function call it).
+    direct: Arc<Counting>,
+    direct_state: attest_api::AppState,
+    /// The same over the store itself (uncounted): the bench's own bookkeeping.
+    raw_state: attest_api::AppState,
 }
 
 /// One tenant, as its administrator sees it.
@@ -585,6 +678,183 @@ impl Bench {
         m
     }
 
+    /// Times `iterations` `PATCH`es (after `warmup`) with the server's drain held (the outbox
+    /// hidden from it), then the score recomputation of the event each one wrote, run by the
+    /// bench through the second counting wrapper: `score::on_events` on its `ActionUpdated`,
+    /// what the server's drain (`bus::deliver`) and the `score-recompute` function do with
+    /// it. Returns the request's own measurement and the recomputation's. After each, the
+    /// outbox is drained uncounted by a bus of the bench (alerts evaluated, the `ScoreChanged`
+    /// events the recomputation wrote delivered; the `ActionUpdated` is skipped by score
+    /// recomputation there, handled already).
+    async fn measure_split(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+        warmup: usize,
+        iterations: usize,
+        make: impl Fn(usize) -> Req,
+    ) -> (Measured, Measured) {
+        let bus = attest_api::bus::LocalBus::new(self.raw_state.clone());
+        self.counting.hide_outbox.store(true, Ordering::SeqCst);
+        let mut own = Measured::new(tenant.kind, &format!("{name}, delivery held"));
+        let mut delivery = Measured::new(
+            tenant.kind,
+            "recompute: score::on_events(the PATCH's ActionUpdated)",
+        );
+        for i in 0..warmup + iterations + 1 {
+            let timed = i >= warmup && i < warmup + iterations;
+            let logged = i == warmup + iterations;
+            let req = make(i);
+            self.counting.take();
+            self.counting.take_busy();
+            if let Some(m) = &self.meter {
+                m.take();
+            }
+            if logged {
+                self.counting.start_log();
+            }
+            let t = Instant::now();
+            self.send(tenant, &req).await;
+            let elapsed = t.elapsed();
+            if logged {
+                own.log = self.counting.stop_log();
+            }
+            let calls = self.counting.take();
+            let busy = self.counting.take_busy();
+            let consumed = self.meter.as_ref().map(|m| m.take());
+            if timed {
+                own.samples.push(elapsed);
+                own.calls.push(calls);
+                own.storage.push(busy);
+                own.consumed.extend(consumed);
+            }
+            // The events the request wrote, read uncounted.
+            let events = self.raw_state.store.outbox(100).await.unwrap();
+            assert!(
+                events.len() == 1 && events[0].tenant.as_str() == tenant.id,
+                "one event per PATCH, of this tenant: {:?}",
+                events.iter().map(|e| e.kind).collect::<Vec<_>>()
+            );
+            self.direct.take();
+            self.direct.take_busy();
+            if let Some(m) = &self.meter {
+                m.take();
+            }
+            if logged {
+                self.direct.start_log();
+            }
+            let t = Instant::now();
+            attest_api::usecases::score::on_events(&self.direct_state, &events)
+                .await
+                .unwrap();
+            let elapsed = t.elapsed();
+            if logged {
+                delivery.log = self.direct.stop_log();
+            }
+            let calls = self.direct.take();
+            let busy = self.direct.take_busy();
+            let consumed = self.meter.as_ref().map(|m| m.take());
+            if timed {
+                delivery.samples.push(elapsed);
+                delivery.calls.push(calls);
+                delivery.storage.push(busy);
+                delivery.consumed.extend(consumed);
+            }
+            bus.drain().await;
+        }
+        self.counting.hide_outbox.store(false, Ordering::SeqCst);
+        for m in [&own, &delivery] {
+            eprintln!(
+                "  {} {}: p50 {:.3} ms, {} calls",
+                tenant.kind.label(),
+                m.name,
+                m.p(0.5),
+                m.calls_text()
+            );
+        }
+        (own, delivery)
+    }
+
+    /// Tenants (d1) and (d20): custom regulations of `controls` controls, in 10 families. The
+    /// first (`bench-r1`) gives each control its own generated action (customer-managed
+    /// documentation actions, one instance per group); in (d20) three more (`bench-r2..4`)
+    /// map control `i` onto the first's action `i`, as frameworks that overlap share actions.
+    /// (d1): one group assessing `bench-r1`; (d20): five groups assessing all four. Returns
+    /// the measured assessment (the first group's `bench-r1`) and the regulations created.
+    async fn build_custom(&self, tenant: &Tenant, controls: usize) -> (String, usize) {
+        let families = 10.min(controls.max(1));
+        let layout = |regulation: usize, actions: &[String]| -> Value {
+            let mut list = Vec::new();
+            let mut n = 0;
+            for f in 0..families {
+                let count = controls / families + usize::from(f < controls % families);
+                let mut cs = Vec::new();
+                for c in 0..count {
+                    let mut control = json!({
+                        "id": format!("R{regulation}-F{:02}-{:02}", f + 1, c + 1),
+                        "title": format!("Bench control {} of family {} of regulation {regulation}", c + 1, f + 1),
+                        "description": "Keep a written, current description of who does this, for which systems, and how it is reviewed; record each review and its findings.",
+                    });
+                    if let Some(a) = actions.get(n) {
+                        control["actions"] = json!([a]);
+                    }
+                    cs.push(control);
+                    n += 1;
+                }
+                list.push(json!({
+                    "id": format!("F{:02}", f + 1),
+                    "title": format!("Family {}", f + 1),
+                    "controls": cs,
+                }));
+            }
+            json!({
+                "id": format!("bench-r{regulation}"),
+                "name": format!("Bench regulation {regulation}"),
+                "families": list,
+            })
+        };
+        let post = |body: Value| Req {
+            method: reqwest::Method::POST,
+            path: "/regulations".into(),
+            body: Some(body),
+        };
+        let first = self.send(tenant, &post(layout(1, &[]))).await;
+        let generated: Vec<String> = first["families"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|f| f["controls"].as_array().unwrap().iter())
+            .map(|c| c["actions"][0]["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(generated.len(), controls);
+        let (groups, regulations) = if tenant.kind == TenantKind::D20 {
+            (CUSTOM_GROUPS, CUSTOM_REGULATIONS)
+        } else {
+            (1, 1)
+        };
+        for r in 2..=regulations {
+            self.send(tenant, &post(layout(r, &generated))).await;
+        }
+        let mut measured = String::new();
+        for g in 1..=groups {
+            let mut group_id = String::new();
+            for r in 1..=regulations {
+                let name = format!("Group {g}");
+                let target = if r == 1 {
+                    Err(name.as_str())
+                } else {
+                    Ok(group_id.as_str())
+                };
+                let (id, group) = self.assess(tenant, &format!("bench-r{r}"), target).await;
+                if g == 1 && r == 1 {
+                    measured = id;
+                }
+                group_id = group;
+            }
+        }
+        (measured, regulations)
+    }
+
     /// Every instance id the tenant's live assessments use, with who manages it.
     async fn all_actions(&self, tenant: &Tenant) -> Vec<(String, String)> {
         let mut out = Vec::new();
@@ -652,6 +922,18 @@ impl Bench {
 }
 
 impl Measured {
+    fn new(tenant: TenantKind, name: &str) -> Self {
+        Measured {
+            tenant,
+            name: name.to_owned(),
+            samples: Vec::new(),
+            storage: Vec::new(),
+            calls: Vec::new(),
+            consumed: Vec::new(),
+            log: Vec::new(),
+        }
+    }
+
     fn p(&self, p: f64) -> f64 {
         let mut s = self.samples.clone();
         s.sort();
@@ -802,6 +1084,9 @@ async fn main() {
     let secret = b"bench-secret".to_vec();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    // The server's background task starts with a drain and the day's score points: whatever
+    // task calls the store before any request is sent is that one.
+    counting.watch_background.store(true, Ordering::SeqCst);
     let app = attest::server::app(
         Store::new(counting.clone()),
         secret.clone(),
@@ -810,14 +1095,31 @@ async fn main() {
         1 << 20,
     )
     .await;
+    let waited = Instant::now();
+    while counting.background.lock().unwrap().is_empty() && waited.elapsed().as_secs() < 10 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Let its start-up work finish before any request.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    counting.watch_background.store(false, Ordering::SeqCst);
+    if counting.background.lock().unwrap().is_empty() {
+        eprintln!(
+            "attest-bench: the server's background task made no storage call at start-up; \
+             its periodic drains, if any, will be counted with the requests they overlap"
+        );
+    }
     tokio::spawn(serve(listener, app));
+    let direct = Arc::new(Counting::new(inner.clone()));
     let bench = Bench {
         http: reqwest::Client::new(),
         base: format!("http://{addr}/api/compliance"),
         secret,
         counting,
         meter,
-        backend: inner,
+        backend: inner.clone(),
+        direct_state: attest_api::AppState::new(Store::new(direct.clone())),
+        direct,
+        raw_state: attest_api::AppState::new(Store::new(inner)),
     };
 
     let mut tenants: Vec<TenantKind> = args.tenants.clone();
@@ -835,101 +1137,162 @@ async fn main() {
         let built = Instant::now();
         let mut measured_assessment = String::new();
         let mut group_ids: Vec<String> = Vec::new();
-        let groups = if kind == TenantKind::A { 1 } else { GROUPS };
-        let regulations = if kind == TenantKind::A {
-            1
-        } else {
-            BUILT_IN.len()
-        };
-        for g in 1..=groups {
-            let mut group_id = String::new();
-            for (r, regulation) in BUILT_IN.iter().take(regulations).enumerate() {
-                let name = format!("Group {g}");
-                let target = if r == 0 {
-                    Err(name.as_str())
-                } else {
-                    Ok(group_id.as_str())
-                };
-                let (id, group) = bench.assess(&tenant, regulation, target).await;
-                if g == 1 && r == 0 {
-                    measured_assessment = id;
-                }
-                group_id = group;
-            }
-            group_ids.push(group_id);
-        }
-        // Every instance the built-in assessments use, changed once (provider-managed ones
-        // cannot be changed and are never stored).
-        let actions = bench.all_actions(&tenant).await;
-        let mut touched = 0;
-        for (id, managed_by) in &actions {
-            if managed_by == "customer" {
-                bench
-                    .send(
-                        &tenant,
-                        &Req::patch(
-                            format!("/actions/{id}"),
-                            json!({"owner": "owner@bench.test"}),
-                        ),
-                    )
-                    .await;
-                touched += 1;
-            }
-        }
-        assert!(
-            actions.iter().any(|(id, _)| id == MEASURED_ACTION),
-            "the assessments use {MEASURED_ACTION}"
-        );
         let mut catalog_assessment = None;
         let mut catalog_controls = 0;
         let mut catalog_rank = 0;
         let mut catalog_cursor = String::new();
-        if kind == TenantKind::C {
-            let query = match &map_as {
-                Some(m) => format!("?id={CATALOG_ID}&map_as={m}"),
-                None => format!("?id={CATALOG_ID}"),
+        let (actions, touched, description) = if kind.custom() {
+            let (a, regulations) = bench.build_custom(&tenant, args.custom_controls).await;
+            measured_assessment = a;
+            // Every instance changed once: every other one implemented and passed, the rest
+            // given an owner.
+            let actions = bench.all_actions(&tenant).await;
+            let mut touched = 0;
+            for (i, (id, managed_by)) in actions.iter().enumerate() {
+                if managed_by != "customer" {
+                    continue;
+                }
+                let body = if i % 2 == 0 {
+                    json!({"implementation_status": "implemented", "testing_type": "manual", "test_status": "passed"})
+                } else {
+                    json!({"owner": "owner@bench.test"})
+                };
+                bench
+                    .send(&tenant, &Req::patch(format!("/actions/{id}"), body))
+                    .await;
+                touched += 1;
+            }
+            let groups = if kind == TenantKind::D20 {
+                CUSTOM_GROUPS
+            } else {
+                1
             };
-            let imported = bench
-                .post_bytes(
-                    &tenant,
-                    &format!("/regulations/import/oscal{query}"),
-                    catalog.clone(),
-                )
-                .await;
-            catalog_controls = imported["control_count"].as_u64().unwrap_or(0);
-            let (id, group) = bench
-                .assess(&tenant, CATALOG_ID, Err("Imported catalog"))
-                .await;
-            catalog_assessment = Some(id);
-            // Group instances sort by group id: where the catalog's land decides whether the
-            // first page of `GET /actions` holds built-in actions or generated ones.
-            catalog_rank = 1 + group_ids.iter().filter(|g| **g < group).count();
-            // A cursor just before the catalog group's first instance (cursors are the last
-            // instance's sort key, base64url): the page where its generated actions start.
-            catalog_cursor =
-                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("G#{group}#"));
-        }
+            let description = format!(
+                "{} assessments: {regulations} custom regulation(s) of {} controls in each of {groups} group(s)",
+                groups * regulations,
+                args.custom_controls
+            );
+            (actions, touched, description)
+        } else {
+            let groups = if kind == TenantKind::A { 1 } else { GROUPS };
+            let regulations = if kind == TenantKind::A {
+                1
+            } else {
+                BUILT_IN.len()
+            };
+            for g in 1..=groups {
+                let mut group_id = String::new();
+                for (r, regulation) in BUILT_IN.iter().take(regulations).enumerate() {
+                    let name = format!("Group {g}");
+                    let target = if r == 0 {
+                        Err(name.as_str())
+                    } else {
+                        Ok(group_id.as_str())
+                    };
+                    let (id, group) = bench.assess(&tenant, regulation, target).await;
+                    if g == 1 && r == 0 {
+                        measured_assessment = id;
+                    }
+                    group_id = group;
+                }
+                group_ids.push(group_id);
+            }
+            // Every instance the built-in assessments use, changed once (provider-managed ones
+            // cannot be changed and are never stored).
+            let actions = bench.all_actions(&tenant).await;
+            let mut touched = 0;
+            for (id, managed_by) in &actions {
+                if managed_by == "customer" {
+                    bench
+                        .send(
+                            &tenant,
+                            &Req::patch(
+                                format!("/actions/{id}"),
+                                json!({"owner": "owner@bench.test"}),
+                            ),
+                        )
+                        .await;
+                    touched += 1;
+                }
+            }
+            assert!(
+                actions.iter().any(|(id, _)| id == MEASURED_ACTION),
+                "the assessments use {MEASURED_ACTION}"
+            );
+            if kind == TenantKind::C {
+                let query = match &map_as {
+                    Some(m) => format!("?id={CATALOG_ID}&map_as={m}"),
+                    None => format!("?id={CATALOG_ID}"),
+                };
+                let imported = bench
+                    .post_bytes(
+                        &tenant,
+                        &format!("/regulations/import/oscal{query}"),
+                        catalog.clone(),
+                    )
+                    .await;
+                catalog_controls = imported["control_count"].as_u64().unwrap_or(0);
+                let (id, group) = bench
+                    .assess(&tenant, CATALOG_ID, Err("Imported catalog"))
+                    .await;
+                catalog_assessment = Some(id);
+                // Group instances sort by group id: where the catalog's land decides whether the
+                // first page of `GET /actions` holds built-in actions or generated ones.
+                catalog_rank = 1 + group_ids.iter().filter(|g| **g < group).count();
+                // A cursor just before the catalog group's first instance (cursors are the last
+                // instance's sort key, base64url): the page where its generated actions start.
+                catalog_cursor =
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("G#{group}#"));
+            }
+            let description = format!(
+                "{} assessments{}",
+                groups * regulations + usize::from(catalog_assessment.is_some()),
+                if catalog_assessment.is_some() {
+                    format!(
+                        ", the catalog ({catalog_controls} controls) assessed once in a sixth group, \
+                         its instances unchanged (its group's id sorts {} of {} groups in the usage index)",
+                        ordinal(catalog_rank),
+                        group_ids.len() + 1
+                    )
+                } else {
+                    String::new()
+                }
+            );
+            (actions, touched, description)
+        };
+        // The action measured: `mfa-admins` (tenant-wide, used by every built-in assessment);
+        // in (d1) and (d20) the first instance listed (the first group's instance of
+        // `bench-r1`'s first action, used by the group's assessments).
+        let measured_action = if kind.custom() {
+            actions
+                .iter()
+                .find(|(_, m)| m == "customer")
+                .map(|(id, _)| id.clone())
+                .unwrap()
+        } else {
+            MEASURED_ACTION.to_owned()
+        };
         let mut partitions = Vec::new();
-        for p in ["ASMT", "GROUP", "USE", "INST", "REG", "ACTDEF", "ACTCTL"] {
+        for p in [
+            "ASMT",
+            "GROUP",
+            "USE",
+            "INST",
+            "REG",
+            "ACTDEF",
+            "ACTCTL",
+            "SCORE",
+            "SCOREHIST#tenant",
+            "EVENT",
+        ] {
             partitions.push(format!("{p} {}", bench.count_items(&tenant, p).await));
         }
         let shape = format!(
-            "{} tenant `{}`: {} assessments, {} instances in use ({} changed once){}; items: {}; built in {:.1} s",
+            "{} tenant `{}`: {description}; {} instances in use ({} changed once); measured: assessment `{measured_assessment}`, action `{measured_action}`; items: {}; built in {:.1} s",
             kind.label(),
             tenant.id,
-            groups * regulations + usize::from(catalog_assessment.is_some()),
             actions.len(),
             touched,
-            if catalog_assessment.is_some() {
-                format!(
-                    ", plus the catalog ({catalog_controls} controls) assessed once in a sixth group, \
-                     its instances unchanged (its group's id sorts {} of {} groups in the usage index)",
-                    ordinal(catalog_rank),
-                    group_ids.len() + 1
-                )
-            } else {
-                String::new()
-            },
             partitions.join(", "),
             built.elapsed().as_secs_f64()
         );
@@ -938,68 +1301,126 @@ async fn main() {
 
         let w = args.warmup;
         let a = measured_assessment.clone();
-        results.push(
-            bench
-                .measure(&tenant, "GET /actions (first page)", w, iterations, |_| {
-                    Req::get("/actions")
-                })
-                .await,
-        );
-        // Cursors are the last instance's sort key, base64url: after "S" comes the first
-        // tenant-wide instance ("T#..."), each used by every assessment of its regulations.
-        let tenant_wide = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("S");
-        results.push(
-            bench
-                .measure(
-                    &tenant,
-                    "GET /actions (page at T#, tenant-wide)",
-                    w,
-                    iterations,
-                    |_| Req::get(format!("/actions?cursor={tenant_wide}")),
-                )
-                .await,
-        );
+        let act = measured_action.clone();
+        if !kind.custom() {
+            results.push(
+                bench
+                    .measure(&tenant, "GET /actions (first page)", w, iterations, |_| {
+                        Req::get("/actions")
+                    })
+                    .await,
+            );
+            // Cursors are the last instance's sort key, base64url: after "S" comes the first
+            // tenant-wide instance ("T#..."), each used by every assessment of its regulations.
+            let tenant_wide = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("S");
+            results.push(
+                bench
+                    .measure(
+                        &tenant,
+                        "GET /actions (page at T#, tenant-wide)",
+                        w,
+                        iterations,
+                        |_| Req::get(format!("/actions?cursor={tenant_wide}")),
+                    )
+                    .await,
+            );
+        }
         results.push(
             bench
                 .measure(&tenant, "GET /actions/{id}", w, iterations, |_| {
-                    Req::get(format!("/actions/{MEASURED_ACTION}"))
+                    Req::get(format!("/actions/{act}"))
                 })
                 .await,
         );
-        results.push(
-            bench
-                .measure(&tenant, "PATCH /actions/{id}", w, iterations, |i| {
-                    Req::patch(
-                        format!("/actions/{MEASURED_ACTION}"),
-                        json!({"owner": format!("owner-{}@bench.test", i % 7)}),
+        if !kind.custom() {
+            results.push(
+                bench
+                    .measure(
+                        &tenant,
+                        "GET /assessments/{id}/controls",
+                        w,
+                        iterations,
+                        |_| Req::get(format!("/assessments/{a}/controls")),
                     )
+                    .await,
+            );
+        }
+        // Stored scores (every event of the set-up was delivered by its request's drain).
+        results.push(
+            bench
+                .measure(&tenant, "GET /score", w, iterations, |_| Req::get("/score"))
+                .await,
+        );
+        let now = bench.send(&tenant, &Req::get("/score")).await["computed_at"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        results.push(
+            bench
+                .measure(&tenant, "GET /score?as_of={t}", w, iterations, |_| {
+                    Req::get(format!("/score?as_of={now}"))
                 })
                 .await,
         );
         results.push(
             bench
-                .measure(
-                    &tenant,
-                    "GET /assessments/{id}/controls",
-                    w,
-                    iterations,
-                    |_| Req::get(format!("/assessments/{a}/controls")),
-                )
+                .measure(&tenant, "GET /score/history", w, iterations, |_| {
+                    Req::get("/score/history")
+                })
                 .await,
         );
-        let w = w.min(whole);
         results.push(
             bench
-                .measure(&tenant, "GET /assessments", w, whole, |_| {
+                .measure(&tenant, "GET /assessments", w, iterations, |_| {
                     Req::get("/assessments")
                 })
                 .await,
         );
         results.push(
             bench
-                .measure(&tenant, "GET /score", w, whole, |_| Req::get("/score"))
+                .measure(&tenant, "GET /assessments/{id}", w, iterations, |_| {
+                    Req::get(format!("/assessments/{a}"))
+                })
                 .await,
         );
+        // Changes, each delivered before the answer as `attest serve` does.
+        let w = w.min(whole);
+        if !kind.custom() {
+            results.push(
+                bench
+                    .measure(&tenant, "PATCH /actions/{id} owner", w, whole, |i| {
+                        Req::patch(
+                            format!("/actions/{act}"),
+                            json!({"owner": format!("owner-{}@bench.test", i % 7)}),
+                        )
+                    })
+                    .await,
+            );
+        }
+        // A status change that moves the score of every scope using the instance: its test
+        // flips between failed and passed (implemented, tested manually) at each request.
+        let flips = std::sync::atomic::AtomicUsize::new(0);
+        let status = |_: usize| {
+            let passed = flips.fetch_add(1, Ordering::SeqCst) % 2 == 1;
+            Req::patch(
+                format!("/actions/{act}"),
+                json!({
+                    "implementation_status": "implemented",
+                    "testing_type": "manual",
+                    "test_status": if passed { "passed" } else { "failed_low_risk" },
+                }),
+            )
+        };
+        results.push(
+            bench
+                .measure(&tenant, "PATCH /actions/{id} status", w, whole, &status)
+                .await,
+        );
+        let (own, delivery) = bench
+            .measure_split(&tenant, "PATCH /actions/{id} status", w, whole, &status)
+            .await;
+        results.push(own);
+        results.push(delivery);
         if let Some(c) = &catalog_assessment {
             let cursor = catalog_cursor.clone();
             results.push(
@@ -1045,7 +1466,7 @@ async fn main() {
 fn report(args: &Args, store: &str, catalog: &str, shapes: &[String], results: &[Measured]) {
     let dynamo = args.store == StoreKind::Dynamodb;
     println!(
-        "## attest-bench: {store}, loopback HTTP, {} timed requests per kind ({} for whole-tenant reads), {} warm-up",
+        "## attest-bench: {store}, loopback HTTP, {} timed requests per kind ({} for the changes delivered before the answer and the catalog's reads), {} warm-up",
         args.iterations, args.whole_iterations, args.warmup
     );
     println!();
@@ -1093,8 +1514,13 @@ fn report(args: &Args, store: &str, catalog: &str, shapes: &[String], results: &
     println!();
     println!("### Storage calls per request, by tenant");
     println!();
-    println!("| request | (a) | (b) | (c) | |");
-    println!("|---|---|---|---|---|");
+    let present: Vec<TenantKind> = TenantKind::ALL
+        .into_iter()
+        .filter(|t| results.iter().any(|m| m.tenant == *t))
+        .collect();
+    let labels: Vec<&str> = present.iter().map(|t| t.label()).collect();
+    println!("| request | {} | |", labels.join(" | "));
+    println!("|---|{}---|", "---|".repeat(present.len()));
     let mut names: Vec<&str> = Vec::new();
     for m in results {
         if !names.contains(&m.name.as_str()) {
@@ -1102,7 +1528,7 @@ fn report(args: &Args, store: &str, catalog: &str, shapes: &[String], results: &
         }
     }
     for name in names {
-        let per: Vec<Option<&Measured>> = [TenantKind::A, TenantKind::B, TenantKind::C]
+        let per: Vec<Option<&Measured>> = present
             .iter()
             .map(|t| results.iter().find(|m| m.name == name && m.tenant == *t))
             .collect();
@@ -1113,14 +1539,10 @@ fn report(args: &Args, store: &str, catalog: &str, shapes: &[String], results: &
         } else if totals.len() == 1 {
             "same"
         } else {
-            "GROWS"
+            "differs"
         };
-        println!(
-            "| `{name}` | {} | {} | {} | {verdict} |",
-            cell(&per[0]),
-            cell(&per[1]),
-            cell(&per[2])
-        );
+        let cells: Vec<String> = per.iter().map(cell).collect();
+        println!("| `{name}` | {} | {verdict} |", cells.join(" | "));
     }
     println!();
     println!("### The calls of each request");
@@ -1132,6 +1554,7 @@ fn report(args: &Args, store: &str, catalog: &str, shapes: &[String], results: &
             m.name,
             compact(&m.log).join("; ")
         );
+        println!("  - by kind: {}", by_kind(&m.log));
         if let Some(d) = m.dynamodb_calls() {
             println!("  - DynamoDB calls (meter): {d}");
         }
@@ -1156,6 +1579,87 @@ fn compact(log: &[String]) -> Vec<String> {
     out.into_iter()
         .map(|(l, n)| if n > 1 { format!("{l} (x{n})") } else { l })
         .collect()
+}
+
+/// The calls of a log counted by operation and item kind, e.g. `GetItem SCORE ×5`
+/// (`BatchGetItem`s counted per 100 keys), with the items they read.
+fn by_kind(log: &[String]) -> String {
+    let mut out: BTreeMap<String, (u32, u64)> = BTreeMap::new();
+    for line in log {
+        let mut words = line.split(' ');
+        let op = words.next().unwrap_or("");
+        // "(n items)" of a query, "n found)" of a batch.
+        let items = line
+            .rsplit_once(" items)")
+            .or_else(|| line.rsplit_once(" found)"))
+            .and_then(|(head, _)| {
+                head.rsplit(' ')
+                    .next()?
+                    .trim_start_matches('(')
+                    .parse::<u64>()
+                    .ok()
+            })
+            .unwrap_or(0);
+        let (label, n) = match op {
+            "BatchGetItem" => {
+                let batches = words
+                    .next()
+                    .and_then(|x| x.trim_start_matches('x').parse().ok())
+                    .unwrap_or(1);
+                // "(50 INST + 50 ACTDEF keys, ...)" -> "INST+ACTDEF"
+                let inner = line
+                    .split_once('(')
+                    .and_then(|(_, r)| r.split_once(" keys"))
+                    .map(|(k, _)| k)
+                    .unwrap_or("");
+                let kinds: Vec<&str> = inner
+                    .split(" + ")
+                    .filter_map(|p| p.split(' ').nth(1))
+                    .collect();
+                (format!("BatchGetItem {}", kinds.join("+")), batches)
+            }
+            "TransactWriteItems" => {
+                let inner = line
+                    .split_once('[')
+                    .and_then(|(_, r)| r.split_once(']'))
+                    .map(|(k, _)| k)
+                    .unwrap_or("");
+                let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
+                for op in inner.split(", ") {
+                    *kinds.entry(op).or_default() += 1;
+                }
+                let kinds: Vec<String> = kinds
+                    .iter()
+                    .map(|(k, n)| {
+                        if *n > 1 {
+                            format!("{n} {k}")
+                        } else {
+                            (*k).to_owned()
+                        }
+                    })
+                    .collect();
+                (format!("TransactWriteItems [{}]", kinds.join(", ")), 1)
+            }
+            _ => (format!("{op} {}", words.next().unwrap_or("")), 1),
+        };
+        let e = out.entry(label).or_default();
+        e.0 += n;
+        e.1 += items;
+    }
+    out.iter()
+        .map(|(label, (n, items))| {
+            let read = if label.starts_with("GetItem")
+                || label.starts_with("Transact")
+                || label.ends_with("Item OUTBOX")
+            {
+                String::new()
+            } else {
+                format!(", {items} items")
+            };
+            format!("{label} ×{n}{read}")
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn ordinal(n: usize) -> String {

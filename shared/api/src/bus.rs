@@ -216,8 +216,15 @@ mod tests {
         // All but the two bad ones, and the ScoreChanged events their recomputation wrote.
         assert!(delivered > waiting - 2, "{delivered} of {waiting}");
         let left = state.store.outbox_page(None, 100).await.unwrap();
-        let ids: Vec<&str> = left.iter().map(|i| i.id.as_str()).collect();
-        assert_eq!(ids, [failing.id.as_str()], "only the failing event stays");
+        let subjects: Vec<&str> = left
+            .iter()
+            .map(|i| i.event.as_ref().unwrap().subject.id.as_str())
+            .collect();
+        assert_eq!(
+            subjects,
+            [failing.subject.id.as_str()],
+            "only the failing event stays"
+        );
         let aside = state
             .store
             .backend()

@@ -41,7 +41,7 @@ pub fn outbox_key(event_id: &str) -> Key {
     Key::new(OUTBOX, event_id)
 }
 
-/// The two writes that record `event`; they go into the transaction of its change.
+/// The two writes that record `event` as it is.
 pub fn event_ops(event: &Event) -> [WriteOp; 2] {
     [
         WriteOp::Put {
@@ -63,9 +63,20 @@ pub fn event_ops(event: &Event) -> [WriteOp; 2] {
     ]
 }
 
-/// The writes of every event of a change.
+/// The writes of every event of a change; they go into the change's transaction, and are
+/// built just before it is sent. Each event gets its id here, drawn now: ids sort by time, so
+/// the log's order follows the order in which changes are sent, not the order in which their
+/// events were first described (an import describes its event seconds before its last write).
 pub fn events_ops(events: &[Event]) -> Vec<WriteOp> {
-    events.iter().flat_map(event_ops).collect()
+    events
+        .iter()
+        .flat_map(|e| {
+            event_ops(&Event {
+                id: attest_domain::event::new_event_id(),
+                ..e.clone()
+            })
+        })
+        .collect()
 }
 
 /// Reads an event back from an item body (the log, the outbox, or a stream record's image).
@@ -103,7 +114,8 @@ impl Store {
         if events.is_empty() {
             return Ok(());
         }
-        self.write_chunked(events_ops(events)).await?;
+        self.write_chunked(events.iter().flat_map(event_ops).collect())
+            .await?;
         Ok(())
     }
 

@@ -208,7 +208,10 @@ impl Store {
                     condition: Condition::Always,
                 });
             }
-            ops.extend(crate::events::event_ops(&event(&current.value, &renamed)));
+            ops.extend(crate::events::events_ops(&[event(
+                &current.value,
+                &renamed,
+            )]));
             match self.backend().write(ops).await {
                 Ok(()) => {
                     return Ok(Versioned {
