@@ -9,6 +9,10 @@ use crate::ids::ActionId;
 use crate::regulation::{Control, ImprovementAction, Regulation};
 use crate::vocab::{Category, ImplementationStatus, ManagedBy, TestStatus};
 
+/// The fields of an action's status that its score and its controls' progress depend on: a
+/// change of other fields (owner, dates, notes, testing type) moves no score.
+pub const SCORED_FIELDS: [&str; 2] = ["implementation_status", "test_status"];
+
 /// Achieved out of possible points.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Score {

@@ -10,7 +10,7 @@
 
 use attest_domain::event::{Event, EventType, Subject};
 use attest_domain::ids::{AssessmentId, TenantId};
-use attest_domain::score::Score;
+use attest_domain::score::{Score, SCORED_FIELDS};
 use attest_domain::vocab::Category;
 use attest_store::scores::{CategoryPoints, ScoreRecord, ScoreScope};
 use attest_store::StoreError;
@@ -214,6 +214,7 @@ pub async fn on_events(
             continue;
         }
         if !event.kind.can_change_score()
+            || !moves_a_score(event)
             || state
                 .store
                 .event_handled(&event.tenant, CONSUMER, event)
@@ -230,8 +231,9 @@ pub async fn on_events(
         handled.push(event);
     }
     // Assessments before their tenant, each once.
-    scopes
-        .sort_by(|a, b| (&a.0, a.1 == ScoreScope::Tenant).cmp(&(&b.0, b.1 == ScoreScope::Tenant)));
+    scopes.sort_by(|a, b| {
+        (&a.0, a.1 == ScoreScope::Tenant, &a.1).cmp(&(&b.0, b.1 == ScoreScope::Tenant, &b.1))
+    });
     scopes.dedup();
     let mut changed = Vec::new();
     for (tenant, scope) in scopes {
@@ -246,6 +248,22 @@ pub async fn on_events(
             .await?;
     }
     Ok(changed)
+}
+
+/// Whether an event of a type that can change a score does: an `ActionUpdated` that changes
+/// none of [`SCORED_FIELDS`] (an owner, a date, notes) does not.
+fn moves_a_score(event: &Event) -> bool {
+    if event.kind != EventType::ActionUpdated {
+        return true;
+    }
+    match event.data.get("changes").and_then(|c| c.as_array()) {
+        Some(changes) => changes.iter().any(|c| {
+            c.get("field")
+                .and_then(|f| f.as_str())
+                .is_some_and(|f| SCORED_FIELDS.contains(&f))
+        }),
+        None => true,
+    }
 }
 
 /// A scope's score from current state; `None` when the assessment no longer exists.
@@ -679,5 +697,40 @@ mod tests {
             caller.tenant.clone(),
             ScoreScope::Assessment(asia.id.clone())
         )));
+    }
+
+    /// A change of an owner, a date or notes moves no score: its event recomputes nothing.
+    #[tokio::test]
+    async fn changes_that_move_no_score_recompute_nothing() {
+        let (state, caller, _dir) = ports();
+        crate::usecases::testkit::assess(&state, &caller, "soc2-2017", "Europe").await;
+        let all = state
+            .store
+            .list_events(&caller.tenant, None, None, 100)
+            .await
+            .unwrap()
+            .events;
+        on_events(&state, &all).await.unwrap();
+        let patch = ActionPatch {
+            owner: Some(Some("dana".into())),
+            ..Default::default()
+        };
+        actions::update(&state, &caller, "mfa-admins", &patch, None)
+            .await
+            .unwrap();
+        let owner_change = state
+            .store
+            .list_events(&caller.tenant, None, Some(EventType::ActionUpdated), 10)
+            .await
+            .unwrap()
+            .events;
+        assert_eq!(owner_change.len(), 1);
+        assert!(!moves_a_score(&owner_change[0]));
+        assert!(on_events(&state, &owner_change).await.unwrap().is_empty());
+        assert!(!state
+            .store
+            .event_handled(&caller.tenant, CONSUMER, &owner_change[0])
+            .await
+            .unwrap());
     }
 }
