@@ -536,6 +536,11 @@ pub struct OpenAlert {
     pub first_at: DateTime<Utc>,
 }
 
+/// How late (in hours) an event may arrive and still be counted with earlier ones.
+const LATE_HOURS: i64 = 24;
+/// Most events a threshold's count keeps.
+const MAX_PENDING: usize = 1_000;
+
 /// A threshold policy's count: matching events not part of an alert yet, and the alert whose
 /// window is open.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -568,14 +573,21 @@ impl AlertWindow {
             });
         }
         let newest = self.pending.iter().map(|c| c.at).max()?;
-        self.pending.retain(|c| c.at > newest - threshold.window());
+        // Events may arrive late and out of order: an event is kept while one arriving a day
+        // late could still fall within its window.
+        let keep_after = newest - threshold.window() - Duration::hours(LATE_HOURS);
+        self.pending.retain(|c| c.at > keep_after);
         self.pending
             .sort_by(|a, b| (a.at, &a.event).cmp(&(b.at, &b.event)));
-        if self.pending.len() >= threshold.count as usize {
-            Some(std::mem::take(&mut self.pending))
-        } else {
-            None
+        if self.pending.len() > MAX_PENDING {
+            let extra = self.pending.len() - MAX_PENDING;
+            self.pending.drain(..extra);
         }
+        // The earliest run of `count` events that falls within the window raises the alert.
+        let need = (threshold.count as usize).max(1);
+        let run = (0..self.pending.len().saturating_sub(need - 1))
+            .find(|&i| self.pending[i + need - 1].at - self.pending[i].at < threshold.window())?;
+        Some(self.pending.drain(run..run + need).collect())
     }
 }
 
@@ -911,18 +923,41 @@ mod tests {
         };
         let mut w = AlertWindow::default();
         assert_eq!(w.count(&t, "e1", at(0)), None);
-        // e1 drops out of the window before e3 arrives.
+        // e1 and e3 are more than the window apart: no three within it yet.
         assert_eq!(w.count(&t, "e2", at(30)), None);
         assert_eq!(w.count(&t, "e3", at(61)), None);
-        assert_eq!(w.pending.len(), 2);
+        assert_eq!(w.pending.len(), 3);
         // Counting one event twice changes nothing.
         assert_eq!(w.count(&t, "e3", at(61)), None);
         let raised = w.count(&t, "e4", at(70)).unwrap();
         let ids: Vec<&str> = raised.iter().map(|c| c.event.as_str()).collect();
         assert_eq!(ids, ["e2", "e3", "e4"]);
-        assert!(w.pending.is_empty());
+        // e1 stays counted, for an event that arrives late beside it.
+        let left: Vec<&str> = w.pending.iter().map(|c| c.event.as_str()).collect();
+        assert_eq!(left, ["e1"]);
         assert!(t.covers(at(30), at(89)));
         assert!(!t.covers(at(30), at(90)));
+    }
+
+    /// EventBridge delivers in no set order: a late event still completes an earlier run.
+    #[test]
+    fn a_late_event_counts_with_the_earlier_ones_it_falls_beside() {
+        let t = Threshold {
+            count: 2,
+            window_minutes: 60,
+        };
+        let mut w = AlertWindow::default();
+        assert_eq!(w.count(&t, "ten", at(0)), None);
+        assert_eq!(w.count(&t, "noon", at(120)), None);
+        let raised = w.count(&t, "half-past-ten", at(30)).unwrap();
+        let ids: Vec<&str> = raised.iter().map(|c| c.event.as_str()).collect();
+        assert_eq!(ids, ["ten", "half-past-ten"]);
+        let left: Vec<&str> = w.pending.iter().map(|c| c.event.as_str()).collect();
+        assert_eq!(left, ["noon"]);
+        // Events more than a day older than the newest are no longer kept.
+        assert_eq!(w.count(&t, "next-week", at(7 * 24 * 60)), None);
+        let left: Vec<&str> = w.pending.iter().map(|c| c.event.as_str()).collect();
+        assert_eq!(left, ["next-week"]);
     }
 
     #[test]
