@@ -155,10 +155,14 @@ fn evidence_event(
     tenant: &TenantId,
     kind: EventType,
     e: &Evidence,
+    usages: &[attest_store::usage::Usage],
     by: Option<&Identity>,
     at: DateTime<Utc>,
 ) -> Event {
-    let mut data = summary(e);
+    let mut data = super::events::affected(usages);
+    for (k, v) in summary(e).as_object().into_iter().flatten() {
+        data[k] = v.clone();
+    }
     data["action"] = e.action.api_id().into();
     Event::new(
         tenant,
@@ -179,13 +183,14 @@ async fn live_instance(
     store: &Store,
     tenant: &TenantId,
     id: &str,
-) -> Result<InstanceRef, EvidenceError> {
+) -> Result<(InstanceRef, Vec<attest_store::usage::Usage>), EvidenceError> {
     let instance =
         InstanceRef::parse(id).ok_or_else(|| EvidenceError::ActionNotFound(id.to_owned()))?;
-    if store.usages_of(tenant, &instance).await?.is_empty() {
+    let usages = store.usages_of(tenant, &instance).await?;
+    if usages.is_empty() {
         return Err(EvidenceError::ActionNotFound(id.to_owned()));
     }
-    Ok(instance)
+    Ok((instance, usages))
 }
 
 /// `POST /actions/{id}/evidence`: `{kind: "document", file_name, content_type, size}` or
@@ -233,7 +238,7 @@ pub async fn add(
 ) -> Result<Added, EvidenceError> {
     let cfg = config(state)?;
     let tenant = &caller.tenant;
-    let instance = live_instance(&state.store, tenant, action).await?;
+    let (instance, usages) = live_instance(&state.store, tenant, action).await?;
     let (id, now) = (EvidenceId::generate(), state.now());
     let (evidence, upload) = match body.kind {
         EvidenceKind::Document => {
@@ -287,6 +292,7 @@ pub async fn add(
                 tenant,
                 EventType::EvidenceAdded,
                 &evidence,
+                &usages,
                 Some(caller),
                 now,
             )],
@@ -391,6 +397,7 @@ pub async fn remove(state: &AppState, caller: &Identity, id: &str) -> Result<(),
                 tenant,
                 EventType::EvidenceRemoved,
                 e,
+                &ctx.usages,
                 Some(caller),
                 state.now(),
             )],
@@ -477,6 +484,7 @@ pub async fn check_upload(
                     _ => EventType::EvidenceVerified,
                 },
                 &next,
+                &store.usages_of(tenant, &next.action).await?,
                 None,
                 now,
             )],

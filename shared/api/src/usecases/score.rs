@@ -733,4 +733,91 @@ mod tests {
             .await
             .unwrap());
     }
+
+    /// Recomputation itself is idempotent, not only de-duplicated: with the de-duplication
+    /// marks gone, delivering every event again (oldest last) changes no score and adds no
+    /// point; an old event delivered after later changes leaves the current score.
+    #[tokio::test]
+    async fn redelivery_without_de_duplication_changes_nothing() {
+        let (state, caller, _dir) = ports();
+        let a = crate::usecases::testkit::assess(&state, &caller, "soc2-2017", "Europe").await;
+        let passed = ActionPatch {
+            implementation_status: Some(ImplementationStatus::Implemented),
+            test_status: Some(TestStatus::Passed),
+            testing_type: Some(TestingType::Manual),
+            ..Default::default()
+        };
+        actions::update(&state, &caller, "mfa-admins", &passed, None)
+            .await
+            .unwrap();
+        let first = state
+            .store
+            .list_events(&caller.tenant, None, None, 500)
+            .await
+            .unwrap()
+            .events;
+        on_events(&state, &first).await.unwrap();
+        // A later change, delivered; then the first events again, after it.
+        let failed = ActionPatch {
+            test_status: Some(TestStatus::FailedLowRisk),
+            ..Default::default()
+        };
+        actions::update(&state, &caller, "mfa-admins", &failed, None)
+            .await
+            .unwrap();
+        let all = state
+            .store
+            .list_events(&caller.tenant, None, None, 500)
+            .await
+            .unwrap()
+            .events;
+        on_events(&state, &all).await.unwrap();
+        let settled = state
+            .store
+            .get_score(&caller.tenant, &ScoreScope::Tenant)
+            .await
+            .unwrap()
+            .unwrap()
+            .value;
+        let marks: Vec<attest_store::WriteOp> = state
+            .store
+            .backend()
+            .query(&attest_store::Query::prefix("T#acme#SEEN", ""))
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|i| attest_store::WriteOp::Delete {
+                key: i.key,
+                condition: attest_store::Condition::Always,
+            })
+            .collect();
+        assert!(!marks.is_empty());
+        state.store.backend().write(marks).await.unwrap();
+        let mut again = first.clone();
+        again.reverse();
+        assert!(on_events(&state, &again).await.unwrap().is_empty());
+        let after = state
+            .store
+            .get_score(&caller.tenant, &ScoreScope::Tenant)
+            .await
+            .unwrap()
+            .unwrap()
+            .value;
+        assert!(after.same_view(&settled));
+        let fresh = compute_tenant(&state, &caller.tenant).await.unwrap();
+        assert!(after.same_points(&fresh));
+        let points = state
+            .store
+            .score_history(
+                &caller.tenant,
+                &ScoreScope::Assessment(a.id.clone()),
+                Utc::now() - chrono::Duration::days(1),
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+        // The first delivery saw the passed action, the second the failed one; none since.
+        assert_eq!(points.len(), 2, "{points:?}");
+    }
 }
