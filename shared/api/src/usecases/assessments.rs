@@ -674,7 +674,7 @@ pub async fn archive(
             tenant,
             &a,
             attest_store::assessments::Archive {
-                at: at,
+                at,
                 snapshot: &snapshot,
                 usages: &uses,
                 evidence: &records,
