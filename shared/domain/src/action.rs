@@ -69,7 +69,12 @@ pub struct ActionStatus {
 impl ActionStatus {
     /// The state of an action nobody has worked on yet.
     pub fn initial(action: &ImprovementAction) -> Self {
-        Self::blank(action.testing_type)
+        let mut s = Self::blank(action.testing_type);
+        if action.testing_type == TestingType::Automatic {
+            // Tested by connectors: nothing detected until the first run.
+            s.test_status = TestStatus::ToBeDetected;
+        }
+        s
     }
 
     /// An untouched status with the given testing type.
@@ -306,6 +311,7 @@ mod tests {
             enforcement: Enforcement::Mandatory,
             testing_type: testing,
             managed_by: ManagedBy::Customer,
+            service: None,
         })
     }
 
@@ -325,6 +331,7 @@ mod tests {
             enforcement: Enforcement::Mandatory,
             testing_type: TestingType::Manual,
             managed_by: ManagedBy::Provider,
+            service: None,
         };
         assert!(matches!(
             ensure_editable(&action),

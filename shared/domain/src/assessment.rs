@@ -13,6 +13,9 @@ pub struct Assessment {
     pub group_id: GroupId,
     pub regulation_id: RegulationId,
     pub services: Vec<String>,
+    /// The connector instances chosen for its services; `None`: every instance of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connectors: Option<Vec<String>>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub archived_at: Option<chrono::DateTime<chrono::Utc>>,
 }
@@ -104,6 +107,7 @@ mod tests {
             regulation_id: RegulationId::parse(reg).unwrap(),
             services: services.iter().map(|s| s.to_string()).collect(),
             created_at: chrono::Utc::now(),
+            connectors: None,
             archived_at: None,
         }
     }

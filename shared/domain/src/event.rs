@@ -26,6 +26,8 @@ pub enum EventType {
     GroupCopied,
     RegulationImported,
     ScoreChanged,
+    /// A connector was activated, changed (name, credentials, settings, state) or deleted.
+    ConnectorChanged,
     ConnectorRunFinished,
     ConnectorRunFailed,
     SignalRecorded,
@@ -40,7 +42,7 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 23] = [
+    pub const ALL: [EventType; 24] = [
         EventType::ActionUpdated,
         EventType::ActionsAssigned,
         EventType::EvidenceAdded,
@@ -55,6 +57,7 @@ impl EventType {
         EventType::GroupCopied,
         EventType::RegulationImported,
         EventType::ScoreChanged,
+        EventType::ConnectorChanged,
         EventType::ConnectorRunFinished,
         EventType::ConnectorRunFailed,
         EventType::SignalRecorded,
@@ -82,6 +85,7 @@ impl EventType {
             EventType::GroupCopied => "GroupCopied",
             EventType::RegulationImported => "RegulationImported",
             EventType::ScoreChanged => "ScoreChanged",
+            EventType::ConnectorChanged => "ConnectorChanged",
             EventType::ConnectorRunFinished => "ConnectorRunFinished",
             EventType::ConnectorRunFailed => "ConnectorRunFailed",
             EventType::SignalRecorded => "SignalRecorded",

@@ -7,6 +7,7 @@
 pub mod action;
 pub mod alert;
 pub mod assessment;
+pub mod connector;
 pub mod error;
 pub mod event;
 pub mod evidence;

@@ -19,6 +19,10 @@ pub struct ImprovementAction {
     pub enforcement: Enforcement,
     pub testing_type: TestingType,
     pub managed_by: ManagedBy,
+    /// The outside service whose connector tests this action (`zoom`, `salesforce`): such an
+    /// action belongs to an assessment only when the assessment covers that service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
 }
 
 /// API.md "Scoring": points by control type and enforcement.
@@ -36,6 +40,14 @@ pub fn points(control_type: ControlType, enforcement: Enforcement) -> u32 {
 impl ImprovementAction {
     pub fn points(&self) -> u32 {
         points(self.control_type, self.enforcement)
+    }
+
+    /// Whether the action belongs to an assessment of `services`: a service's own action only
+    /// when the assessment covers that service; every other action always.
+    pub fn applies_to(&self, services: &[String]) -> bool {
+        self.service
+            .as_ref()
+            .is_none_or(|s| services.iter().any(|x| x == s))
     }
 
     /// Where this action's instance lives when the action is used by an assessment in `group`:

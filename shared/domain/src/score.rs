@@ -197,6 +197,7 @@ mod tests {
             enforcement: e,
             testing_type: TestingType::Manual,
             managed_by: m,
+            service: None,
         }
     }
 

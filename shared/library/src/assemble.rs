@@ -50,6 +50,7 @@ pub fn generated_action(id: ActionId, control_id: &str, control_title: &str) -> 
         enforcement: Enforcement::Discretionary,
         testing_type: TestingType::Manual,
         managed_by: ManagedBy::Customer,
+        service: None,
     }
 }
 

@@ -44,7 +44,16 @@ const REGULATIONS: [&str; 4] = [
     include_str!("../data/gdpr.json"),
     include_str!("../data/soc2-2017.json"),
 ];
-const ACTIONS: &str = include_str!("../data/actions.json");
+/// The library's actions: the general ones, then those each compliance connector tests
+/// (`service` set, `testing_type` automatic).
+const ACTIONS: [(&str, &str); 3] = [
+    ("actions.json", include_str!("../data/actions.json")),
+    ("actions-zoom.json", include_str!("../data/actions-zoom.json")),
+    (
+        "actions-salesforce.json",
+        include_str!("../data/actions-salesforce.json"),
+    ),
+];
 
 #[derive(Deserialize)]
 struct RegulationFile {
@@ -76,8 +85,12 @@ pub fn load() -> Result<Library, String> {
         .iter()
         .map(|text| serde_json::from_str(text).map_err(|e| format!("regulation file: {e}")))
         .collect::<Result<_, _>>()?;
-    let action_files: Vec<ActionFile> =
-        serde_json::from_str(ACTIONS).map_err(|e| format!("actions.json: {e}"))?;
+    let mut action_files: Vec<ActionFile> = Vec::new();
+    for (name, text) in ACTIONS {
+        let more: Vec<ActionFile> =
+            serde_json::from_str(text).map_err(|e| format!("{name}: {e}"))?;
+        action_files.extend(more);
+    }
 
     // regulation -> control -> actions mapped there
     let mut mapped: BTreeMap<&RegulationId, BTreeMap<&str, Vec<ActionId>>> = BTreeMap::new();

@@ -790,6 +790,7 @@ pub async fn assessments_keep_one_per_regulation_and_service_in_a_group(b: Arc<d
         regulation_id: RegulationId::parse("gdpr").unwrap(),
         services: services.iter().map(|s| s.to_string()).collect(),
         created_at: chrono::Utc::now(),
+        connectors: None,
         archived_at: None,
     };
     let a1 = store
@@ -1154,6 +1155,7 @@ fn attest_library_like_action(
         enforcement: Enforcement::Discretionary,
         testing_type: TestingType::Manual,
         managed_by: ManagedBy::Customer,
+        service: None,
     }
 }
 
@@ -1172,6 +1174,7 @@ pub async fn the_usage_index_follows_assessments(b: Arc<dyn Backend>) {
         regulation_id: RegulationId::parse(format!("reg-{id}")).unwrap(),
         services: vec!["aws".into()],
         created_at: chrono::Utc::now(),
+        connectors: None,
         archived_at: None,
     };
     // 150 instances: more than one transaction holds.
@@ -1481,6 +1484,224 @@ pub async fn alert_policies_and_alerts_are_versioned_with_their_events(b: Arc<dy
 
 /// Generates one `#[tokio::test]` per contract case. `$factory` is an async fn returning a
 /// fresh, empty `Arc<dyn Backend>`.
+pub async fn connectors_keep_unique_names_one_lease_and_their_runs(b: Arc<dyn Backend>) {
+    use attest_domain::connector::*;
+    let store = Store::new(b);
+    let t = TenantId::parse("acme").unwrap();
+    let other = TenantId::parse("other").unwrap();
+    let now = chrono::Utc::now();
+    let connector = |id: &str, name: &str| Connector {
+        id: id.into(),
+        kind: "zoom".into(),
+        service: "zoom".into(),
+        name: name.into(),
+        state: ConnectorState::Active,
+        settings: Default::default(),
+        credential_fields: vec!["account_id".into(), "client_secret".into()],
+        created_at: now,
+        created_by: "alice".into(),
+        updated_at: now,
+    };
+    let event = |kind| {
+        Event::new(
+            &t,
+            kind,
+            now,
+            Some("alice"),
+            Subject::new("connector", "c1"),
+            json!({}),
+        )
+    };
+    let c1 = store
+        .create_connector(
+            &t,
+            &connector("c1", "Zoom Prod"),
+            "zoom prod",
+            &[event(EventType::ConnectorChanged)],
+        )
+        .await
+        .unwrap();
+    // A second connector with the same name (any case) is refused and leaves nothing.
+    let err = store
+        .create_connector(&t, &connector("c2", "ZOOM prod"), "zoom prod", &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert!(matches!(
+        store.get_connector(&t, "c2").await,
+        Err(StoreError::NotFound(_))
+    ));
+    // Another tenant may use the name, and cannot see the first tenant's connector.
+    store
+        .create_connector(&other, &connector("c9", "Zoom Prod"), "zoom prod", &[])
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.get_connector(&other, "c1").await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(store.list_connectors(&t).await.unwrap().len(), 1);
+    assert_eq!(store.indexed_connectors().await.unwrap().len(), 2);
+
+    // Rename over the version read moves the name lock; a stale version is refused.
+    let mut renamed = c1.value.clone();
+    renamed.name = "Zoom Test".into();
+    renamed.state = ConnectorState::Paused;
+    let c1b = store
+        .update_connector(&t, &c1, &renamed, Some(("zoom prod", "zoom test")), &[])
+        .await
+        .unwrap();
+    assert_eq!(c1b.version, 2);
+    assert!(matches!(
+        store.update_connector(&t, &c1, &renamed, None, &[]).await,
+        Err(StoreError::StaleVersion { .. })
+    ));
+    // The old name is free again.
+    store
+        .create_connector(&t, &connector("c3", "zoom prod"), "zoom prod", &[])
+        .await
+        .unwrap();
+    let index = store.indexed_connectors().await.unwrap();
+    let paused = index.iter().find(|c| c.id == "c1").unwrap();
+    assert_eq!(paused.state, ConnectorState::Paused);
+
+    // One run at a time: a second lease is refused until the first expires or is released.
+    let later = now + chrono::TimeDelta::minutes(15);
+    assert!(store
+        .acquire_run_lease(&t, "c1", "r1", now, later)
+        .await
+        .unwrap());
+    assert!(!store
+        .acquire_run_lease(&t, "c1", "r2", now, later)
+        .await
+        .unwrap());
+    store.release_run_lease(&t, "c1", "r2").await.unwrap(); // not the holder: no effect
+    assert!(!store
+        .acquire_run_lease(&t, "c1", "r2", now, later)
+        .await
+        .unwrap());
+    assert!(
+        store
+            .acquire_run_lease(
+                &t,
+                "c1",
+                "r3",
+                later + chrono::TimeDelta::seconds(1),
+                later + chrono::TimeDelta::minutes(20)
+            )
+            .await
+            .unwrap(),
+        "an expired lease is taken over"
+    );
+    store.release_run_lease(&t, "c1", "r3").await.unwrap();
+    assert!(store
+        .acquire_run_lease(&t, "c1", "r4", now, later)
+        .await
+        .unwrap());
+
+    // Runs are listed newest first, a page at a time; stats and results land with them.
+    for i in 0..3u32 {
+        let at = now + chrono::TimeDelta::seconds(i64::from(i));
+        let run = RunRecord {
+            id: format!("0190000{i}-0000-7000-8000-000000000000"),
+            connector_id: "c1".into(),
+            trigger: Trigger::Manual,
+            started_at: at,
+            finished_at: Some(at),
+            outcome: Some(Outcome::Succeeded),
+            window: Window { from: at, to: at },
+            items_fetched: 3,
+            items_imported: 8,
+            duplicates_skipped: 0,
+            unmapped_users: 0,
+            checks: CheckCounts {
+                passed: 5,
+                failed: 2,
+                undetected: 1,
+            },
+            errors: vec![],
+        };
+        let stats = ConnectorStats {
+            last_run: Some(run.clone()),
+            last_success_at: Some(at),
+            items_imported_total: 8 * u64::from(i + 1),
+        };
+        store
+            .record_run(
+                &t,
+                &run,
+                &stats,
+                Some(&json!({"n": i})),
+                &[event(EventType::ConnectorRunFinished)],
+            )
+            .await
+            .unwrap();
+    }
+    let first = store.list_runs(&t, "c1", 2, None).await.unwrap();
+    assert_eq!(first.runs.len(), 2);
+    assert!(first.runs[0].id > first.runs[1].id, "newest first");
+    let rest = store
+        .list_runs(&t, "c1", 2, first.next.clone())
+        .await
+        .unwrap();
+    assert_eq!(rest.runs.len(), 1);
+    assert_eq!(
+        store
+            .connector_stats(&t, "c1")
+            .await
+            .unwrap()
+            .items_imported_total,
+        24
+    );
+    assert_eq!(
+        store.connector_results(&t, &["c1", "c3"]).await.unwrap(),
+        vec![Some(json!({"n": 2})), None]
+    );
+    assert!(store
+        .list_runs(&other, "c1", 10, None)
+        .await
+        .unwrap()
+        .runs
+        .is_empty());
+
+    // Deleting takes the connector, its name, index entry, stats and results.
+    let current = store.get_connector(&t, "c1").await.unwrap();
+    store
+        .delete_connector(&t, &current, "zoom test", &[])
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.get_connector(&t, "c1").await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(
+        store.connector_stats(&t, "c1").await.unwrap(),
+        ConnectorStats::default()
+    );
+    assert_eq!(
+        store.connector_results(&t, &["c1"]).await.unwrap(),
+        vec![None]
+    );
+    assert!(!store
+        .indexed_connectors()
+        .await
+        .unwrap()
+        .iter()
+        .any(|c| c.id == "c1"));
+    store
+        .create_connector(&t, &connector("c4", "Zoom Test"), "zoom test", &[])
+        .await
+        .unwrap();
+    store.put_schedule_mark(now).await.unwrap();
+    assert!(store.schedule_mark().await.unwrap().is_some());
+    assert!(!store
+        .indexed_connectors()
+        .await
+        .unwrap()
+        .iter()
+        .any(|c| c.id.starts_with('#')));
+}
+
 #[macro_export]
 macro_rules! backend_contract_tests {
     ($factory:path) => {
@@ -1501,6 +1722,7 @@ macro_rules! backend_contract_tests {
             the_usage_index_follows_assessments,
             events_land_with_their_change_and_only_with_it,
             alert_policies_and_alerts_are_versioned_with_their_events,
+            connectors_keep_unique_names_one_lease_and_their_runs,
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {

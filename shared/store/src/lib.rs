@@ -9,6 +9,7 @@
 pub mod alerts;
 pub mod assessments;
 pub mod backend;
+pub mod connectors;
 pub mod error;
 pub mod events;
 pub mod evidence;
