@@ -67,6 +67,16 @@ enum Command {
             value_parser = parse_seconds
         )]
         body_timeout: f64,
+        /// How often every active connector runs (`24h`, `30m`, `90s`; `off`: only when
+        /// asked with `POST /connectors/{id}/run`).
+        #[arg(
+            long,
+            env = "ATTEST_IMPORT_EVERY",
+            value_name = "INTERVAL",
+            default_value = "24h",
+            value_parser = parse_interval
+        )]
+        import_every: Interval,
     },
     /// Print a bearer token that `attest serve` on the same data dir accepts.
     Token {
@@ -156,6 +166,34 @@ async fn main() -> ExitCode {
     }
 }
 
+/// An import interval; `None`: off.
+#[derive(Debug, Clone, Copy)]
+struct Interval(Option<std::time::Duration>);
+
+/// `24h`, `30m`, `90s`, `2d`, or `off`.
+fn parse_interval(s: &str) -> Result<Interval, String> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("off") {
+        return Ok(Interval(None));
+    }
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{s:?}: give a number and a unit (s, m, h, d), or off"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("{s:?}: the unit is s, m, h or d")),
+    };
+    if secs == 0 {
+        return Err(format!("{s:?}: give a positive interval, or off"));
+    }
+    Ok(Interval(Some(std::time::Duration::from_secs(secs))))
+}
+
 async fn run(command: Command) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     match command {
         Command::Serve {
@@ -168,6 +206,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error + Send + 
             max_evidence_mb,
             header_timeout,
             body_timeout,
+            import_every,
         } => {
             init_logging();
             raise_open_file_limit();
@@ -190,6 +229,10 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error + Send + 
                 data.root().join("blobs"),
                 &format!("http://{addr}"),
                 max_evidence_mb * 1024 * 1024,
+                server::LocalConnectors {
+                    secrets_dir: data.root().to_path_buf(),
+                    import_every: import_every.0,
+                },
             )
             .await;
             println!(

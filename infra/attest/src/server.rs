@@ -10,6 +10,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use attest_api::bus::LocalBus;
+use attest_api::state::ConnectorPorts;
 use attest_api::{ApiError, AppState};
 use attest_store::Store;
 use attest_store_embedded::EmbeddedBackend;
@@ -103,6 +104,7 @@ pub async fn app(
     blobs_dir: PathBuf,
     base_url: &str,
     max_evidence_bytes: u64,
+    connectors: LocalConnectors,
 ) -> Router {
     let blobs = Arc::new(LocalBlobs::new(blobs_dir, blob_secret(&secret), base_url));
     let evidence = EvidenceConfig {
@@ -116,10 +118,31 @@ pub async fn app(
         },
         max_evidence_bytes,
     );
-    let state = AppState::new(store).with_evidence(evidence);
+    let (queue, runs) = attest_api::runner::local_queue();
+    let secrets = match attest_secrets::LocalSecrets::open(&connectors.secrets_dir) {
+        Ok(s) => Arc::new(s),
+        Err(e) => panic!(
+            "the connector secret store in {} cannot be opened: {e}",
+            connectors.secrets_dir.display()
+        ),
+    };
+    let ports = ConnectorPorts {
+        secrets,
+        queue,
+        http: Arc::new(attest_connectors::HttpClient::new(
+            attest_connectors::Endpoints::from_env(),
+        )),
+    };
+    let state = AppState::new(store)
+        .with_evidence(evidence)
+        .with_connectors(ports);
     let bus = LocalBus::new(state.clone());
     bus.drain().await;
     tokio::spawn(background(state.clone(), bus.clone()));
+    tokio::spawn(attest_api::runner::worker(state.clone(), bus.clone(), runs));
+    if let Some(every) = connectors.import_every {
+        tokio::spawn(attest_api::runner::schedule(state.clone(), every));
+    }
     // Inside authentication: a request refused for its token triggers no delivery.
     attest_api::router(state)
         .merge(blob_routes)
@@ -128,6 +151,13 @@ pub async fn app(
             Arc::new(secret),
             authenticate,
         ))
+}
+
+/// Where `attest serve` keeps connector credentials (sealed, with a key beside them) and how
+/// often it runs every active connector (`None`: only on demand).
+pub struct LocalConnectors {
+    pub secrets_dir: PathBuf,
+    pub import_every: Option<Duration>,
 }
 
 /// After a request that may have changed something, the events it committed are delivered
@@ -386,7 +416,18 @@ mod tests {
         let store = embedded_store(&data).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = app(store, SECRET.to_vec(), dir.join("blobs"), &base, 1 << 20).await;
+        let app = app(
+            store,
+            SECRET.to_vec(),
+            dir.join("blobs"),
+            &base,
+            1 << 20,
+            LocalConnectors {
+                secrets_dir: dir.to_path_buf(),
+                import_every: None,
+            },
+        )
+        .await;
         tokio::spawn(serve_until(
             listener,
             app,

@@ -1093,6 +1093,10 @@ async fn main() {
         dir.path().join("blobs"),
         &format!("http://{addr}"),
         1 << 20,
+        attest::server::LocalConnectors {
+            secrets_dir: dir.path().to_path_buf(),
+            import_every: None,
+        },
     )
     .await;
     let waited = Instant::now();

@@ -171,6 +171,7 @@ mod tests {
             regulation_id: RegulationId::parse("gone").unwrap(),
             services: vec!["aws".into()],
             created_at: state.now(),
+            connectors: None,
             archived_at: None,
         };
         let failing = Event::new(

@@ -13,6 +13,7 @@ pub mod etag;
 pub mod problem;
 pub mod query;
 pub mod routes;
+pub mod runner;
 pub mod state;
 pub mod usecases;
 

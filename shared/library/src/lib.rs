@@ -48,7 +48,10 @@ const REGULATIONS: [&str; 4] = [
 /// (`service` set, `testing_type` automatic).
 const ACTIONS: [(&str, &str); 3] = [
     ("actions.json", include_str!("../data/actions.json")),
-    ("actions-zoom.json", include_str!("../data/actions-zoom.json")),
+    (
+        "actions-zoom.json",
+        include_str!("../data/actions-zoom.json"),
+    ),
     (
         "actions-salesforce.json",
         include_str!("../data/actions-salesforce.json"),

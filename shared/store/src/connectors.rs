@@ -331,14 +331,27 @@ impl Store {
         }
     }
 
-    /// Records a finished run: its record, the connector's stats and, when given, its check
-    /// results, with the run's events, in one transaction.
+    /// Stores a connector's latest check results.
+    pub async fn put_connector_results(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        results: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let op = WriteOp::Put {
+            item: encode(results_key(tenant, id), 1, results),
+            condition: Condition::Always,
+        };
+        Ok(self.backend().write(vec![op]).await?)
+    }
+
+    /// Records a finished run: its record and the connector's stats, with the run's events,
+    /// in one transaction.
     pub async fn record_run(
         &self,
         tenant: &TenantId,
         run: &RunRecord,
         stats: &ConnectorStats,
-        results: Option<&serde_json::Value>,
         events: &[Event],
     ) -> Result<(), StoreError> {
         let mut record = encode(
@@ -358,12 +371,6 @@ impl Store {
                 condition: Condition::Always,
             },
         ];
-        if let Some(results) = results {
-            ops.push(WriteOp::Put {
-                item: encode(results_key(tenant, &run.connector_id), 1, results),
-                condition: Condition::Always,
-            });
-        }
         ops.extend(crate::events::events_ops(events));
         Ok(self.backend().write(ops).await?)
     }

@@ -1627,13 +1627,11 @@ pub async fn connectors_keep_unique_names_one_lease_and_their_runs(b: Arc<dyn Ba
             items_imported_total: 8 * u64::from(i + 1),
         };
         store
-            .record_run(
-                &t,
-                &run,
-                &stats,
-                Some(&json!({"n": i})),
-                &[event(EventType::ConnectorRunFinished)],
-            )
+            .put_connector_results(&t, "c1", &json!({"n": i}))
+            .await
+            .unwrap();
+        store
+            .record_run(&t, &run, &stats, &[event(EventType::ConnectorRunFinished)])
             .await
             .unwrap();
     }

@@ -34,7 +34,31 @@ impl Server {
     }
 
     pub fn start_with(data_dir: &Path, backend: &Backend, first: bool) -> Server {
+        Self::start_env(data_dir, backend, first, &[], None)
+    }
+
+    /// A server with more environment variables (and `RUST_LOG=debug`), its log (stderr)
+    /// written to `log` when given.
+    pub fn start_env(
+        data_dir: &Path,
+        backend: &Backend,
+        first: bool,
+        env: &[(&str, String)],
+        log: Option<&Path>,
+    ) -> Server {
         let mut cmd = Command::new(BIN);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        match log {
+            Some(path) => {
+                cmd.env("RUST_LOG", "debug")
+                    .stderr(std::fs::File::create(path).expect("create the server log"));
+            }
+            None => {
+                cmd.stderr(Stdio::null());
+            }
+        }
         cmd.args(["serve", "--port", "0", "--data-dir"])
             .arg(data_dir);
         if let Backend::DynamoDb { endpoint, table } = backend {
@@ -50,7 +74,6 @@ impl Server {
         }
         let mut child = cmd
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
             .spawn()
             .expect("start attest serve");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();

@@ -1048,7 +1048,7 @@ fn parse_soql(q: &str) -> Result<Soql, Fail> {
 
 // ---------------------------------------------------------------------------------------------
 
-/// The default Health Check findings: 21 settings across Password Policies, Session Settings,
+/// The default Health Check findings: 25 settings across Password Policies, Session Settings,
 /// Certificate and Key Management, Network Access and Login Access Policies, mixed risks.
 /// `DurableId`s use the `<Group>.<setting>` identifiers of Health Check's custom baseline file
 /// ("Custom Baseline File Requirements"), e.g. `PasswordPolicies.obscureSecretAnswer`.
@@ -1079,7 +1079,7 @@ fn default_risks() -> Vec<Map<String, Value>> {
             "HIGH_RISK",
         ],
         [
-            "PasswordPolicies.historyRestriction",
+            "PasswordPolicies.history",
             "Enforce password history",
             "Password Policies",
             "HIGH_RISK",
@@ -1156,7 +1156,7 @@ fn default_risks() -> Vec<Map<String, Value>> {
             "MEETS_STANDARD",
         ],
         [
-            "SessionSettings.sessionTimeout",
+            "SessionSettings.timeout",
             "Timeout value",
             "Session Settings",
             "HIGH_RISK",
@@ -1167,7 +1167,7 @@ fn default_risks() -> Vec<Map<String, Value>> {
             "HIGH_RISK",
         ],
         [
-            "SessionSettings.forceLogoutOnSessionTimeout",
+            "SessionSettings.forceLogoutOnTimeout",
             "Force logout on session timeout",
             "Session Settings",
             "MEDIUM_RISK",
@@ -1211,7 +1211,7 @@ fn default_risks() -> Vec<Map<String, Value>> {
             "MEETS_STANDARD",
         ],
         [
-            "SessionSettings.enableCSRFOnGet",
+            "SessionSettings.csrfGet",
             "Enable CSRF protection on GET requests on non-setup pages",
             "Session Settings",
             "HIGH_RISK",
@@ -1255,7 +1255,7 @@ fn default_risks() -> Vec<Map<String, Value>> {
             "MEETS_STANDARD",
         ],
         [
-            "CertificateAndKeyManagement.expiredCertificate",
+            "CertificateAndKeyManagement.expiredCert",
             "Expired certificates",
             "Certificate and Key Management",
             "HIGH_RISK",
@@ -1266,7 +1266,7 @@ fn default_risks() -> Vec<Map<String, Value>> {
             "HIGH_RISK",
         ],
         [
-            "NetworkAccess.trustedIpRanges",
+            "NetworkSecurity.trustedIpRangesConfigured",
             "Trusted IP ranges",
             "Network Access",
             "HIGH_RISK",
@@ -1275,6 +1275,50 @@ fn default_risks() -> Vec<Map<String, Value>> {
             "No range that allows all IP addresses",
             "",
             "HIGH_RISK",
+        ],
+        [
+            "Identity.mfaEnabled",
+            "Multi-factor authentication for user interface logins",
+            "Identity Verification",
+            "HIGH_RISK",
+            "Disabled",
+            "false",
+            "Enabled",
+            "true",
+            "HIGH_RISK",
+        ],
+        [
+            "SessionSettings.lockSessionsToDomain",
+            "Lock sessions to the domain in which they were first used",
+            "Session Settings",
+            "HIGH_RISK",
+            "Enabled",
+            "true",
+            "Enabled",
+            "true",
+            "MEETS_STANDARD",
+        ],
+        [
+            "SessionSettings.enforceLoginIp",
+            "Enforce login IP ranges on every request",
+            "Session Settings",
+            "MEDIUM_RISK",
+            "Disabled",
+            "false",
+            "Enabled",
+            "true",
+            "MEDIUM_RISK",
+        ],
+        [
+            "SessionSettings.enableSmsIdentity",
+            "Enable the SMS method of identity confirmation",
+            "Session Settings",
+            "MEDIUM_RISK",
+            "Enabled",
+            "true",
+            "Enabled",
+            "true",
+            "MEETS_STANDARD",
         ],
         [
             "LoginAccessPolicies.adminLoginAsAnyUser",

@@ -966,6 +966,7 @@ fn default_groups() -> Map<String, Value> {
             },
             "recording_thumbnails": true,
             "required_password_for_existing_cloud_recordings": false,
+            "required_password_for_shared_cloud_recordings": true,
             "save_chat_text": true,
             "save_close_caption": false,
             "save_panelist_chat": true,

@@ -3,6 +3,7 @@
 pub mod actions;
 pub mod alerts;
 pub mod assessments;
+pub mod connectors;
 pub mod events;
 pub mod evidence;
 pub mod groups;

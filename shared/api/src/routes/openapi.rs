@@ -37,7 +37,8 @@ fn schemas() -> Value {
         "Category": vocab(Category::ALL, Category::as_str),
         "Role": vocab(Role::ALL, Role::as_str),
         "RegulationSummary": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "source": {"type": "string"},
-            "built_in": {"type": "boolean"}, "family_count": {"type": "integer"}, "control_count": {"type": "integer"}}},
+            "built_in": {"type": "boolean"}, "family_count": {"type": "integer"}, "control_count": {"type": "integer"},
+            "supported_services": {"type": "array", "items": {"type": "string"}}}},
         "RegulationList": list("RegulationSummary"),
         "RegulationDetail": {"allOf": [r("RegulationSummary"), {"type": "object", "properties": {"families": {"type": "array", "items": {"type": "object", "properties": {
             "id": {"type": "string"}, "title": {"type": "string"}, "controls": {"type": "array", "items": {"type": "object", "properties": {
@@ -64,7 +65,8 @@ fn schemas() -> Value {
         "AssessmentList": {"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": r("Assessment")}, "next_cursor": {"type": ["string", "null"]}}},
         "NewAssessment": {"type": "object", "required": ["regulation_id", "services"], "additionalProperties": false, "properties": {
             "regulation_id": {"type": "string"}, "group_id": {"type": "string"}, "group_name": {"type": "string"}, "copy_from": {"type": "string"},
-            "services": {"type": "array", "items": {"type": "string", "pattern": "\\S"}, "minItems": 1}, "name": {"type": "string"}}},
+            "services": {"type": "array", "items": {"type": "string", "pattern": "\\S"}, "minItems": 1}, "name": {"type": "string"},
+            "connectors": {"type": "array", "items": {"type": "string"}, "minItems": 1, "description": "connector instances for its services; default: every instance of them"}}},
         "ActionSummary": {"type": "object", "properties": {"id": {"type": "string"}, "action_id": {"type": "string"}, "title": {"type": "string"},
             "category": r("Category"), "action_type": r("ActionType"), "control_type": r("ControlType"), "enforcement": r("Enforcement"),
             "managed_by": r("ManagedBy"), "testing_type": r("TestingType"), "points": {"type": "integer"}, "owner": {"type": ["string", "null"]},
@@ -168,6 +170,65 @@ fn alert_schemas() -> Map<String, Value> {
         "AlertList": {"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": r("Alert")}, "next": {"type": ["string", "null"]}}},
         "AlertPatch": {"type": "object", "minProperties": 1, "additionalProperties": false, "properties": {
             "status": r("AlertStatus"), "assignee": {"type": ["string", "null"], "maxLength": MAX_ASSIGNEE_CHARS}}},
+    });
+    match out {
+        Value::Object(m) => m,
+        _ => unreachable!("an object"),
+    }
+}
+
+fn connector_schemas() -> Map<String, Value> {
+    let r = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
+    let time = json!({"type": "string", "format": "date-time"});
+    let maybe_time = json!({"type": ["string", "null"], "format": "date-time"});
+    let state = str_enum(&["active", "paused"]);
+    let outcome = str_enum(&["succeeded", "partially_succeeded", "failed"]);
+    let category = str_enum(&[
+        "auth",
+        "permission",
+        "rate_limit",
+        "source_unavailable",
+        "bad_record",
+    ]);
+    let kinds: Vec<&str> = attest_connectors::kinds().iter().map(|k| k.kind).collect();
+    let settings = json!({"type": "object", "description": "the kind's settings_fields (GET /connector-kinds)",
+        "additionalProperties": {"type": ["string", "number", "boolean"]}});
+    let credentials = json!({"type": "object", "description": "the kind's credential_fields (GET /connector-kinds); stored in the secret store, never returned",
+        "additionalProperties": {"type": "string", "minLength": 1}});
+    let field = json!({"type": "object", "properties": {"name": {"type": "string"}, "secret": {"type": "boolean"}, "required": {"type": "boolean"}, "description": {"type": "string"}}});
+    let out = json!({
+        "ConnectorKind": {"type": "object", "properties": {"kind": {"type": "string"}, "name": {"type": "string"},
+            "category": str_enum(&["compliance", "communication", "hr", "physical"]), "service": {"type": "string"},
+            "credential_fields": {"type": "array", "items": field}, "settings_fields": {"type": "array", "items": field},
+            "checks": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"}, "title": {"type": "string"},
+                "action_id": {"type": "string"}, "source": {"type": "object", "properties": {"request": {"type": "string"}, "pointer": {"type": "string"}}},
+                "expected": {"description": "a value, or {min}, {max}, {one_of}"}, "explain": {"type": "string"},
+                "severity": str_enum(&["low", "medium", "high"])}}}}},
+        "ConnectorKindList": {"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": r("ConnectorKind")}}},
+        "Connector": {"type": "object", "properties": {"id": {"type": "string"}, "kind": {"type": "string"}, "service": {"type": "string"},
+            "name": {"type": "string"}, "state": state, "settings": {"type": "object"},
+            "credentials": {"type": "object", "additionalProperties": {"const": "set"}},
+            "created_at": time, "created_by": {"type": "string"}, "updated_at": time, "version": {"type": "integer"}}},
+        "ConnectorList": {"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": r("Connector")}}},
+        "NewConnector": {"type": "object", "required": ["kind", "name", "credentials"], "additionalProperties": false, "properties": {
+            "kind": str_enum(&kinds), "name": {"type": "string", "minLength": 1, "maxLength": attest_domain::connector::MAX_NAME_CHARS},
+            "credentials": credentials, "settings": settings}},
+        "ConnectorChange": {"type": "object", "additionalProperties": false, "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": attest_domain::connector::MAX_NAME_CHARS},
+            "credentials": credentials, "settings": settings, "state": state}},
+        "ConnectorStatus": {"type": "object", "properties": {"state": str_enum(&["active", "paused", "error"]),
+            "last_run": {"type": ["object", "null"], "properties": {"id": {"type": "string"}, "started_at": time, "finished_at": maybe_time, "outcome": outcome}},
+            "last_success_at": maybe_time, "items_imported_total": {"type": "integer"}, "errors_last_run": {"type": "integer"},
+            "error": {"type": ["object", "null"], "properties": {"category": category, "message": {"type": "string"}}}, "next_run_at": maybe_time}},
+        "ConnectorRun": {"type": "object", "properties": {"id": {"type": "string"}, "connector_id": {"type": "string"},
+            "trigger": str_enum(&["schedule", "manual"]), "started_at": time, "finished_at": maybe_time, "outcome": outcome,
+            "window": {"type": "object", "properties": {"from": time, "to": time}},
+            "items_fetched": {"type": "integer"}, "items_imported": {"type": "integer"}, "duplicates_skipped": {"type": "integer"}, "unmapped_users": {"type": "integer"},
+            "checks": {"type": "object", "properties": {"passed": {"type": "integer"}, "failed": {"type": "integer"}, "undetected": {"type": "integer"}}},
+            "errors": {"type": "array", "items": {"type": "object", "properties": {"category": category, "message": {"type": "string"}, "count": {"type": "integer"}}}}}},
+        "ConnectorRunList": {"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": r("ConnectorRun")}, "next_cursor": {"type": ["string", "null"]}}},
+        "ConnectorValidation": {"type": "object", "properties": {"ok": {"type": "boolean"}, "detail": {"type": "string"}}},
+        "ConnectorRunQueued": {"type": "object", "properties": {"run_id": {"type": "string"}, "status": {"const": "queued"}}},
     });
     match out {
         Value::Object(m) => m,
@@ -294,6 +355,7 @@ pub fn document() -> Value {
     let mut all_schemas = schemas();
     if let Some(m) = all_schemas.as_object_mut() {
         m.extend(alert_schemas());
+        m.extend(connector_schemas());
     }
     json!({
         "openapi": "3.1.0",

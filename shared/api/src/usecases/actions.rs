@@ -796,6 +796,7 @@ mod tests {
             let first = assess(&state, &caller, "iso-27001-2022", &format!("G{g}")).await;
             for reg in ["gdpr", "soc2-2017", "nist-800-53-r5-moderate"] {
                 let body = assessments::CreateAssessment {
+                    connectors: None,
                     regulation_id: RegulationId::parse(reg).unwrap(),
                     group_id: Some(first.group_id.clone()),
                     group_name: None,

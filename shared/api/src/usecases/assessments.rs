@@ -95,7 +95,48 @@ pub struct CreateAssessment {
     pub group_name: Option<GroupName>,
     pub copy_from: Option<GroupId>,
     pub services: Vec<String>,
+    /// Connector instances for its services (default: every instance of them).
+    #[serde(default)]
+    pub connectors: Option<Vec<String>>,
     pub name: Option<String>,
+}
+
+/// The connector instances an assessment chose: each one of the tenant's connectors, of a
+/// service the assessment covers; named once each.
+async fn choose_connectors(
+    state: &AppState,
+    tenant: &TenantId,
+    services: &[String],
+    ids: &[String],
+) -> Result<Vec<String>, AssessmentError> {
+    if ids.is_empty() {
+        return Err(invalid(
+            "connectors",
+            "choose at least one connector, or leave connectors out to use every instance of the services",
+        ));
+    }
+    let existing = state.store.list_connectors(tenant).await?;
+    let mut chosen: Vec<String> = Vec::with_capacity(ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        let field = format!("connectors[{i}]");
+        let Some(c) = existing.iter().find(|c| &c.value.id == id) else {
+            return Err(invalid(&field, format!("no connector {id}")));
+        };
+        if !services.contains(&c.value.service) {
+            return Err(invalid(
+                &field,
+                format!(
+                    "connector {id} is for service {}, which the assessment does not cover",
+                    c.value.service
+                ),
+            ));
+        }
+        if chosen.contains(id) {
+            return Err(invalid(&field, format!("connector {id} is named twice")));
+        }
+        chosen.push(id.clone());
+    }
+    Ok(chosen)
 }
 
 /// The instances an assessment uses, as usage items.
@@ -107,6 +148,7 @@ pub fn usages(catalog: &Catalog, a: &Assessment) -> Vec<Usage> {
         .action_ids()
         .into_iter()
         .filter_map(|id| catalog.action(id))
+        .filter(|def| def.applies_to(&a.services))
         .map(|def| Usage {
             action_id: def.id.clone(),
             scope: def.scope_in(&a.group_id),
@@ -182,6 +224,10 @@ pub async fn create(
 ) -> Result<AssessmentView, AssessmentError> {
     let tenant = &caller.tenant;
     let services = normalize_services(&body.services)?;
+    let connectors = match &body.connectors {
+        Some(ids) => Some(choose_connectors(state, tenant, &services, ids).await?),
+        None => None,
+    };
     let catalog = Catalog::load_for(&state.store, tenant, [&body.regulation_id]).await?;
     let regulation = catalog.regulation(&body.regulation_id).ok_or_else(|| {
         invalid(
@@ -240,6 +286,7 @@ pub async fn create(
         regulation_id: body.regulation_id,
         services,
         created_at: state.now(),
+        connectors,
         archived_at: None,
     };
     let new = new_group.as_ref().map(|group| NewGroup {
@@ -278,7 +325,7 @@ pub async fn create(
         .store
         .list_instances_for_group(tenant, &assessment.group_id)
         .await?;
-    let resolved = ResolvedActions::new(regulation, &assessment.group_id, &catalog, &statuses);
+    let resolved = ResolvedActions::new(regulation, &assessment, &catalog, &statuses);
     Ok(assessment_view(
         &created,
         group_name.as_str(),
@@ -371,7 +418,7 @@ pub async fn list(
         if let Some(mine) = own.get(&a.value.group_id) {
             statuses.extend(mine.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
-        let resolved = ResolvedActions::new(regulation, &a.value.group_id, &catalog, &statuses);
+        let resolved = ResolvedActions::new(regulation, &a.value, &catalog, &statuses);
         let group_name = groups
             .get(&a.value.group_id)
             .map(String::as_str)
@@ -460,7 +507,7 @@ async fn live_view(
         .store
         .list_instances_for_group(tenant, &a.value.group_id)
         .await?;
-    let resolved = ResolvedActions::new(regulation, &a.value.group_id, &catalog, &statuses);
+    let resolved = ResolvedActions::new(regulation, &a.value, &catalog, &statuses);
     Ok((
         assessment_view(a, group.value.name.as_str(), regulation, &resolved),
         controls_view(regulation, &resolved),

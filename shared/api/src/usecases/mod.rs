@@ -12,6 +12,7 @@ pub mod actions;
 pub mod alerts;
 pub mod assessments;
 pub mod catalog;
+pub mod connectors;
 pub mod events;
 pub mod evidence;
 pub mod groups;

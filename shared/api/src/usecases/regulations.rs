@@ -74,9 +74,20 @@ pub struct RegulationSummary {
     pub built_in: bool,
     pub family_count: usize,
     pub control_count: usize,
+    /// The services whose connectors test some of its actions (an assessment that covers one
+    /// of them gets those actions, tested automatically).
+    pub supported_services: Vec<String>,
 }
 
 fn summary(r: &Regulation, built_in: bool) -> RegulationSummary {
+    let library = attest_library::builtin();
+    let mut services: Vec<String> = r
+        .action_ids()
+        .into_iter()
+        .filter_map(|a| library.action(a).and_then(|a| a.service.clone()))
+        .collect();
+    services.sort();
+    services.dedup();
     RegulationSummary {
         id: r.id.clone(),
         name: r.name.clone(),
@@ -84,6 +95,7 @@ fn summary(r: &Regulation, built_in: bool) -> RegulationSummary {
         built_in,
         family_count: r.families.len(),
         control_count: r.controls().count(),
+        supported_services: services,
     }
 }
 
@@ -103,6 +115,9 @@ pub struct ActionRef {
     pub enforcement: Enforcement,
     pub testing_type: TestingType,
     pub managed_by: ManagedBy,
+    /// The service whose connector tests it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
     pub points: u32,
 }
 
@@ -139,6 +154,7 @@ fn action_ref(a: &ImprovementAction) -> ActionRef {
         enforcement: a.enforcement,
         testing_type: a.testing_type,
         managed_by: a.managed_by,
+        service: a.service.clone(),
         points: a.points(),
     }
 }
@@ -187,6 +203,7 @@ pub async fn list(state: &AppState, tenant: &TenantId) -> Result<RegulationList,
             built_in: false,
             family_count: h.families,
             control_count: h.controls,
+            supported_services: Vec::new(),
         });
     }
     Ok(RegulationList { items })

@@ -457,6 +457,7 @@ mod tests {
             regulation_id: RegulationId::parse("one").unwrap(),
             services: vec!["aws".into()],
             created_at: state.now(),
+            connectors: None,
             archived_at: None,
         };
         let usage = Usage {
@@ -672,6 +673,7 @@ mod tests {
         let (state, caller, _dir) = ports();
         let europe = crate::usecases::testkit::assess(&state, &caller, "soc2-2017", "Europe").await;
         let body = crate::usecases::assessments::CreateAssessment {
+            connectors: None,
             regulation_id: europe.regulation_id.clone(),
             group_id: None,
             group_name: Some(GroupName::parse("Asia").unwrap()),

@@ -39,6 +39,7 @@ pub async fn assess(
     group: &str,
 ) -> AssessmentView {
     let body = CreateAssessment {
+        connectors: None,
         regulation_id: RegulationId::parse(regulation).unwrap(),
         group_id: None,
         group_name: Some(GroupName::parse(group).unwrap()),

@@ -120,6 +120,9 @@ pub struct AssessmentView {
     pub regulation_id: RegulationId,
     pub regulation_name: String,
     pub services: Vec<String>,
+    /// The connector instances chosen for its services; absent: every instance of them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connectors: Option<Vec<String>>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub archived: bool,
     pub archived_at: Option<chrono::DateTime<chrono::Utc>>,
@@ -144,7 +147,7 @@ pub struct ResolvedActions<'a> {
 impl<'a> ResolvedActions<'a> {
     pub fn new(
         regulation: &Regulation,
-        group: &GroupId,
+        assessment: &Assessment,
         catalog: &'a Catalog,
         statuses: &HashMap<InstanceRef, Versioned<ActionStatus>>,
     ) -> Self {
@@ -154,9 +157,12 @@ impl<'a> ResolvedActions<'a> {
                 tracing::warn!(action = %id, regulation = %regulation.id, "control maps to an unknown action");
                 continue;
             };
+            if !def.applies_to(&assessment.services) {
+                continue;
+            }
             let instance = InstanceRef {
                 action: id.clone(),
-                scope: def.scope_in(group),
+                scope: def.scope_in(&assessment.group_id),
             };
             let (status, version) = match statuses.get(&instance) {
                 Some(v) => (v.value.clone(), v.version),
@@ -224,6 +230,7 @@ pub fn stored_view(
         regulation_id: a.value.regulation_id.clone(),
         regulation_name: regulation_name.to_owned(),
         services: a.value.services.clone(),
+        connectors: a.value.connectors.clone(),
         created_at: a.value.created_at,
         archived: a.value.is_archived(),
         archived_at: a.value.archived_at,
@@ -255,6 +262,7 @@ pub fn assessment_view(
         regulation_id: regulation.id.clone(),
         regulation_name: regulation.name.clone(),
         services: a.value.services.clone(),
+        connectors: a.value.connectors.clone(),
         created_at: a.value.created_at,
         archived: a.value.is_archived(),
         archived_at: a.value.archived_at,
@@ -355,6 +363,7 @@ mod frozen {
                 regulation_id: f.regulation_id,
                 regulation_name: f.regulation_name,
                 services: f.services,
+                connectors: None,
                 created_at: f.created_at,
                 archived: true,
                 archived_at: f.archived_at,

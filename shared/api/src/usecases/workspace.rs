@@ -48,7 +48,7 @@ impl Workspace {
         let regulation = self.catalog.regulation(&a.regulation_id)?;
         Some((
             regulation,
-            ResolvedActions::new(regulation, &a.group_id, &self.catalog, &self.statuses),
+            ResolvedActions::new(regulation, a, &self.catalog, &self.statuses),
         ))
     }
 

@@ -1,0 +1,1059 @@
+//! Connectors (API.md "Connectors", "Compliance connectors"): activation with credentials
+//! checked against the service first, edits, pause and resume, deletion, validation, runs on
+//! demand and on the 24-hour schedule, and how a run's check results become the test status
+//! of the improvement actions the connector's kind tests.
+//!
+//! Credentials go to the secret store only: the connector item keeps the names of the fields
+//! that are set, responses say `"set"`, events and logs never carry them.
+//!
+//! A run ([`execute`]) holds the connector's lease (one run per connector at a time), reads the
+//! service, evaluates the kind's checks, stores the verdicts, and re-derives the status of each
+//! tested action from the verdicts of every instance the live assessments chose (passed only
+//! when all pass). Each changed action is a history entry with source `connector:<id>` and an
+//! `ActionUpdated` event; the run's record lands with `ConnectorRunFinished` or
+//! `ConnectorRunFailed`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use attest_connectors::{CheckResult, ComplianceKind, ConnectorError, Credentials, KindInfo};
+use attest_domain::action::{apply_patch, ActionPatch, InstanceRef, InstanceScope};
+use attest_domain::connector::{
+    combine, combined_notes, normalize_name, CheckCounts, Connector, ConnectorState,
+    ConnectorStats, ErrorCategory, InstanceVerdict, Outcome, Risk, RunRecord, Trigger, Verdict,
+    Window,
+};
+use attest_domain::event::{Event, EventType, Subject};
+use attest_domain::history::Source;
+use attest_domain::identity::Identity;
+use attest_domain::ids::{new_id, ActionId, TenantId};
+use attest_domain::vocab::{ImplementationStatus, TestStatus};
+use attest_domain::FieldError;
+use attest_secrets::{Secret, SecretError, SecretRef};
+use attest_store::instances::InstanceUpdate;
+use attest_store::{StoreError, Versioned};
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::events;
+use crate::state::{ConnectorPorts, RunRequest};
+use crate::AppState;
+
+/// How long a run may hold its connector's lease; a run that dies is taken over after it.
+pub const LEASE_MINUTES: i64 = 15;
+/// Most runs one history page lists.
+pub const MAX_HISTORY: usize = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorUseError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("invalid {}", .0.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<FieldError>),
+    #[error("If-Match names version {expected} but connector {id} is at version {current}; reload it and retry")]
+    Stale {
+        id: String,
+        expected: u64,
+        current: u64,
+    },
+    #[error("{0}")]
+    Conflict(String),
+    /// A port this deployment does not have, or the secret store failing.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for ConnectorUseError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => ConnectorUseError::NotFound(what),
+            StoreError::Conflict(m) => ConnectorUseError::Conflict(m),
+            other => ConnectorUseError::Store(other),
+        }
+    }
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> ConnectorUseError {
+    ConnectorUseError::Invalid(vec![FieldError::new(field, message)])
+}
+
+fn ports(state: &AppState) -> Result<&ConnectorPorts, ConnectorUseError> {
+    state.connectors.as_ref().ok_or_else(|| {
+        ConnectorUseError::Unavailable("connectors are not configured in this deployment".into())
+    })
+}
+
+fn secret_error(e: SecretError) -> ConnectorUseError {
+    ConnectorUseError::Unavailable(format!("the secret store failed: {e}"))
+}
+
+fn kind_of(name: &str) -> Result<&'static dyn ComplianceKind, ConnectorUseError> {
+    attest_connectors::compliance_kind(name).ok_or_else(|| {
+        let known: Vec<&str> = attest_connectors::kinds().iter().map(|k| k.kind).collect();
+        invalid(
+            "kind",
+            format!(
+                "unknown connector kind {name:?}; one of {}",
+                known.join(", ")
+            ),
+        )
+    })
+}
+
+/// `GET /connector-kinds`.
+pub fn kinds() -> Vec<&'static KindInfo> {
+    attest_connectors::kinds()
+}
+
+/// A connector as the API shows it: credentials only as `{"<field>": "set"}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectorView {
+    pub id: String,
+    pub kind: String,
+    pub service: String,
+    pub name: String,
+    pub state: ConnectorState,
+    pub settings: Map<String, Value>,
+    pub credentials: BTreeMap<String, &'static str>,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub updated_at: DateTime<Utc>,
+    pub version: u64,
+}
+
+impl From<Versioned<Connector>> for ConnectorView {
+    fn from(c: Versioned<Connector>) -> Self {
+        let v = c.value;
+        Self {
+            credentials: v
+                .credential_fields
+                .iter()
+                .map(|f| (f.clone(), "set"))
+                .collect(),
+            id: v.id,
+            kind: v.kind,
+            service: v.service,
+            name: v.name,
+            state: v.state,
+            settings: v.settings,
+            created_at: v.created_at,
+            created_by: v.created_by,
+            updated_at: v.updated_at,
+            version: c.version,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewConnector {
+    pub kind: String,
+    pub name: String,
+    pub credentials: Map<String, Value>,
+    #[serde(default)]
+    pub settings: Map<String, Value>,
+}
+
+/// `PUT /connectors/{id}`: the fields given replace the stored ones; credential fields given
+/// replace those fields only.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorChange {
+    pub name: Option<String>,
+    pub credentials: Option<Map<String, Value>>,
+    pub settings: Option<Map<String, Value>>,
+    pub state: Option<ConnectorState>,
+}
+
+fn secret_ref(tenant: &TenantId, id: &str) -> SecretRef {
+    SecretRef {
+        tenant: tenant.to_string(),
+        connector: id.to_owned(),
+    }
+}
+
+fn parse_credentials(
+    info: &KindInfo,
+    body: &Map<String, Value>,
+) -> Result<Credentials, ConnectorUseError> {
+    attest_connectors::parse_credentials(info, body).map_err(|errors| {
+        ConnectorUseError::Invalid(
+            errors
+                .into_iter()
+                .map(|(f, m)| FieldError::new(format!("credentials.{f}"), m))
+                .collect(),
+        )
+    })
+}
+
+/// Settings a kind accepts: its declared fields, each valid; returned as the kind keeps them.
+fn check_settings(
+    kind: &dyn ComplianceKind,
+    settings: &Map<String, Value>,
+) -> Result<Map<String, Value>, ConnectorUseError> {
+    kind.parse_settings(settings).map_err(|errors| {
+        ConnectorUseError::Invalid(
+            errors
+                .into_iter()
+                .map(|(f, m)| FieldError::new(format!("settings.{f}"), m))
+                .collect(),
+        )
+    })
+}
+
+/// Checks credentials against the service; a refusal is 422 naming what failed.
+async fn validate_against_service(
+    ports: &ConnectorPorts,
+    kind: &dyn ComplianceKind,
+    creds: &Credentials,
+) -> Result<String, ConnectorUseError> {
+    kind.validate(&ports.http, creds).await.map_err(|e| {
+        invalid(
+            "credentials",
+            format!("{} refused them: {}", kind.info().name, e),
+        )
+    })
+}
+
+fn changed_event(state: &AppState, caller: &Identity, c: &Connector, change: &str) -> Event {
+    events::by(
+        state,
+        caller,
+        EventType::ConnectorChanged,
+        Subject::new("connector", c.id.as_str()),
+        json!({
+            "change": change,
+            "kind": c.kind,
+            "name": c.name,
+            "state": c.state,
+            "credential_fields": c.credential_fields,
+        }),
+    )
+}
+
+/// `POST /connectors`: the credentials are checked against the service before anything is
+/// stored; then the secret, then the connector (the secret goes again if that fails).
+pub async fn create(
+    state: &AppState,
+    caller: &Identity,
+    body: NewConnector,
+) -> Result<Versioned<Connector>, ConnectorUseError> {
+    let ports = ports(state)?;
+    let kind = kind_of(&body.kind)?;
+    let info = kind.info();
+    let (name, unique) = normalize_name(&body.name).map_err(field_error)?;
+    let settings = check_settings(kind, &body.settings)?;
+    let creds = parse_credentials(info, &body.credentials)?;
+    let tenant = &caller.tenant;
+    if state
+        .store
+        .list_connectors(tenant)
+        .await?
+        .iter()
+        .any(|c| c.value.name.to_lowercase() == unique)
+    {
+        return Err(ConnectorUseError::Conflict(format!(
+            "a connector named {name:?} exists already; names are unique per organisation"
+        )));
+    }
+    validate_against_service(ports, kind, &creds).await?;
+    let now = state.now();
+    let connector = Connector {
+        id: new_id(),
+        kind: info.kind.to_owned(),
+        service: info.service.to_owned(),
+        name,
+        state: ConnectorState::Active,
+        settings,
+        credential_fields: creds.0.keys().cloned().collect(),
+        created_at: now,
+        created_by: caller.user.to_string(),
+        updated_at: now,
+    };
+    let at = secret_ref(tenant, &connector.id);
+    ports
+        .secrets
+        .put(&at, &Secret::new(creds.0))
+        .await
+        .map_err(secret_error)?;
+    let event = changed_event(state, caller, &connector, "created");
+    match state
+        .store
+        .create_connector(tenant, &connector, &unique, &[event])
+        .await
+    {
+        Ok(created) => {
+            tracing::info!(tenant = %tenant, connector = %connector.id, kind = %connector.kind, "connector activated");
+            Ok(created)
+        }
+        Err(e) => {
+            if let Err(gone) = ports.secrets.delete(&at).await {
+                tracing::warn!(connector = %connector.id, error = %gone, "secret of a connector not stored is left behind");
+            }
+            Err(e.into())
+        }
+    }
+}
+
+fn field_error(e: attest_domain::DomainError) -> ConnectorUseError {
+    match e {
+        attest_domain::DomainError::Invalid(f) => ConnectorUseError::Invalid(vec![f]),
+        attest_domain::DomainError::Conflict(m) => ConnectorUseError::Conflict(m),
+    }
+}
+
+pub async fn list(
+    state: &AppState,
+    tenant: &TenantId,
+) -> Result<Vec<Versioned<Connector>>, ConnectorUseError> {
+    Ok(state.store.list_connectors(tenant).await?)
+}
+
+pub async fn show(
+    state: &AppState,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Versioned<Connector>, ConnectorUseError> {
+    Ok(state.store.get_connector(tenant, id).await?)
+}
+
+fn check_version(
+    current: &Versioned<Connector>,
+    expected: Option<u64>,
+) -> Result<(), ConnectorUseError> {
+    match expected {
+        Some(v) if v != current.version => Err(ConnectorUseError::Stale {
+            id: current.value.id.clone(),
+            expected: v,
+            current: current.version,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// `PUT /connectors/{id}`. New credentials are merged into the stored ones and checked
+/// against the service before anything changes.
+pub async fn update(
+    state: &AppState,
+    caller: &Identity,
+    id: &str,
+    change: ConnectorChange,
+    expected: Option<u64>,
+) -> Result<Versioned<Connector>, ConnectorUseError> {
+    let ports = ports(state)?;
+    let tenant = &caller.tenant;
+    let current = state.store.get_connector(tenant, id).await?;
+    check_version(&current, expected)?;
+    let kind = kind_of(&current.value.kind)?;
+    let info = kind.info();
+    let mut next = current.value.clone();
+    let mut names = None;
+    let old_unique = current.value.name.to_lowercase();
+    if let Some(name) = &change.name {
+        let (name, unique) = normalize_name(name).map_err(field_error)?;
+        if unique != old_unique {
+            names = Some(unique);
+        }
+        next.name = name;
+    }
+    if let Some(settings) = change.settings {
+        next.settings = check_settings(kind, &settings)?;
+    }
+    if let Some(s) = change.state {
+        next.state = s;
+    }
+    let mut new_secret = None;
+    if let Some(given) = &change.credentials {
+        if given.is_empty() {
+            return Err(invalid("credentials", "name at least one credential field"));
+        }
+        let at = secret_ref(tenant, id);
+        let stored = ports.secrets.get(&at).await.map_err(secret_error)?;
+        let mut merged: Map<String, Value> = stored
+            .fields()
+            .filter_map(|f| stored.get(f).map(|v| (f.to_owned(), Value::from(v))))
+            .collect();
+        for (k, v) in given {
+            merged.insert(k.clone(), v.clone());
+        }
+        let creds = parse_credentials(info, &merged)?;
+        validate_against_service(ports, kind, &creds).await?;
+        next.credential_fields = creds.0.keys().cloned().collect();
+        new_secret = Some((at, Secret::new(creds.0)));
+    }
+    next.updated_at = state.now();
+    if let Some((at, secret)) = &new_secret {
+        ports.secrets.put(at, secret).await.map_err(secret_error)?;
+    }
+    let event = changed_event(state, caller, &next, "updated");
+    let stored = state
+        .store
+        .update_connector(
+            tenant,
+            &current,
+            &next,
+            names.as_deref().map(|n| (old_unique.as_str(), n)),
+            &[event],
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::StaleVersion { expected, current } => ConnectorUseError::Stale {
+                id: id.to_owned(),
+                expected,
+                current,
+            },
+            other => other.into(),
+        })?;
+    Ok(stored)
+}
+
+/// `DELETE /connectors/{id}`: the connector, its secret, and its verdicts; the actions it
+/// tested are derived again from the instances that remain.
+pub async fn delete(
+    state: &AppState,
+    caller: &Identity,
+    id: &str,
+    expected: Option<u64>,
+) -> Result<(), ConnectorUseError> {
+    let ports = ports(state)?;
+    let tenant = &caller.tenant;
+    let current = state.store.get_connector(tenant, id).await?;
+    check_version(&current, expected)?;
+    let event = changed_event(state, caller, &current.value, "deleted");
+    state
+        .store
+        .delete_connector(
+            tenant,
+            &current,
+            &current.value.name.to_lowercase(),
+            &[event],
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::StaleVersion { expected, current } => ConnectorUseError::Stale {
+                id: id.to_owned(),
+                expected,
+                current,
+            },
+            other => other.into(),
+        })?;
+    ports
+        .secrets
+        .delete(&secret_ref(tenant, id))
+        .await
+        .map_err(secret_error)?;
+    if let Ok(kind) = kind_of(&current.value.kind) {
+        refresh_actions(state, tenant, kind, &current.value).await?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Serialize)]
+pub struct Validation {
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// `POST /connectors/{id}/validate`: the stored credentials against the service.
+pub async fn validate(
+    state: &AppState,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Validation, ConnectorUseError> {
+    let ports = ports(state)?;
+    let c = state.store.get_connector(tenant, id).await?;
+    let kind = kind_of(&c.value.kind)?;
+    let creds = credentials(ports, tenant, id).await?;
+    Ok(match kind.validate(&ports.http, &creds).await {
+        Ok(detail) => Validation { ok: true, detail },
+        Err(e) => Validation {
+            ok: false,
+            detail: format!("{:?}: {e}", e.category).to_lowercase(),
+        },
+    })
+}
+
+async fn credentials(
+    ports: &ConnectorPorts,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Credentials, ConnectorUseError> {
+    let secret = ports
+        .secrets
+        .get(&secret_ref(tenant, id))
+        .await
+        .map_err(secret_error)?;
+    Ok(Credentials(
+        secret
+            .fields()
+            .filter_map(|f| secret.get(f).map(|v| (f.to_owned(), v.to_owned())))
+            .collect(),
+    ))
+}
+
+/// A fresh run id: time-ordered, so a descending query lists the newest first.
+fn new_run_id() -> String {
+    uuid::Uuid::now_v7().hyphenated().to_string()
+}
+
+/// `POST /connectors/{id}/run`: queues a run; 202 with its id.
+pub async fn run_now(
+    state: &AppState,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<String, ConnectorUseError> {
+    let ports = ports(state)?;
+    let c = state.store.get_connector(tenant, id).await?;
+    let request = RunRequest {
+        tenant: tenant.to_string(),
+        connector_id: c.value.id,
+        run_id: new_run_id(),
+        trigger: Trigger::Manual,
+    };
+    ports
+        .queue
+        .enqueue(std::slice::from_ref(&request))
+        .await
+        .map_err(ConnectorUseError::Unavailable)?;
+    Ok(request.run_id)
+}
+
+/// The 24-hour schedule: one run request per active connector of the stack. Returns how many
+/// were queued.
+pub async fn schedule_all(state: &AppState) -> Result<usize, ConnectorUseError> {
+    let ports = ports(state)?;
+    let requests: Vec<RunRequest> = state
+        .store
+        .indexed_connectors()
+        .await?
+        .into_iter()
+        .filter(|c| c.state == ConnectorState::Active)
+        .map(|c| RunRequest {
+            tenant: c.tenant.to_string(),
+            connector_id: c.id,
+            run_id: new_run_id(),
+            trigger: Trigger::Schedule,
+        })
+        .collect();
+    for chunk in requests.chunks(10) {
+        ports
+            .queue
+            .enqueue(chunk)
+            .await
+            .map_err(ConnectorUseError::Unavailable)?;
+    }
+    state.store.put_schedule_mark(state.now()).await?;
+    Ok(requests.len())
+}
+
+#[derive(Debug, Serialize)]
+pub struct LastRun {
+    pub id: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub outcome: Option<Outcome>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RunErrorView {
+    pub category: ErrorCategory,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StatusView {
+    pub state: &'static str,
+    pub last_run: Option<LastRun>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub items_imported_total: u64,
+    pub errors_last_run: u32,
+    pub error: Option<RunErrorView>,
+    pub next_run_at: Option<DateTime<Utc>>,
+}
+
+/// How often the schedule runs every active connector.
+pub const SCHEDULE_EVERY_HOURS: i64 = 24;
+
+/// `GET /connectors/{id}/status`.
+pub async fn status(
+    state: &AppState,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<StatusView, ConnectorUseError> {
+    let c = state.store.get_connector(tenant, id).await?;
+    let (stats, mark) = tokio::try_join!(
+        state.store.connector_stats(tenant, id),
+        state.store.schedule_mark(),
+    )?;
+    let failed = stats
+        .last_run
+        .as_ref()
+        .is_some_and(|r| r.outcome == Some(Outcome::Failed));
+    let state_name = match c.value.state {
+        ConnectorState::Paused => "paused",
+        ConnectorState::Active if failed => "error",
+        ConnectorState::Active => "active",
+    };
+    let next_run_at = (c.value.state == ConnectorState::Active).then(|| {
+        let every = TimeDelta::hours(SCHEDULE_EVERY_HOURS);
+        match mark {
+            Some(last) => last + every,
+            None => state.now() + every,
+        }
+    });
+    let errors_last_run = stats
+        .last_run
+        .as_ref()
+        .map(|r| r.errors.iter().map(|e| e.count).sum())
+        .unwrap_or(0);
+    let error = stats
+        .last_run
+        .as_ref()
+        .filter(|r| r.outcome != Some(Outcome::Succeeded))
+        .and_then(|r| r.errors.first())
+        .map(|e| RunErrorView {
+            category: e.category,
+            message: e.message.clone(),
+        });
+    Ok(StatusView {
+        state: state_name,
+        last_run: stats.last_run.as_ref().map(|r| LastRun {
+            id: r.id.clone(),
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            outcome: r.outcome,
+        }),
+        last_success_at: stats.last_success_at,
+        items_imported_total: stats.items_imported_total,
+        errors_last_run,
+        error,
+        next_run_at,
+    })
+}
+
+/// `GET /connectors/{id}/history`.
+pub async fn history(
+    state: &AppState,
+    tenant: &TenantId,
+    id: &str,
+    limit: usize,
+    cursor: Option<String>,
+) -> Result<attest_store::connectors::RunPage, ConnectorUseError> {
+    state.store.get_connector(tenant, id).await?;
+    if let Some(c) = &cursor {
+        if uuid::Uuid::parse_str(c).is_err() {
+            return Err(invalid("cursor", "not a cursor this route gave"));
+        }
+    }
+    Ok(state.store.list_runs(tenant, id, limit, cursor).await?)
+}
+
+/// What one instance found, as stored between runs (`CONNRES`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredResults {
+    pub at: DateTime<Utc>,
+    pub connector_name: String,
+    /// Verdict per action id.
+    pub actions: BTreeMap<String, InstanceVerdict>,
+    pub checks: Vec<CheckResult>,
+}
+
+fn risk(r: attest_connectors::Risk) -> Risk {
+    match r {
+        attest_connectors::Risk::Low => Risk::Low,
+        attest_connectors::Risk::Medium => Risk::Medium,
+        attest_connectors::Risk::High => Risk::High,
+    }
+}
+
+fn category(c: attest_connectors::ErrorCategory) -> ErrorCategory {
+    use attest_connectors::ErrorCategory as C;
+    match c {
+        C::Auth => ErrorCategory::Auth,
+        C::Permission => ErrorCategory::Permission,
+        C::RateLimit => ErrorCategory::RateLimit,
+        C::SourceUnavailable => ErrorCategory::SourceUnavailable,
+        C::BadRecord => ErrorCategory::BadRecord,
+    }
+}
+
+/// One instance's verdict per action from its checks: failed (worst risk) when one failed,
+/// undetected when one could not be read, else passed.
+fn verdicts(
+    c: &Connector,
+    at: DateTime<Utc>,
+    checks: &[CheckResult],
+) -> BTreeMap<String, InstanceVerdict> {
+    let mut by_action: BTreeMap<&str, Vec<&CheckResult>> = BTreeMap::new();
+    for r in checks {
+        by_action.entry(r.action_id.as_str()).or_default().push(r);
+    }
+    by_action
+        .into_iter()
+        .map(|(action, results)| {
+            let worst = results
+                .iter()
+                .filter_map(|r| match r.verdict {
+                    attest_connectors::Verdict::Failed { risk: x } => Some(risk(x)),
+                    _ => None,
+                })
+                .max();
+            let verdict = match worst {
+                Some(r) => Verdict::Failed { risk: r },
+                None if results
+                    .iter()
+                    .any(|r| r.verdict == attest_connectors::Verdict::Undetected) =>
+                {
+                    Verdict::Undetected
+                }
+                None => Verdict::Passed,
+            };
+            let note = results
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} — {} ({} {})",
+                        r.check_id, r.detail, r.request, r.pointer
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            (
+                action.to_owned(),
+                InstanceVerdict {
+                    connector_id: c.id.clone(),
+                    connector_name: c.name.clone(),
+                    verdict,
+                    note,
+                    at,
+                },
+            )
+        })
+        .collect()
+}
+
+/// Verdicts of a run that could read nothing: every check of the kind undetected, saying why.
+fn failed_checks(
+    kind: &dyn ComplianceKind,
+    settings: &Map<String, Value>,
+    e: &ConnectorError,
+) -> Vec<CheckResult> {
+    kind.checks(settings)
+        .iter()
+        .map(|c| CheckResult {
+            check_id: c.id.clone(),
+            action_id: c.action_id.clone(),
+            verdict: attest_connectors::Verdict::Undetected,
+            value: None,
+            request: c.source.request.clone(),
+            pointer: c.source.pointer.clone(),
+            detail: format!("could not read: the run failed ({e})"),
+        })
+        .collect()
+}
+
+/// What [`execute`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Executed {
+    Ran(Outcome),
+    /// Another run holds the lease.
+    Busy,
+    /// The connector is gone.
+    Gone,
+}
+
+/// Runs one connector (the `connector-run` function and `attest serve`'s worker).
+pub async fn execute(
+    state: &AppState,
+    request: &RunRequest,
+) -> Result<Executed, ConnectorUseError> {
+    let ports = ports(state)?;
+    let tenant = TenantId::parse(request.tenant.as_str())
+        .map_err(|_| invalid("tenant", "not a tenant id"))?;
+    let c = match state
+        .store
+        .get_connector(&tenant, &request.connector_id)
+        .await
+    {
+        Ok(c) => c.value,
+        Err(StoreError::NotFound(_)) => return Ok(Executed::Gone),
+        Err(e) => return Err(e.into()),
+    };
+    let kind = kind_of(&c.kind)?;
+    let started = state.now();
+    let until = started + TimeDelta::minutes(LEASE_MINUTES);
+    if !state
+        .store
+        .acquire_run_lease(&tenant, &c.id, &request.run_id, started, until)
+        .await?
+    {
+        tracing::info!(tenant = %tenant, connector = %c.id, "a run of this connector is under way; this one is skipped");
+        return Ok(Executed::Busy);
+    }
+    let result = run_with_lease(state, ports, &tenant, &c, kind, request, started).await;
+    if let Err(e) = state
+        .store
+        .release_run_lease(&tenant, &c.id, &request.run_id)
+        .await
+    {
+        tracing::warn!(connector = %c.id, error = %e, "lease not released; it expires on its own");
+    }
+    result.map(Executed::Ran)
+}
+
+async fn run_with_lease(
+    state: &AppState,
+    ports: &ConnectorPorts,
+    tenant: &TenantId,
+    c: &Connector,
+    kind: &'static dyn ComplianceKind,
+    request: &RunRequest,
+    started: DateTime<Utc>,
+) -> Result<Outcome, ConnectorUseError> {
+    let previous = state.store.connector_stats(tenant, &c.id).await?;
+    let mut run = RunRecord {
+        id: request.run_id.clone(),
+        connector_id: c.id.clone(),
+        trigger: request.trigger,
+        started_at: started,
+        finished_at: None,
+        outcome: None,
+        window: Window {
+            from: previous
+                .last_run
+                .as_ref()
+                .map(|r| r.started_at)
+                .unwrap_or(started),
+            to: started,
+        },
+        items_fetched: 0,
+        items_imported: 0,
+        duplicates_skipped: 0,
+        unmapped_users: 0,
+        checks: CheckCounts::default(),
+        errors: Vec::new(),
+    };
+    let read = match credentials(ports, tenant, &c.id).await {
+        Ok(creds) => kind.read(&ports.http, &creds).await,
+        Err(e) => Err(ConnectorError {
+            category: attest_connectors::ErrorCategory::Auth,
+            message: format!("credentials could not be read: {e}"),
+        }),
+    };
+    let (checks, read_anything) = match &read {
+        Ok(readings) => {
+            for (request, doc) in &readings.documents {
+                match doc {
+                    Ok(_) => run.items_fetched += 1,
+                    Err(e) => run.add_error(category(e.category), format!("{request}: {e}")),
+                }
+            }
+            (kind.evaluate(&c.settings, readings), run.items_fetched > 0)
+        }
+        Err(e) => {
+            run.add_error(category(e.category), e.message.clone());
+            (failed_checks(kind, &c.settings, e), false)
+        }
+    };
+    for r in &checks {
+        match r.verdict {
+            attest_connectors::Verdict::Passed => run.checks.passed += 1,
+            attest_connectors::Verdict::Failed { .. } => run.checks.failed += 1,
+            attest_connectors::Verdict::Undetected => run.checks.undetected += 1,
+        }
+    }
+    run.items_imported = if read_anything {
+        checks.len() as u64
+    } else {
+        0
+    };
+    let finished = state.now();
+    run.finish(finished, read_anything);
+    let outcome = run.outcome.unwrap_or(Outcome::Failed);
+    let results = StoredResults {
+        at: started,
+        connector_name: c.name.clone(),
+        actions: verdicts(c, started, &checks),
+        checks,
+    };
+    let stats = ConnectorStats {
+        last_run: Some(run.clone()),
+        last_success_at: if outcome == Outcome::Failed {
+            previous.last_success_at
+        } else {
+            Some(finished)
+        },
+        items_imported_total: previous.items_imported_total + run.items_imported,
+    };
+    let kind_name = if outcome == Outcome::Failed {
+        EventType::ConnectorRunFailed
+    } else {
+        EventType::ConnectorRunFinished
+    };
+    let event = Event::new(
+        tenant,
+        kind_name,
+        finished,
+        None,
+        Subject::new("connector", c.id.as_str()),
+        json!({"connector": {"id": c.id, "name": c.name, "kind": c.kind}, "run": run}),
+    );
+    // The verdicts, then the actions derived from them, then the run's record: once a run is
+    // in the history, the statuses it set are in place.
+    state
+        .store
+        .put_connector_results(
+            tenant,
+            &c.id,
+            &serde_json::to_value(&results).expect("results serialize"),
+        )
+        .await?;
+    refresh_actions(state, tenant, kind, c).await?;
+    state
+        .store
+        .record_run(tenant, &run, &stats, &[event])
+        .await?;
+    tracing::info!(tenant = %tenant, connector = %c.id, run = %run.id, outcome = ?outcome, passed = run.checks.passed, failed = run.checks.failed, undetected = run.checks.undetected, "connector run finished");
+    Ok(outcome)
+}
+
+/// The connectors of `service` the live assessments chose (each assessment's `connectors`,
+/// or all of the service's when it chose none), among `existing`.
+fn chosen_instances(
+    assessments: &[Versioned<attest_domain::assessment::Assessment>],
+    service: &str,
+    existing: &[Versioned<Connector>],
+) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for a in assessments.iter().map(|a| &a.value) {
+        if a.is_archived() || !a.services.iter().any(|s| s == service) {
+            continue;
+        }
+        for c in existing.iter().filter(|c| c.value.service == service) {
+            let chosen = a
+                .connectors
+                .as_ref()
+                .is_none_or(|ids| ids.contains(&c.value.id));
+            if chosen {
+                out.insert(c.value.id.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Re-derives the test status of every action `kind` tests from the verdicts of the instances
+/// the live assessments chose. `by` is the connector whose change led here (history source).
+async fn refresh_actions(
+    state: &AppState,
+    tenant: &TenantId,
+    kind: &dyn ComplianceKind,
+    by: &Connector,
+) -> Result<(), ConnectorUseError> {
+    let info = kind.info();
+    let (assessments, existing) = tokio::try_join!(
+        state.store.list_assessments(tenant),
+        state.store.list_connectors(tenant),
+    )?;
+    let chosen = chosen_instances(&assessments, info.service, &existing);
+    let ids: Vec<&str> = chosen.iter().map(String::as_str).collect();
+    let stored: Vec<StoredResults> = state
+        .store
+        .connector_results(tenant, &ids)
+        .await?
+        .into_iter()
+        .flatten()
+        .filter_map(|v| serde_json::from_value(v).ok())
+        .collect();
+    let actions: BTreeSet<&str> = info.checks.iter().map(|c| c.action_id.as_str()).collect();
+    for action in actions {
+        let verdicts: Vec<InstanceVerdict> = stored
+            .iter()
+            .filter_map(|r| r.actions.get(action).cloned())
+            .collect();
+        apply_verdicts(state, tenant, action, &verdicts, by).await?;
+    }
+    Ok(())
+}
+
+/// Sets one action's test status from its instances' verdicts, under the rules, with history
+/// (source `connector:<id>`) and its event; re-read and retried after a lost race.
+async fn apply_verdicts(
+    state: &AppState,
+    tenant: &TenantId,
+    action: &str,
+    verdicts: &[InstanceVerdict],
+    by: &Connector,
+) -> Result<(), ConnectorUseError> {
+    let Ok(action_id) = ActionId::parse(action) else {
+        return Ok(());
+    };
+    let instance = InstanceRef {
+        action: action_id,
+        scope: InstanceScope::Tenant,
+    };
+    let source = Source::Connector(by.id.clone());
+    let actor = format!("connector:{}", by.id);
+    for attempt in 0..16 {
+        let ctx =
+            match super::actions::find_instance(&state.store, tenant, &instance.api_id()).await {
+                Ok(ctx) => ctx,
+                // No live assessment uses it: nothing to show a status on.
+                Err(super::actions::ActionError::NotFound(_)) => return Ok(()),
+                Err(e) => return Err(ConnectorUseError::Unavailable(e.to_string())),
+            };
+        if ctx.status.testing_type != attest_domain::vocab::TestingType::Automatic {
+            // Switched to manual testing: the connector leaves it alone.
+            return Ok(());
+        }
+        let test_status = combine(verdicts);
+        let mut patch = ActionPatch {
+            test_status: Some(test_status),
+            test_notes: Some(if verdicts.is_empty() {
+                String::new()
+            } else {
+                combined_notes(verdicts)
+            }),
+            ..Default::default()
+        };
+        if test_status.is_verdict() && !ctx.status.implementation_status.is_implemented() {
+            // The connector read the setting: it is in place, and the test says whether it
+            // meets the benchmark.
+            patch.implementation_status = Some(ImplementationStatus::Implemented);
+        }
+        if test_status.is_verdict() || test_status == TestStatus::CouldNotBeDetected {
+            patch.test_date = Some(verdicts.iter().map(|v| v.at.date_naive()).max());
+        }
+        let now = state.now();
+        let (status, changes) = apply_patch(&ctx.status, &patch, &source).map_err(field_error)?;
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let update = InstanceUpdate {
+            instance: ctx.instance.clone(),
+            expected_version: ctx.version,
+            status,
+            history: changes
+                .into_iter()
+                .map(|c| c.into_entry(now, &actor, source.clone()))
+                .collect(),
+        };
+        let event = events::action_updated(tenant, Some(&actor), now, &update, &ctx.usages);
+        match state
+            .store
+            .update_instances(tenant, std::slice::from_ref(&update), &[event])
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(StoreError::StaleVersion { .. }) => {
+                attest_store::pause_before_retry(attempt).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ConnectorUseError::Conflict(format!(
+        "action {action} kept changing while its connector's results were applied"
+    )))
+}
