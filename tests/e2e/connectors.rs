@@ -611,7 +611,7 @@ async fn connectors_story(backend: Backend) {
         .map(|x| x["test_status"].as_str().unwrap())
         .collect();
     assert!(
-        statuses.iter().any(|s| *s == "failed_high_risk"),
+        statuses.contains(&"failed_high_risk"),
         "HIGH_RISK settings fail high: {statuses:?}"
     );
     assert!(

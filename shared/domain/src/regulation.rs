@@ -151,7 +151,19 @@ mod tests {
             enforcement: Enforcement::Mandatory,
             testing_type: TestingType::Manual,
             managed_by,
+            service: None,
         }
+    }
+
+    #[test]
+    fn service_actions_belong_to_assessments_of_their_service() {
+        let general = action("mfa", ActionType::Technical, ManagedBy::Customer);
+        let mut zoom = general.clone();
+        zoom.service = Some("zoom".into());
+        let covers = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert!(general.applies_to(&covers(&["aws"])));
+        assert!(!zoom.applies_to(&covers(&["aws"])));
+        assert!(zoom.applies_to(&covers(&["aws", "zoom"])));
     }
 
     #[test]

@@ -1057,3 +1057,339 @@ async fn apply_verdicts(
         "action {action} kept changing while its connector's results were applied"
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use attest_connectors::{Endpoints, HttpClient};
+    use attest_domain::group::GroupName;
+    use attest_domain::identity::Role;
+    use attest_domain::ids::RegulationId;
+    use attest_fakes::ZoomFake;
+    use attest_secrets::MemorySecrets;
+
+    use super::*;
+    use crate::state::RunQueue;
+    use crate::usecases::assessments::{self, CreateAssessment};
+    use crate::usecases::testkit;
+
+    #[derive(Default)]
+    struct Queue(Mutex<Vec<RunRequest>>);
+
+    #[async_trait::async_trait]
+    impl RunQueue for Queue {
+        async fn enqueue(&self, requests: &[RunRequest]) -> Result<(), String> {
+            self.0.lock().unwrap().extend_from_slice(requests);
+            Ok(())
+        }
+    }
+
+    struct World {
+        state: AppState,
+        admin: Identity,
+        secrets: Arc<MemorySecrets>,
+        queue: Arc<Queue>,
+        zoom: ZoomFake,
+        _dir: tempfile::TempDir,
+    }
+
+    async fn world() -> World {
+        let (state, admin, dir) = testkit::ports();
+        let zoom = ZoomFake::start().await;
+        let secrets = Arc::new(MemorySecrets::new());
+        let queue = Arc::new(Queue::default());
+        let http = HttpClient::new(Endpoints::for_tests(&zoom.api_url(), &zoom.oauth_url()))
+            .with_backoff(Duration::from_millis(1));
+        let state = state.with_connectors(ConnectorPorts {
+            secrets: secrets.clone(),
+            queue: queue.clone(),
+            http: Arc::new(http),
+        });
+        let admin = Identity {
+            roles: BTreeSet::from([Role::GlobalAdmin]),
+            ..admin
+        };
+        World {
+            state,
+            admin,
+            secrets,
+            queue,
+            zoom,
+            _dir: dir,
+        }
+    }
+
+    fn body(w: &World, name: &str, secret: &str) -> NewConnector {
+        let creds = json!({"account_id": w.zoom.account_id(), "client_id": w.zoom.client_id(), "client_secret": secret});
+        NewConnector {
+            kind: "zoom".into(),
+            name: name.into(),
+            credentials: creds.as_object().unwrap().clone(),
+            settings: Map::new(),
+        }
+    }
+
+    async fn activate(w: &World, name: &str) -> Connector {
+        create(&w.state, &w.admin, body(w, name, w.zoom.client_secret()))
+            .await
+            .unwrap()
+            .value
+    }
+
+    async fn assess_zoom(w: &World, group: &str) {
+        let body = CreateAssessment {
+            regulation_id: RegulationId::parse("nist-800-53-r5-moderate").unwrap(),
+            group_id: None,
+            group_name: Some(GroupName::parse(group).unwrap()),
+            copy_from: None,
+            services: vec!["zoom".into()],
+            connectors: None,
+            name: None,
+        };
+        assessments::create(&w.state, &w.admin, body).await.unwrap();
+    }
+
+    fn request(w: &World, c: &Connector) -> RunRequest {
+        RunRequest {
+            tenant: w.admin.tenant.to_string(),
+            connector_id: c.id.clone(),
+            run_id: new_run_id(),
+            trigger: Trigger::Manual,
+        }
+    }
+
+    async fn instance(w: &World, action: &str) -> super::super::actions::InstanceContext {
+        super::super::actions::find_instance(&w.state.store, &w.admin.tenant, action)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn activation_checks_the_credentials_first_and_keeps_them_only_in_the_secret_store() {
+        let w = world().await;
+        let err = create(&w.state, &w.admin, body(&w, "Zoom Prod", "wrong"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, ConnectorUseError::Invalid(f) if f[0].field == "credentials"),
+            "{err:?}"
+        );
+        assert!(w.secrets.is_empty(), "nothing stored");
+        assert!(list(&w.state, &w.admin.tenant).await.unwrap().is_empty());
+
+        let c = activate(&w, "Zoom Prod").await;
+        assert_eq!(w.secrets.len(), 1);
+        let stored = list(&w.state, &w.admin.tenant).await.unwrap();
+        let as_stored = serde_json::to_string(&stored[0].value).unwrap();
+        assert!(!as_stored.contains(w.zoom.client_secret()));
+        let view = serde_json::to_value(ConnectorView::from(stored[0].clone())).unwrap();
+        assert_eq!(view["credentials"]["client_secret"], "set");
+        // The event says what changed, never the values.
+        let events = w
+            .state
+            .store
+            .list_events(&w.admin.tenant, None, Some(EventType::ConnectorChanged), 10)
+            .await
+            .unwrap();
+        assert_eq!(events.events.len(), 1);
+        assert!(!serde_json::to_string(&events.events[0])
+            .unwrap()
+            .contains(w.zoom.client_secret()));
+
+        // A name in use, in any case, is a conflict before the service is asked.
+        let tokens = w.zoom.tokens_issued();
+        let err = create(
+            &w.state,
+            &w.admin,
+            body(&w, "zoom PROD", w.zoom.client_secret()),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, ConnectorUseError::Conflict(_)), "{err:?}");
+        assert_eq!(w.zoom.tokens_issued(), tokens);
+
+        // Deleting takes the secret too.
+        delete(&w.state, &w.admin, &c.id, None).await.unwrap();
+        assert!(w.secrets.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_run_tests_the_kinds_actions_and_records_itself() {
+        let w = world().await;
+        assess_zoom(&w, "Meetings").await;
+        let before = instance(&w, "zoom-waiting-room").await;
+        assert_eq!(before.status.test_status, TestStatus::ToBeDetected);
+        let c = activate(&w, "Zoom Prod").await;
+        // The fake's account has the waiting room off (a medium-risk check).
+        let done = execute(&w.state, &request(&w, &c)).await.unwrap();
+        assert_eq!(done, Executed::Ran(Outcome::Succeeded));
+        let after = instance(&w, "zoom-waiting-room").await;
+        assert_eq!(after.status.test_status, TestStatus::FailedMediumRisk);
+        assert_eq!(
+            after.status.implementation_status,
+            ImplementationStatus::Implemented
+        );
+        assert!(after
+            .status
+            .test_notes
+            .contains("/meeting_security/waiting_room"));
+        let history = w
+            .state
+            .store
+            .list_history(&w.admin.tenant, &after.instance, 10)
+            .await
+            .unwrap();
+        assert!(history
+            .iter()
+            .all(|h| h.source == Source::Connector(c.id.clone())));
+        let runs = w
+            .state
+            .store
+            .list_runs(&w.admin.tenant, &c.id, 10, None)
+            .await
+            .unwrap();
+        assert_eq!(runs.runs.len(), 1);
+        let run = &runs.runs[0];
+        assert_eq!(run.trigger, Trigger::Manual);
+        assert!(run.checks.passed > 0 && run.checks.failed > 0);
+        let finished = w
+            .state
+            .store
+            .list_events(
+                &w.admin.tenant,
+                None,
+                Some(EventType::ConnectorRunFinished),
+                10,
+            )
+            .await
+            .unwrap();
+        assert_eq!(finished.events.len(), 1);
+
+        // The setting turned on: the next run passes it.
+        w.zoom.set("/meeting_security/waiting_room", json!(true));
+        execute(&w.state, &request(&w, &c)).await.unwrap();
+        assert_eq!(
+            instance(&w, "zoom-waiting-room").await.status.test_status,
+            TestStatus::Passed
+        );
+
+        // Switched to manual testing, the action is left alone.
+        w.zoom.set("/meeting_security/waiting_room", json!(false));
+        let manual = ActionPatch {
+            testing_type: Some(attest_domain::vocab::TestingType::Manual),
+            ..Default::default()
+        };
+        super::super::actions::update(&w.state, &w.admin, "zoom-waiting-room", &manual, None)
+            .await
+            .unwrap();
+        execute(&w.state, &request(&w, &c)).await.unwrap();
+        assert_eq!(
+            instance(&w, "zoom-waiting-room").await.status.test_status,
+            TestStatus::Passed
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failing_source_fails_the_run_and_its_checks_are_undetected() {
+        let w = world().await;
+        assess_zoom(&w, "Meetings").await;
+        let c = activate(&w, "Zoom Prod").await;
+        w.zoom.fail_next(1000, 503);
+        let done = execute(&w.state, &request(&w, &c)).await.unwrap();
+        assert_eq!(done, Executed::Ran(Outcome::Failed));
+        assert_eq!(
+            instance(&w, "zoom-two-factor").await.status.test_status,
+            TestStatus::CouldNotBeDetected
+        );
+        let failed = w
+            .state
+            .store
+            .list_events(
+                &w.admin.tenant,
+                None,
+                Some(EventType::ConnectorRunFailed),
+                10,
+            )
+            .await
+            .unwrap();
+        assert_eq!(failed.events.len(), 1);
+        let st = status(&w.state, &w.admin.tenant, &c.id).await.unwrap();
+        assert_eq!(st.state, "error");
+        assert_eq!(
+            st.error.map(|e| e.category),
+            Some(ErrorCategory::SourceUnavailable)
+        );
+    }
+
+    #[tokio::test]
+    async fn one_run_per_connector_at_a_time() {
+        let w = world().await;
+        let c = activate(&w, "Zoom Prod").await;
+        let now = w.state.now();
+        assert!(w
+            .state
+            .store
+            .acquire_run_lease(
+                &w.admin.tenant,
+                &c.id,
+                "other",
+                now,
+                now + TimeDelta::minutes(5)
+            )
+            .await
+            .unwrap());
+        let requests = w.zoom.api_requests();
+        assert_eq!(
+            execute(&w.state, &request(&w, &c)).await.unwrap(),
+            Executed::Busy
+        );
+        assert_eq!(w.zoom.api_requests(), requests, "the service was not read");
+        let runs = w
+            .state
+            .store
+            .list_runs(&w.admin.tenant, &c.id, 10, None)
+            .await
+            .unwrap();
+        assert!(runs.runs.is_empty());
+        // A connector deleted since its request was queued: nothing to do.
+        delete(&w.state, &w.admin, &c.id, None).await.unwrap();
+        assert_eq!(
+            execute(&w.state, &request(&w, &c)).await.unwrap(),
+            Executed::Gone
+        );
+    }
+
+    #[tokio::test]
+    async fn the_schedule_queues_each_active_connector_once() {
+        let w = world().await;
+        let prod = activate(&w, "Zoom Prod").await;
+        let test = activate(&w, "Zoom Test").await;
+        let paused = ConnectorChange {
+            state: Some(ConnectorState::Paused),
+            ..Default::default()
+        };
+        update(&w.state, &w.admin, &test.id, paused, None)
+            .await
+            .unwrap();
+        assert_eq!(schedule_all(&w.state).await.unwrap(), 1);
+        let queued = w.queue.0.lock().unwrap().clone();
+        assert_eq!(queued.len(), 1);
+        assert_eq!(queued[0].connector_id, prod.id);
+        assert_eq!(queued[0].trigger, Trigger::Schedule);
+        let st = status(&w.state, &w.admin.tenant, &prod.id).await.unwrap();
+        assert!(st.next_run_at.unwrap() > w.state.now() + TimeDelta::hours(23));
+        assert_eq!(
+            status(&w.state, &w.admin.tenant, &test.id)
+                .await
+                .unwrap()
+                .next_run_at,
+            None
+        );
+        // On demand, a paused connector runs too.
+        run_now(&w.state, &w.admin.tenant, &test.id).await.unwrap();
+        assert_eq!(w.queue.0.lock().unwrap()[1].trigger, Trigger::Manual);
+    }
+}
