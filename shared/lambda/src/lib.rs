@@ -92,6 +92,32 @@ pub async fn init() -> aws_config::SdkConfig {
         .await
 }
 
+/// What the connector functions need besides the table: the credentials in Secrets Manager
+/// (secrets named under `ATTEST_SECRET_PREFIX`, default `attest/`), the run queue
+/// `CONNECTOR_RUN_QUEUE_URL` names, and the client for outside services (its endpoints from
+/// the environment; the template sets none, so the services' own). No network calls.
+#[cfg(feature = "connectors")]
+pub async fn connector_ports(
+    config: &aws_config::SdkConfig,
+) -> Result<attest_api::state::ConnectorPorts, Error> {
+    let secrets = attest_secrets_aws::SecretsManagerStore::from_config(config);
+    let queue = attest_queue_sqs::SqsRunQueue::from_env(config)?;
+    let http = attest_connectors::HttpClient::new(attest_connectors::Endpoints::from_env());
+    Ok(attest_api::state::ConnectorPorts {
+        secrets: Arc::new(secrets),
+        queue: Arc::new(queue),
+        http: Arc::new(http),
+    })
+}
+
+/// Runs routes over the table and the connector ports ([`connector_ports`]).
+#[cfg(feature = "connectors")]
+pub async fn run_with_connectors(routes: impl FnOnce(AppState) -> Router) -> Result<(), Error> {
+    let config = init().await;
+    let state = AppState::new(store(&config)?).with_connectors(connector_ports(&config).await?);
+    lambda_http::run(with_authorizer_identity(routes(state))).await
+}
+
 /// Runs routes over the DynamoDB table named by `TABLE_NAME`.
 pub async fn run_with_store(routes: impl FnOnce(AppState) -> Router) -> Result<(), Error> {
     let config = init().await;

@@ -4,10 +4,10 @@
 //! Each connector instance of a tenant is one secret, named
 //! `{prefix}{tenant}/connectors/{connector}` (see [`SecretsManagerStore::secret_name`]), whose
 //! `SecretString` is the JSON object of the credentials' fields. The prefix (`attest/` unless
-//! `ATTEST_SECRET_PREFIX` says otherwise) is what IAM policies scope to: the functions that
-//! handle connector credentials get `secretsmanager:CreateSecret`, `PutSecretValue`,
-//! `GetSecretValue`, `DeleteSecret` and `RestoreSecret` on
-//! `arn:aws:secretsmanager:*:*:secret:attest/*`, and nothing else does.
+//! `ATTEST_SECRET_PREFIX` says otherwise; the stack sets `attest/{stack name}/`) is what IAM
+//! policies scope to: the functions that handle connector credentials get
+//! `secretsmanager:CreateSecret`, `PutSecretValue`, `GetSecretValue`, `DeleteSecret` and
+//! `RestoreSecret` on `secret:attest/{stack name}/*`, and nothing else does.
 //!
 //! Secret names may hold only ASCII letters, digits and `/_+=.@-` (at most 512 characters),
 //! while tenant and connector ids are opaque strings here; they are encoded so that any pair

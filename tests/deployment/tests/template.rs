@@ -665,12 +665,55 @@ fn dead_letter_queue(config: &Value, what: &str) -> String {
     queue
 }
 
+/// The queues a function reads: an event source mapping's or a SAM SQS event's queue.
+fn work_queues() -> Vec<String> {
+    let mut out: Vec<String> = of_type("AWS::Lambda::EventSourceMapping")
+        .iter()
+        .filter_map(|(_, m)| get_att(&m["Properties"]["EventSourceArn"]))
+        .filter(|(source, _)| resource_type(source).as_deref() == Some("AWS::SQS::Queue"))
+        .map(|(queue, _)| queue)
+        .collect();
+    for (_, f) in of_type("AWS::Serverless::Function") {
+        for (_, e) in events_of(&f, "SQS") {
+            out.extend(get_att(&e["Properties"]["Queue"]).map(|(queue, _)| queue));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Whether an alarm goes off, on the ops topic, as soon as `queue` holds a visible message.
+fn alarmed(queue: &str) -> bool {
+    of_type("AWS::CloudWatch::Alarm").iter().any(|(_, a)| {
+        let a = &a["Properties"];
+        a["Namespace"].as_str() == Some("AWS/SQS")
+            && a["MetricName"].as_str() == Some("ApproximateNumberOfMessagesVisible")
+            && a["Dimensions"].as_sequence().is_some_and(|d| {
+                d.len() == 1
+                    && d[0]["Name"].as_str() == Some("QueueName")
+                    && get_att(&d[0]["Value"]) == Some((queue.to_owned(), "QueueName".into()))
+            })
+            && a["Threshold"].as_f64() == Some(0.0)
+            && a["ComparisonOperator"].as_str() == Some("GreaterThanThreshold")
+            && a["AlarmActions"]
+                .as_sequence()
+                .is_some_and(|t| t.iter().any(|t| ref_to(t).as_deref() == Some("OpsTopic")))
+    })
+}
+
 #[test]
 fn every_asynchronous_target_has_a_dead_letter_queue_and_every_queue_an_alarm() {
     // (what, queue, the EventBridge rule that sends to it, if any)
     let mut targets: Vec<(String, String, Option<String>)> = Vec::new();
+    // Functions an EventBridge Scheduler schedule of its own invokes (asynchronously).
+    let scheduled: Vec<String> = of_type("AWS::Scheduler::Schedule")
+        .iter()
+        .filter_map(|(_, s)| get_att(&s["Properties"]["Target"]["Arn"]))
+        .map(|(target, _)| target)
+        .collect();
     for (name, f) in of_type("AWS::Serverless::Function") {
-        let mut invoked_asynchronously = false;
+        let mut invoked_asynchronously = scheduled.contains(&name);
         for (event, e) in f["Properties"]["Events"].as_mapping().into_iter().flatten() {
             let event = event.as_str().unwrap();
             let p = &e["Properties"];
@@ -716,9 +759,35 @@ fn every_asynchronous_target_has_a_dead_letter_queue_and_every_queue_an_alarm() 
     }
     for (name, schedule) in of_type("AWS::Scheduler::Schedule") {
         let queue = dead_letter_queue(&schedule["Properties"]["Target"]["DeadLetterConfig"], &name);
+        assert!(
+            schedule["Properties"]["Target"]["RetryPolicy"].is_mapping(),
+            "{name}: a retry policy"
+        );
         targets.push((name, queue, None));
     }
-    assert!(targets.len() >= 7, "{targets:?}");
+    // Work queues (a function's event source) hand what keeps failing to their redrive
+    // policy's dead-letter queue.
+    let work = work_queues();
+    for queue in &work {
+        let redrive = &resources()[queue.as_str()]["Properties"]["RedrivePolicy"];
+        let what = format!("{queue}.RedrivePolicy");
+        let dlq = get_att(&redrive["deadLetterTargetArn"])
+            .filter(|(_, attribute)| attribute == "Arn")
+            .map(|(q, _)| q)
+            .unwrap_or_else(|| panic!("{what}: no dead-letter queue: {redrive:?}"));
+        assert_eq!(
+            resource_type(&dlq).as_deref(),
+            Some("AWS::SQS::Queue"),
+            "{what}"
+        );
+        assert!(!work.contains(&dlq), "{what}: {dlq} is a work queue");
+        let receives = redrive["maxReceiveCount"]
+            .as_u64()
+            .expect("maxReceiveCount");
+        assert!((1..=10).contains(&receives), "{what}: {receives} receives");
+        targets.push((what, dlq, None));
+    }
+    assert!(targets.len() >= 10, "{targets:?}");
 
     // EventBridge may send to a rule's queue only on behalf of that rule.
     let policies = of_type("AWS::SQS::QueuePolicy");
@@ -758,11 +827,20 @@ fn every_asynchronous_target_has_a_dead_letter_queue_and_every_queue_an_alarm() 
         }
     }
 
-    // Every queue is a dead-letter queue: encrypted, kept 14 days, and alarmed.
+    // Every queue but the work queues is a dead-letter queue: encrypted, kept 14 days, and
+    // alarmed. Work queues are encrypted.
     let alarms = of_type("AWS::CloudWatch::Alarm");
     let queues = of_type("AWS::SQS::Queue");
     assert!(!queues.is_empty());
     for (queue, q) in &queues {
+        if work.contains(queue) {
+            assert_eq!(
+                q["Properties"]["SqsManagedSseEnabled"],
+                Value::Bool(true),
+                "{queue}"
+            );
+            continue;
+        }
         assert!(
             targets.iter().any(|(_, used, _)| used == queue),
             "{queue} is no target's dead-letter queue"
@@ -859,4 +937,363 @@ fn raised_alerts_reach_the_alerts_topic_and_only_their_rule_may_publish_to_it() 
             "no output gives {wanted}"
         );
     }
+}
+
+// ---- Connectors: the API, the 24-hour schedule, the run queue and its worker. ----
+
+/// Where connector credentials live: the secrets under the prefix the functions are given,
+/// one per stack (two stacks in one account never read each other's credentials).
+const SECRET_PREFIX: &str = "attest/${AWS::StackName}/";
+const SECRETS_ARN: &str = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:attest/${AWS::StackName}/*";
+
+/// The run queue: the SQS queue connector-run reads.
+fn run_queue() -> String {
+    let (name, _) = function("connector-run");
+    let mappings: Vec<(String, Value)> = of_type("AWS::Lambda::EventSourceMapping")
+        .into_iter()
+        .filter(|(_, m)| ref_to(&m["Properties"]["FunctionName"]).as_deref() == Some(&name))
+        .collect();
+    assert_eq!(mappings.len(), 1, "{name}: one event source mapping");
+    let (queue, attribute) = get_att(&mappings[0].1["Properties"]["EventSourceArn"]).unwrap();
+    assert_eq!(attribute, "Arn");
+    queue
+}
+
+/// An environment variable of a function (its own, else the globals').
+fn env<'a>(function: &'a Value, globals: &'a Value, name: &str) -> &'a Value {
+    let own = &function["Properties"]["Environment"]["Variables"][name];
+    if own.is_null() {
+        &globals["Function"]["Environment"]["Variables"][name]
+    } else {
+        own
+    }
+}
+
+#[test]
+fn the_connector_functions_exist_with_their_binaries() {
+    for binary in ["api-connectors", "connector-import", "connector-run"] {
+        let (name, f) = function(binary);
+        assert_eq!(f["Properties"]["CodeUri"].as_str(), Some("."), "{name}");
+        let manifest = root().join("functions").join(binary).join("Cargo.toml");
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        assert!(text.contains(&format!("name = \"{binary}\"")), "{name}");
+    }
+    // api-connectors serves exactly its routes of the route table (the route test checks the
+    // whole table), behind the JWT authorizer.
+    let served: Vec<Route> = routes()
+        .into_iter()
+        .filter(|r| r.function == function("api-connectors").0)
+        .collect();
+    let expected = attest_api::routes::table::ROUTES
+        .iter()
+        .filter(|r| r.function == "api-connectors")
+        .count();
+    assert_eq!(served.len(), expected);
+    assert!(expected >= 10);
+    assert!(served.iter().all(|r| !r.public));
+}
+
+#[test]
+fn the_import_schedule_invokes_connector_import_every_24_hours_with_a_dead_letter_queue() {
+    let (import, _) = function("connector-import");
+    let schedules: Vec<(String, Value)> = of_type("AWS::Scheduler::Schedule")
+        .into_iter()
+        .filter(|(_, s)| {
+            get_att(&s["Properties"]["Target"]["Arn"]) == Some((import.clone(), "Arn".into()))
+        })
+        .collect();
+    assert_eq!(schedules.len(), 1, "one schedule invokes {import}");
+    let (name, s) = &schedules[0];
+    let p = &s["Properties"];
+    assert_eq!(p["ScheduleExpression"].as_str(), Some("rate(24 hours)"));
+    assert_eq!(p["FlexibleTimeWindow"]["Mode"].as_str(), Some("OFF"));
+    assert_ne!(p["State"].as_str(), Some("DISABLED"));
+    let target = &p["Target"];
+    let dlq = dead_letter_queue(&target["DeadLetterConfig"], name);
+    assert!(alarmed(&dlq), "{dlq} has no alarm");
+    assert!(target["RetryPolicy"]["MaximumRetryAttempts"]
+        .as_u64()
+        .is_some());
+    let input = json(&target["Input"]);
+    assert_eq!(input["source"].as_str(), Some("attest.scheduler"));
+
+    // The schedule's role: assumed by EventBridge Scheduler; it may invoke connector-import
+    // and send to the schedule's dead-letter queue, nothing else.
+    let (role, attribute) = get_att(&target["RoleArn"]).expect("the schedule has a role");
+    assert_eq!(attribute, "Arn");
+    let role = &resources()[role.as_str()];
+    assert_eq!(role["Type"].as_str(), Some("AWS::IAM::Role"));
+    let trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        .as_sequence()
+        .unwrap();
+    assert_eq!(trust.len(), 1);
+    assert_eq!(
+        strings(&trust[0]["Principal"]["Service"]),
+        ["scheduler.amazonaws.com"]
+    );
+    assert!(role["Properties"]["ManagedPolicyArns"].is_null());
+    let mut allowed = Vec::new();
+    for policy in role["Properties"]["Policies"].as_sequence().unwrap() {
+        for st in policy["PolicyDocument"]["Statement"].as_sequence().unwrap() {
+            assert_eq!(st["Effect"].as_str(), Some("Allow"));
+            for action in strings(&st["Action"]) {
+                allowed.push((action, get_att(&st["Resource"])));
+            }
+        }
+    }
+    allowed.sort();
+    assert_eq!(
+        allowed,
+        [
+            (
+                "lambda:InvokeFunction".to_owned(),
+                Some((import.clone(), "Arn".into()))
+            ),
+            (
+                "sqs:SendMessage".to_owned(),
+                Some((dlq.clone(), "Arn".into()))
+            ),
+        ]
+    );
+}
+
+#[test]
+fn connector_run_reads_the_run_queue_reporting_failed_messages_and_the_queue_redrives() {
+    let (name, f) = function("connector-run");
+    let queue = run_queue();
+    assert!(work_queues().contains(&queue));
+    let mapping = of_type("AWS::Lambda::EventSourceMapping")
+        .into_iter()
+        .find(|(_, m)| ref_to(&m["Properties"]["FunctionName"]).as_deref() == Some(&name))
+        .unwrap()
+        .1;
+    let p = &mapping["Properties"];
+    assert!(
+        strings(&p["FunctionResponseTypes"]).contains(&"ReportBatchItemFailures".to_owned()),
+        "{name} reports the messages that failed"
+    );
+    let batch = p["BatchSize"].as_u64().expect("a batch size");
+    assert!((1..=10).contains(&batch), "{batch}");
+    assert_ne!(p["Enabled"], Value::Bool(false));
+    // No SAM SQS event: it would attach AWSLambdaSQSQueueExecutionRole (every queue).
+    assert!(events_of(&f, "SQS").is_empty(), "{name}");
+
+    // The queue: encrypted, retried 3 times then kept in an alarmed dead-letter queue, and
+    // hidden while a run goes on (six times the function's time-out, as Lambda advises).
+    let q = &resources()[queue.as_str()]["Properties"];
+    assert_eq!(q["SqsManagedSseEnabled"], Value::Bool(true));
+    let redrive = &q["RedrivePolicy"];
+    assert_eq!(redrive["maxReceiveCount"].as_u64(), Some(3));
+    let (dlq, _) = get_att(&redrive["deadLetterTargetArn"]).unwrap();
+    assert_eq!(resource_type(&dlq).as_deref(), Some("AWS::SQS::Queue"));
+    assert!(alarmed(&dlq), "{dlq} has no alarm");
+    let timeout = f["Properties"]["Timeout"]
+        .as_u64()
+        .expect("connector-run's timeout");
+    assert!(timeout >= 60, "{timeout}");
+    let visibility = q["VisibilityTimeout"]
+        .as_u64()
+        .expect("a visibility timeout");
+    assert!(
+        visibility >= 6 * timeout,
+        "visibility {visibility} s < 6 × {timeout} s"
+    );
+    // Longer than a run's lease (a run that died is taken over when its message returns).
+    assert!(
+        visibility as i64 > attest_api::usecases::connectors::LEASE_MINUTES * 60,
+        "{visibility}"
+    );
+
+    // It polls that queue only.
+    let pollers: Vec<&Value> = f["Properties"]["Policies"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter(|p| !p["SQSPollerPolicy"].is_null())
+        .collect();
+    assert_eq!(pollers.len(), 1, "{name}: SQSPollerPolicy");
+    assert_eq!(
+        get_att(&pollers[0]["SQSPollerPolicy"]["QueueName"]),
+        Some((queue.clone(), "QueueName".into()))
+    );
+}
+
+#[test]
+fn only_the_api_and_the_schedule_queue_runs_and_every_connector_function_knows_the_queue() {
+    let queue = run_queue();
+    let globals = template()["Globals"].clone();
+    for binary in ["api-connectors", "connector-import", "connector-run"] {
+        let (name, f) = function(binary);
+        assert_eq!(
+            ref_to(env(&f, &globals, "CONNECTOR_RUN_QUEUE_URL")),
+            Some(queue.clone()),
+            "{name}"
+        );
+        assert!(
+            ref_to(env(&f, &globals, "TABLE_NAME")).is_some(),
+            "{name}: TABLE_NAME"
+        );
+    }
+    for (name, f) in of_type("AWS::Serverless::Function") {
+        let binary = f["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        for s in statements(&f) {
+            let actions = strings(&s["Action"]);
+            for a in actions.iter().filter(|a| a.starts_with("sqs:")) {
+                assert_eq!(a, "sqs:SendMessage", "{name}: {a}");
+                let (target, _) = get_att(&s["Resource"]).expect("a queue of the stack");
+                if target == queue {
+                    assert!(
+                        binary == "api-connectors" || binary == "connector-import",
+                        "{name} may not queue runs"
+                    );
+                }
+            }
+        }
+    }
+    for binary in ["api-connectors", "connector-import"] {
+        let (name, f) = function(binary);
+        assert!(
+            statements(&f).iter().any(|s| {
+                strings(&s["Action"]) == ["sqs:SendMessage"]
+                    && get_att(&s["Resource"]) == Some((queue.clone(), "Arn".into()))
+            }),
+            "{name} queues runs"
+        );
+    }
+}
+
+#[test]
+fn connector_import_may_only_read_and_mark_the_schedulers_index() {
+    use attest_store::connectors::INDEX_PK;
+    let (name, f) = function("connector-import");
+    let (table, _) = &of_type("AWS::DynamoDB::Table")[0];
+    let mut actions = Vec::new();
+    for s in statements(&f) {
+        for a in strings(&s["Action"])
+            .into_iter()
+            .filter(|a| a.starts_with("dynamodb:"))
+        {
+            assert_eq!(get_att(&s["Resource"]), Some((table.clone(), "Arn".into())));
+            assert_eq!(
+                strings(&s["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"]),
+                vec![INDEX_PK.to_owned()],
+                "{name}: {a} only in the index partition"
+            );
+            actions.push(a);
+        }
+        assert!(
+            strings(&s["Action"])
+                .iter()
+                .all(|a| !a.starts_with("secretsmanager:")),
+            "{name} never reads credentials"
+        );
+    }
+    actions.sort();
+    assert_eq!(actions, ["dynamodb:PutItem", "dynamodb:Query"], "{name}");
+}
+
+#[test]
+fn connector_credentials_are_reachable_only_under_the_prefix_and_only_by_connector_functions() {
+    let globals = template()["Globals"].clone();
+    let mut granted: Vec<(String, Vec<String>)> = Vec::new();
+    for (name, f) in of_type("AWS::Serverless::Function") {
+        let binary = f["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let mut actions = Vec::new();
+        for s in statements(&f) {
+            let secrets: Vec<String> = strings(&s["Action"])
+                .into_iter()
+                .filter(|a| a.starts_with("secretsmanager:"))
+                .collect();
+            if secrets.is_empty() {
+                continue;
+            }
+            assert_eq!(s["Effect"].as_str(), Some("Allow"), "{name}");
+            assert!(
+                secrets.iter().all(|a| !a.contains('*')),
+                "{name}: {secrets:?}"
+            );
+            assert_eq!(
+                intrinsic(&s["Resource"]),
+                Some(("Sub".to_owned(), SECRETS_ARN.to_owned())),
+                "{name}: secrets only under {SECRET_PREFIX}"
+            );
+            actions.extend(secrets);
+        }
+        if actions.is_empty() {
+            continue;
+        }
+        // The functions are told the prefix the policy allows.
+        assert_eq!(
+            intrinsic(env(&f, &globals, "ATTEST_SECRET_PREFIX")),
+            Some(("Sub".to_owned(), SECRET_PREFIX.to_owned())),
+            "{name}"
+        );
+        actions.sort();
+        granted.push((binary, actions));
+    }
+    granted.sort();
+    let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        granted,
+        [
+            (
+                "api-connectors".to_owned(),
+                owned(&[
+                    "secretsmanager:CreateSecret",
+                    "secretsmanager:DeleteSecret",
+                    "secretsmanager:GetSecretValue",
+                    "secretsmanager:PutSecretValue",
+                    "secretsmanager:RestoreSecret",
+                ])
+            ),
+            (
+                "connector-run".to_owned(),
+                owned(&["secretsmanager:GetSecretValue"])
+            ),
+        ]
+    );
+}
+
+#[test]
+fn no_function_may_reach_loopback_addresses() {
+    // Connector endpoints on loopback are for tests and `attest serve` only.
+    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    assert!(!text.contains("ATTEST_ALLOW_LOOPBACK_CONNECTORS"));
+    assert!(
+        !text.contains("ATTEST_ENDPOINT_"),
+        "connectors reach the services' own endpoints"
+    );
+    let globals = template()["Globals"].clone();
+    for (name, f) in of_type("AWS::Serverless::Function") {
+        assert!(
+            env(&f, &globals, "ATTEST_ALLOW_LOOPBACK_CONNECTORS").is_null(),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn the_connector_queues_dead_letter_queues_are_alarmed() {
+    let (_, run) = function("connector-run");
+    let (_, import) = function("connector-import");
+    let run_dlq = get_att(
+        &resources()[run_queue().as_str()]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"],
+    )
+    .unwrap()
+    .0;
+    let import_dlq = dead_letter_queue(
+        &import["Properties"]["EventInvokeConfig"]["DestinationConfig"]["OnFailure"],
+        "connector-import",
+    );
+    for dlq in [run_dlq, import_dlq] {
+        assert!(alarmed(&dlq), "{dlq}");
+    }
+    // connector-run is invoked by its event source, synchronously: no invoke config.
+    assert!(run["Properties"]["EventInvokeConfig"].is_null());
 }
