@@ -398,6 +398,7 @@ async fn changes_reach_the_bus_once_each_through_the_stream() {
         &state,
         &caller,
         CreateAssessment {
+            connectors: None,
             regulation_id: RegulationId::parse("two").unwrap(),
             group_id: None,
             group_name: Some(GroupName::parse("Europe").unwrap()),

@@ -85,6 +85,7 @@ async fn world() -> World {
             group_name: group_name.map(|n| GroupName::parse(n).unwrap()),
             copy_from: None,
             services: vec![service.into()],
+            connectors: None,
             name: None,
         };
     let europe = assessments::create(&state, &caller, create(None, Some("Europe"), "aws"))
