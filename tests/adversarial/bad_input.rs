@@ -226,6 +226,28 @@ fn walk(
                 walk(doc, ps, current.and_then(|c| c.get(k)), inner, base, out);
             }
         }
+        // Members the schema leaves open but types all alike (a connector's `credentials` and
+        // `settings`): those the valid body holds.
+        if s["additionalProperties"].is_object() {
+            let described = |k: &str| s["properties"].get(k).is_some();
+            for k in current
+                .and_then(Value::as_object)
+                .into_iter()
+                .flat_map(|m| m.keys())
+                .filter(|k| !described(k))
+            {
+                let mut inner = segs.clone();
+                inner.push(Seg::Key(k.clone()));
+                walk(
+                    doc,
+                    &s["additionalProperties"],
+                    current.and_then(|c| c.get(k)),
+                    inner,
+                    base,
+                    out,
+                );
+            }
+        }
         // Required members the schema does not describe (the OSCAL `catalog`).
         for r in s["required"].as_array().into_iter().flatten() {
             let k = r.as_str().unwrap();
@@ -897,4 +919,318 @@ async fn overlong_path_ids_and_query_values_are_refused_cleanly() {
     }
     eprintln!("overlong ids and query values: {by_status:?}");
     report("overlong path ids and query values", &faults);
+}
+
+/// One connector request of [`connector_bodies_are_refused_by_name_and_leave_nothing`]: what
+/// it is, the request, and the status and field it must get (the field: named by the 422).
+struct ConnectorCase {
+    label: String,
+    req: Req,
+    want: u16,
+    field: Option<&'static str>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connector_bodies_are_refused_by_name_and_leave_nothing() {
+    let env = Env::start();
+    let t = Tenant::build(&env, TENANT, "alpha", true).await;
+    let zoom = crate::support::zoom();
+    let creds = zoom.credentials();
+    let c1 = t.id("connectors");
+    let c2 = t.ids["connectors"][1].clone();
+    let get = |path: String| Req::new("GET", path).bearer(&t.root);
+    let c1_name = t
+        .api
+        .expect(get(format!("/connectors/{c1}")), 200)
+        .await
+        .body["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let c2_before = t
+        .api
+        .expect(get(format!("/connectors/{c2}")), 200)
+        .await
+        .body;
+    let listed_before = count(&t, "/connectors").await;
+
+    let mut cases: Vec<ConnectorCase> = Vec::new();
+    let mut n = 0;
+    let mut new = |label: &str, change: &dyn Fn(&mut Value), want: u16, field| {
+        n += 1;
+        let mut body = json!({"kind": "zoom", "name": format!("refused connector {n}"), "credentials": creds.clone()});
+        change(&mut body);
+        cases.push(ConnectorCase {
+            label: format!("POST /connectors with {label}"),
+            req: Req::new("POST", "/connectors").bearer(&t.root).json(body),
+            want,
+            field,
+        });
+    };
+    let set = |k: &'static str, v: Value| move |b: &mut Value| b[k] = v.clone();
+    let without = |k: &'static str| move |b: &mut Value| drop(b.as_object_mut().unwrap().remove(k));
+    new(
+        "an unknown kind",
+        &set("kind", json!("no-such-kind")),
+        422,
+        Some("kind"),
+    );
+    new("an empty kind", &set("kind", json!("")), 422, Some("kind"));
+    new("no kind", &without("kind"), 422, Some("kind"));
+    new("no name", &without("name"), 422, Some("name"));
+    new("an empty name", &set("name", json!("")), 422, Some("name"));
+    new(
+        "a blank name",
+        &set("name", json!("   ")),
+        422,
+        Some("name"),
+    );
+    new(
+        "a 121-character name",
+        &set("name", json!(long(121))),
+        422,
+        Some("name"),
+    );
+    new(
+        "a 121-character name of two-byte letters",
+        &set("name", json!("é".repeat(121))),
+        422,
+        Some("name"),
+    );
+    new(
+        "a control character in the name",
+        &set("name", json!("bell \u{7} connector")),
+        422,
+        Some("name"),
+    );
+    new(
+        "no credentials",
+        &without("credentials"),
+        422,
+        Some("credentials"),
+    );
+    new(
+        "empty credentials",
+        &set("credentials", json!({})),
+        422,
+        Some("credentials"),
+    );
+    let cred = |k: &'static str, v: Option<Value>| {
+        move |b: &mut Value| match &v {
+            Some(v) => b["credentials"][k] = v.clone(),
+            None => drop(b["credentials"].as_object_mut().unwrap().remove(k)),
+        }
+    };
+    new(
+        "no client_secret",
+        &cred("client_secret", None),
+        422,
+        Some("credentials.client_secret"),
+    );
+    new(
+        "an empty client_secret",
+        &cred("client_secret", Some(json!(""))),
+        422,
+        Some("credentials.client_secret"),
+    );
+    new(
+        "a numeric account_id",
+        &cred("account_id", Some(json!(42))),
+        422,
+        Some("credentials.account_id"),
+    );
+    new(
+        "a 5000-character client_secret",
+        &cred("client_secret", Some(json!(long(5000)))),
+        422,
+        Some("credentials.client_secret"),
+    );
+    new(
+        "an unknown credential field",
+        &cred("password", Some(json!("hunter2"))),
+        422,
+        Some("credentials.password"),
+    );
+    new(
+        "a client_secret Zoom refuses",
+        &cred("client_secret", Some(json!("not-the-secret"))),
+        422,
+        Some("credentials"),
+    );
+    new(
+        "a setting Zoom does not have",
+        &set("settings", json!({"min_score": 80})),
+        422,
+        Some("settings.min_score"),
+    );
+    new(
+        "a setting that is a list",
+        &set("settings", json!({"min_score": [80]})),
+        422,
+        Some("settings.min_score"),
+    );
+    new(
+        "an unknown field",
+        &set("owner", json!("x")),
+        422,
+        Some("owner"),
+    );
+    new(
+        "the name of another connector, in other case",
+        &set("name", json!(c1_name.to_uppercase())),
+        409,
+        None,
+    );
+
+    let put = |label: &str, body: Value, want: u16, field| ConnectorCase {
+        label: format!("PUT /connectors/{{id}} with {label}"),
+        req: Req::new("PUT", format!("/connectors/{c2}"))
+            .bearer(&t.root)
+            .json(body),
+        want,
+        field,
+    };
+    cases.extend([
+        put(
+            "empty credentials",
+            json!({"credentials": {}}),
+            422,
+            Some("credentials"),
+        ),
+        put(
+            "a client_secret Zoom refuses",
+            json!({"credentials": {"client_secret": "not-the-secret"}}),
+            422,
+            Some("credentials"),
+        ),
+        put(
+            "an unknown credential field",
+            json!({"credentials": {"password": "hunter2"}}),
+            422,
+            Some("credentials.password"),
+        ),
+        put("an empty name", json!({"name": ""}), 422, Some("name")),
+        put(
+            "a 121-character name",
+            json!({"name": long(121)}),
+            422,
+            Some("name"),
+        ),
+        put(
+            "a setting Zoom does not have",
+            json!({"settings": {"min_score": 80}}),
+            422,
+            Some("settings.min_score"),
+        ),
+        put(
+            "the state error",
+            json!({"state": "error"}),
+            422,
+            Some("state"),
+        ),
+        put(
+            "an unknown kind",
+            json!({"kind": "salesforce"}),
+            422,
+            Some("kind"),
+        ),
+        put(
+            "the name of another connector, in other case",
+            json!({"name": c1_name.to_uppercase()}),
+            409,
+            None,
+        ),
+        put(
+            "a valid change under a stale If-Match",
+            json!({"name": "stale rename", "state": "paused"}),
+            412,
+            None,
+        ),
+    ]);
+    let last = cases.len() - 1;
+    cases[last].req = cases[last].req.clone().header("if-match", "\"999\"");
+
+    let mut faults = Vec::new();
+    for case in &cases {
+        let reply = match t.api.send(&case.req).await {
+            Ok(r) => r,
+            Err(e) => {
+                faults.push(format!("{}: {e}", case.label));
+                continue;
+            }
+        };
+        faults.extend(
+            reply
+                .problem_fault()
+                .map(|f| format!("{}: {f}", case.label)),
+        );
+        if reply.status != case.want {
+            faults.push(format!(
+                "{}: {} (want {})",
+                case.label,
+                reply.brief(),
+                case.want
+            ));
+        } else if let Some(field) = case.field {
+            if !names(&reply, field) {
+                faults.push(format!(
+                    "{}: 422 names {:?}, not {field:?}: {}",
+                    case.label,
+                    reply.fields(),
+                    reply.brief()
+                ));
+            }
+        }
+    }
+    alive(&t, &mut faults).await;
+    if count(&t, "/connectors").await != listed_before {
+        faults.push(format!(
+            "refused creates left connectors behind: {}",
+            t.api.expect(get("/connectors".into()), 200).await.brief()
+        ));
+    }
+    let c2_after = t
+        .api
+        .expect(get(format!("/connectors/{c2}")), 200)
+        .await
+        .body;
+    if c2_after != c2_before {
+        faults.push(format!(
+            "refused changes changed {c2}: {c2_before} -> {c2_after}"
+        ));
+    }
+    // The credentials Zoom refused did not replace the stored ones.
+    let validated = t
+        .api
+        .expect(
+            Req::new("POST", format!("/connectors/{c2}/validate")).bearer(&t.root),
+            200,
+        )
+        .await;
+    if validated.body["ok"] != true {
+        faults.push(format!(
+            "after refused credential changes, {c2}'s credentials no longer validate: {}",
+            validated.brief()
+        ));
+    }
+
+    // At the limit: 120 characters, of one or two bytes each, are taken whole.
+    for name in [long(120), "é".repeat(120)] {
+        let label = format!(
+            "POST /connectors with a {}-byte 120-character name",
+            name.len()
+        );
+        let req = Req::new("POST", "/connectors")
+            .bearer(&t.root)
+            .json(json!({"kind": "zoom", "name": name, "credentials": creds}));
+        match t.api.send(&req).await {
+            Ok(r) if r.status == 201 && r.body["name"] == name.as_str() => {}
+            Ok(r) => faults.push(format!(
+                "{label}: {} (want 201 with the name whole)",
+                r.brief()
+            )),
+            Err(e) => faults.push(format!("{label}: {e}")),
+        }
+    }
+    report("connector bodies", &faults);
 }

@@ -548,3 +548,270 @@ async fn concurrent_deletes_and_archives_of_one_assessment_have_one_winner() {
     }
     report("concurrent deletes and archives", &faults);
 }
+
+/// The tenant's connectors whose name is `name` (names are unique without regard to case).
+async fn connectors_named(t: &Tenant, name: &str) -> Vec<Value> {
+    get(&t.api, &t.root, "/connectors").await.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"].as_str().unwrap().to_lowercase() == name.to_lowercase())
+        .cloned()
+        .collect()
+}
+
+/// A new Zoom connector named `name`.
+fn new_connector(t: &Tenant, name: &str) -> Req {
+    Req::new("POST", "/connectors").bearer(&t.root).json(json!({
+        "kind": "zoom", "name": name, "credentials": crate::support::zoom().credentials()
+    }))
+}
+
+/// `n` fresh connectors of the tenant, by id.
+async fn fresh_connectors(t: &Tenant, what: &str, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let created = t
+            .api
+            .expect(new_connector(t, &format!("{what} {i}")), 201)
+            .await;
+        ids.push(created.body["id"].as_str().unwrap().to_owned());
+    }
+    ids
+}
+
+/// The first answer in `replies` whose status is not one of `fine`, for messages.
+fn example(replies: &[Result<Reply, String>], fine: &[u16]) -> String {
+    replies
+        .iter()
+        .flatten()
+        .find(|r| !fine.contains(&r.status))
+        .map(|r| r.brief())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creates_and_renames_to_one_connector_name_keep_one() {
+    let (_env, t) = setup().await;
+    let mut faults = Vec::new();
+
+    // Racing creates of one name, in several spellings.
+    let name = "Race Connector".to_owned();
+    let variants = [
+        name.clone(),
+        name.to_lowercase(),
+        name.to_uppercase(),
+        format!(" {name} "),
+    ];
+    let replies = t
+        .api
+        .send_all(
+            (0..12)
+                .map(|i| new_connector(&t, &variants[i % 4]))
+                .collect(),
+            12,
+        )
+        .await;
+    let counts = statuses(&replies);
+    if counts.get("201") != Some(&1) || counts.get("409") != Some(&11) {
+        faults.push(format!(
+            "12 creates of connector {name:?} answered {counts:?} (want 1 x 201, 11 x 409), e.g. {}",
+            example(&replies, &[201, 409])
+        ));
+    }
+    let same = connectors_named(&t, &name).await;
+    if same.len() != 1 {
+        faults.push(format!("{} connectors named {name:?}", same.len()));
+    }
+
+    // Racing renames of different connectors to one new name.
+    let ids = fresh_connectors(&t, "to rename", 6).await;
+    let target = "Renamed In A Race";
+    let replies = t
+        .api
+        .send_all(
+            ids.iter()
+                .enumerate()
+                .map(|(i, id)| {
+                    let name = if i % 2 == 0 {
+                        target.to_owned()
+                    } else {
+                        target.to_lowercase()
+                    };
+                    Req::new("PUT", format!("/connectors/{id}"))
+                        .bearer(&t.root)
+                        .json(json!({ "name": name }))
+                })
+                .collect(),
+            6,
+        )
+        .await;
+    let counts = statuses(&replies);
+    if counts.get("200") != Some(&1) || counts.get("409") != Some(&5) {
+        faults.push(format!(
+            "6 renames to {target:?} answered {counts:?} (want 1 x 200, 5 x 409), e.g. {}",
+            example(&replies, &[200, 409])
+        ));
+    }
+    let same = connectors_named(&t, target).await;
+    if same.len() != 1 {
+        faults.push(format!("{} connectors named {target:?}", same.len()));
+    }
+    // The losers kept their names.
+    let listed = get(&t.api, &t.root, "/connectors").await.body;
+    let kept = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"].as_str().unwrap().starts_with("to rename "))
+        .count();
+    if kept != 5 {
+        faults.push(format!(
+            "{kept} connectors kept their names (want 5): {listed}"
+        ));
+    }
+    // The name the winner gave up is free again, the one it took is not.
+    let winner = &same[0];
+    let old_name = format!(
+        "to rename {}",
+        ids.iter()
+            .position(|id| winner["id"] == id.as_str())
+            .unwrap()
+    );
+    for (name, want) in [(old_name.as_str(), 201), (target, 409)] {
+        match t.api.send(&new_connector(&t, name)).await {
+            Ok(r) if r.status == want => {}
+            other => faults.push(format!(
+                "creating {name:?} after the race: {:?} (want {want})",
+                other.map(|r| r.brief())
+            )),
+        }
+    }
+    report(
+        "concurrent creates and renames of one connector name",
+        &faults,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_connector_changes_with_one_if_match_let_exactly_one_through() {
+    let (_env, t) = setup().await;
+    let mut faults = Vec::new();
+    let ids = fresh_connectors(&t, "if-match", 2).await;
+    for (n, id) in ids.iter().enumerate() {
+        let before = get(&t.api, &t.root, &format!("/connectors/{id}"))
+            .await
+            .body;
+        let version = &before["version"];
+        // A PUT round, then a DELETE round (PUT first: both under the version read now).
+        let reqs: Vec<Req> = (0..10)
+            .map(|i| {
+                let req = if n == 0 {
+                    Req::new("PUT", format!("/connectors/{id}"))
+                        .json(json!({"name": format!("if-match writer {i}")}))
+                } else {
+                    Req::new("DELETE", format!("/connectors/{id}"))
+                };
+                req.bearer(&t.root)
+                    .header("if-match", format!("\"{version}\""))
+            })
+            .collect();
+        let method = reqs[0].method.clone();
+        // A delete that lost may also find the connector gone already.
+        let (ok, loser): (&str, &[&str]) = if n == 0 {
+            ("200", &["412"])
+        } else {
+            ("204", &["412", "404"])
+        };
+        let replies = t.api.send_all(reqs, 10).await;
+        let counts = statuses(&replies);
+        let losers: usize = loser
+            .iter()
+            .map(|s| counts.get(*s).copied().unwrap_or(0))
+            .sum();
+        if counts.get(ok) != Some(&1) || losers != 9 {
+            faults.push(format!(
+                "10 x {method} /connectors/{{id}} under If-Match {version} answered {counts:?} (want 1 x {ok}, 9 x {loser:?}), e.g. {}",
+                example(&replies, &[200, 204, 404, 412])
+            ));
+        }
+    }
+    report("connector changes under one If-Match", &faults);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_connector_changes_without_if_match_all_apply_and_deletes_have_one_winner() {
+    let (_env, t) = setup().await;
+    let mut faults = Vec::new();
+    let ids = fresh_connectors(&t, "unconditional", 2).await;
+
+    // Without If-Match, every change applies on the current version (API.md "Concurrency"):
+    // none is refused because another landed first, and 412 is for a stale If-Match only.
+    let id = &ids[0];
+    let replies = t
+        .api
+        .send_all(
+            (0..10)
+                .map(|i| {
+                    let body = if i % 2 == 0 {
+                        json!({"name": format!("unconditional writer {i}")})
+                    } else {
+                        json!({"state": "paused"})
+                    };
+                    Req::new("PUT", format!("/connectors/{id}"))
+                        .bearer(&t.root)
+                        .json(body)
+                })
+                .collect(),
+            10,
+        )
+        .await;
+    let counts = statuses(&replies);
+    if counts.get("200") != Some(&10) {
+        faults.push(format!(
+            "10 concurrent PUT /connectors/{{id}} without If-Match answered {counts:?} (want 10 x 200), e.g. {}",
+            example(&replies, &[200])
+        ));
+    }
+    let after = get(&t.api, &t.root, &format!("/connectors/{id}"))
+        .await
+        .body;
+    let renamed = after["name"]
+        .as_str()
+        .unwrap()
+        .starts_with("unconditional writer");
+    if after["state"] != "paused" || !renamed {
+        faults.push(format!(
+            "after 10 unconditional PUTs (5 renames, 5 pauses) the connector is {after}"
+        ));
+    }
+
+    // Racing deletes of one connector: one winner; the others find nothing to delete.
+    let doomed = &ids[1];
+    let replies = t
+        .api
+        .send_all(
+            (0..10)
+                .map(|_| Req::new("DELETE", format!("/connectors/{doomed}")).bearer(&t.root))
+                .collect(),
+            10,
+        )
+        .await;
+    let counts = statuses(&replies);
+    let losers = counts.get("404").copied().unwrap_or(0) + counts.get("409").copied().unwrap_or(0);
+    if counts.get("204") != Some(&1) || losers != 9 {
+        faults.push(format!(
+            "10 concurrent DELETE /connectors/{{id}} without If-Match answered {counts:?} (want 1 x 204, 9 x 404 or 409), e.g. {}",
+            example(&replies, &[204, 404, 409])
+        ));
+    }
+    let gone = t
+        .api
+        .send(&Req::new("GET", format!("/connectors/{doomed}")).bearer(&t.root))
+        .await
+        .map(|r| r.status);
+    if gone != Ok(404) {
+        faults.push(format!("after the deletes, GET answers {gone:?}"));
+    }
+    report("connector changes without If-Match", &faults);
+}

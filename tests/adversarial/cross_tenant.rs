@@ -185,6 +185,7 @@ async fn lists_show_nothing_of_another_tenant() {
         "/actions",
         "/regulations",
         "/users",
+        "/connectors",
     ] {
         for (t, other) in [(&a, &b), (&b, &a)] {
             let req = Req::new("GET", path).bearer(&t.root);
@@ -290,6 +291,28 @@ async fn another_tenants_ids_in_bodies_are_unknown_and_its_names_are_free() {
         ),
     ));
 
+    // Connector instances an assessment chooses: A's are as unknown to B as ids that exist
+    // nowhere, alone or beside one of B's own.
+    let b_connector = b.id("connectors");
+    for connector in &a.ids["connectors"] {
+        let assess = |ids: Vec<&str>, group: String| {
+            post(
+                "/assessments",
+                json!({"regulation_id": b.custom_reg, "group_name": group, "services": ["zoom"], "connectors": ids}),
+            )
+        };
+        pairs.push((
+            "assess with A's connector",
+            assess(vec![connector.as_str()], fresh()),
+            assess(vec![never], fresh()),
+        ));
+        pairs.push((
+            "assess with B's connector and A's",
+            assess(vec![b_connector.as_str(), connector.as_str()], fresh()),
+            assess(vec![b_connector.as_str(), never], fresh()),
+        ));
+    }
+
     let mut faults = Vec::new();
     for (what, theirs, unknown) in &pairs {
         let (r, u) = (a.api.send(theirs).await, a.api.send(unknown).await);
@@ -327,6 +350,14 @@ async fn another_tenants_ids_in_bodies_are_unknown_and_its_names_are_free() {
     let a_group = group_name(&a.ids["groups"][0]);
     let a_group2 = group_name(&a.ids["groups"][1]);
     let oscal_id = a.ids["regulations"][1].clone();
+    let a_connector = before
+        .get(&format!(
+            "{}/connectors/{}",
+            crate::support::BASE,
+            a.id("connectors")
+        ))
+        .and_then(|(_, c)| c["name"].as_str().map(str::to_owned))
+        .expect("A's connector");
     let free = vec![
         post(
             "/regulations",
@@ -340,6 +371,15 @@ async fn another_tenants_ids_in_bodies_are_unknown_and_its_names_are_free() {
         post(
             "/assessments",
             json!({"regulation_id": b.custom_reg, "group_name": a_group2.to_uppercase(), "services": ["aws"]}),
+        ),
+        post(
+            "/connectors",
+            json!({"kind": "zoom", "name": a_connector, "credentials": crate::support::zoom().credentials()}),
+        ),
+        // Not vacuous: B's own connector is one B's assessments may choose.
+        post(
+            "/assessments",
+            json!({"regulation_id": b.custom_reg, "group_name": "bravo own connector", "services": ["zoom"], "connectors": [b_connector]}),
         ),
     ];
     for req in &free {

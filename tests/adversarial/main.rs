@@ -9,7 +9,9 @@
 //! - `bad_input`: wrongly typed, unknown and overlong values in every body field; long ids,
 //!   names and lists.
 //!
-//! Each test starts its own server over a fresh data dir.
+//! Each test starts its own server over a fresh data dir; every server checks connector
+//! credentials against the one Zoom fake of the test kit that this binary starts
+//! (`support::zoom`).
 
 #[path = "../e2e/common/mod.rs"]
 mod common;

@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use attest_api::routes::table::{RouteSpec, ROUTES};
 use base64::Engine;
@@ -14,7 +15,7 @@ use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
 use sha2::Digest;
 
-use crate::common::Server;
+use crate::common::{Backend, Server};
 
 /// Where every route lives; the route table's paths start with it.
 pub const BASE: &str = "/api/compliance";
@@ -28,6 +29,61 @@ pub const ROLES: [&str; 6] = [
     "global_admin",
     "connector_admin",
 ];
+
+/// The test kit's Zoom fake that every server of this binary validates connector credentials
+/// against (connectors can only be created once Zoom accepts their credentials).
+pub struct Zoom {
+    pub api_url: String,
+    pub oauth_url: String,
+    pub account_id: String,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+impl Zoom {
+    /// The credentials Zoom accepts.
+    pub fn credentials(&self) -> Value {
+        json!({
+            "account_id": self.account_id,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+        })
+    }
+}
+
+/// The one Zoom fake of this test binary. Each test runs on a runtime of its own that ends with
+/// it, and the fake is served by a tokio task: it lives on a thread of its own, running its own
+/// runtime until the process exits, so that no test's end takes it away from another's server.
+pub fn zoom() -> &'static Zoom {
+    static ZOOM: OnceLock<Zoom> = OnceLock::new();
+    ZOOM.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("zoom-fake".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a runtime for the Zoom fake");
+                runtime.block_on(async move {
+                    let fake = attest_fakes::ZoomFake::start().await;
+                    tx.send(Zoom {
+                        api_url: fake.api_url(),
+                        oauth_url: fake.oauth_url(),
+                        account_id: fake.account_id().to_owned(),
+                        client_id: fake.client_id().to_owned(),
+                        client_secret: fake.client_secret().to_owned(),
+                    })
+                    .expect("the suite waits for the Zoom fake");
+                    // Serve for as long as the process lives; the fake stops when dropped.
+                    std::future::pending::<()>().await;
+                    drop(fake);
+                });
+            })
+            .expect("start the Zoom fake's thread");
+        rx.recv().expect("the Zoom fake started")
+    })
+}
 
 /// One `attest serve` over a fresh data dir. Fields drop in order: the server stops before
 /// its directory goes.
@@ -44,7 +100,21 @@ impl Env {
     pub fn start() -> Env {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
-        let server = Server::start(&data);
+        let zoom = zoom();
+        // Connectors reach the Zoom fake on loopback; no schedule runs them behind the tests'
+        // backs (runs happen only when a test asks).
+        let server = Server::start_env(
+            &data,
+            &Backend::Embedded,
+            false,
+            &[
+                ("ATTEST_ENDPOINT_ZOOM_API", zoom.api_url.clone()),
+                ("ATTEST_ENDPOINT_ZOOM_OAUTH", zoom.oauth_url.clone()),
+                ("ATTEST_ALLOW_LOOPBACK_CONNECTORS", "1".to_owned()),
+                ("ATTEST_IMPORT_EVERY", "off".to_owned()),
+            ],
+            None,
+        );
         // The same lookup the server made: ATTEST_TOKEN_SECRET, else the data dir's file.
         let secret = attest::data_dir::DataDir::open(&data)
             .unwrap()
@@ -395,6 +465,7 @@ pub fn kind(route: &RouteSpec) -> Option<&'static str> {
         "users" => "users",
         "alert-policies" => "alert-policies",
         "alerts" => "alerts",
+        "connectors" => "connectors",
         other => panic!(
             "{} {}: the adversarial suite does not know what a /{other}/{{id}} is; teach support::kind and Tenant::build to make one",
             route.method, route.path
@@ -665,6 +736,25 @@ impl Tenant {
                 .await;
             alerts.push(listed.body["items"][0]["id"].as_str().unwrap().to_owned());
         }
+        // Two Zoom connectors (the same account twice, as a tenant may), the first with a
+        // finished run, so that its status and history have something to show.
+        let mut connectors = Vec::new();
+        for name in [
+            format!("{big} secret connector"),
+            format!("{big} second secret connector"),
+        ] {
+            let created = api
+                .expect(
+                    r("POST", "/connectors").json(json!({
+                        "kind": "zoom", "name": name, "credentials": zoom().credentials()
+                    })),
+                    201,
+                )
+                .await;
+            connectors.push(created.body["id"].as_str().unwrap().to_owned());
+        }
+        run_connector(&api, &root, &connectors[0]).await;
+
         let pool: Vec<String> = x1_actions
             .iter()
             .map(|a| a["id"].as_str().unwrap().to_owned())
@@ -685,6 +775,7 @@ impl Tenant {
         // Only policies of the tenant's own making: the defaults have the same ids everywhere.
         ids.insert("alert-policies", policies.clone());
         ids.insert("alerts", alerts.clone());
+        ids.insert("connectors", connectors.clone());
         let mut markers = vec![
             format!("{big} secret"),
             format!("{p}-secret"),
@@ -705,6 +796,7 @@ impl Tenant {
         ];
         markers.extend(policies);
         markers.extend(alerts);
+        markers.extend(connectors);
         if t1.contains('@') {
             markers.push(t1);
         }
@@ -840,6 +932,15 @@ impl Tenant {
                     .await;
                 listed.body["items"][0]["id"].as_str().unwrap().to_owned()
             }
+            "connectors" => created(
+                self.api
+                    .expect(
+                        r("POST", "/connectors".into()).json(self.body("NewConnector", tag)),
+                        201,
+                    )
+                    .await,
+                "id",
+            ),
             other => unreachable!("{other}"),
         })
     }
@@ -879,6 +980,17 @@ impl Tenant {
             "AlertPatch" => {
                 json!({"status": "investigating", "assignee": format!("assignee {tag} {n}")})
             }
+            "NewConnector" => json!({
+                "kind": "zoom", "name": format!("connector {tag} {n}"),
+                "credentials": zoom().credentials(), "settings": {}
+            }),
+            // Every field: a new name, one credential field again (checked against Zoom), the
+            // kind's settings (Zoom has none) and the state.
+            "ConnectorChange" => json!({
+                "name": format!("renamed connector {tag} {n}"),
+                "credentials": {"client_secret": zoom().client_secret},
+                "settings": {}, "state": "active"
+            }),
             other => panic!(
                 "the adversarial suite has no valid {other} body: add one to support::Tenant::body"
             ),
@@ -917,7 +1029,7 @@ impl Tenant {
                 let body = if (300..400).contains(&reply.status) {
                     Value::Null
                 } else {
-                    reply.body
+                    steady(&req.path, reply.body)
                 };
                 (req.path, (reply.status, body))
             })
@@ -942,6 +1054,53 @@ impl Tenant {
             .cloned()
             .collect()
     }
+}
+
+/// Runs a connector now and waits (at most a minute) until its run is in the history.
+pub async fn run_connector(api: &Api, token: &str, id: &str) -> Value {
+    let queued = api
+        .expect(
+            Req::new("POST", format!("/connectors/{id}/run")).bearer(token),
+            202,
+        )
+        .await;
+    let run = queued.body["run_id"].as_str().unwrap().to_owned();
+    let started = Instant::now();
+    loop {
+        let history = api
+            .expect(
+                Req::new("GET", format!("/connectors/{id}/history")).bearer(token),
+                200,
+            )
+            .await;
+        if let Some(found) = history.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == run.as_str())
+        {
+            return found.clone();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "run {run} of connector {id} never recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A snapshot's answer without what moves with the clock alone: a connector's `next_run_at`
+/// is "now + 24 hours" on every read while no schedule has fanned out (none does here, with
+/// `ATTEST_IMPORT_EVERY=off`), so only whether there is one is kept.
+fn steady(path: &str, mut body: Value) -> Value {
+    if path.contains("/connectors/") && path.ends_with("/status") {
+        if let Some(next) = body.get_mut("next_run_at") {
+            if !next.is_null() {
+                *next = json!("(some time)");
+            }
+        }
+    }
+    body
 }
 
 /// Differences between two snapshots, for messages.

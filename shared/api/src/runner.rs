@@ -69,11 +69,15 @@ pub async fn worker(
 
 /// Queues every active connector every `every` (the first time one interval after start).
 pub async fn schedule(state: AppState, every: Duration) {
+    let period = chrono::TimeDelta::from_std(every).unwrap_or(chrono::TimeDelta::hours(24));
+    if let Err(e) = connectors::schedule_started(&state, period).await {
+        tracing::warn!(error = %e, "the import schedule's start was not noted");
+    }
     let mut tick = tokio::time::interval(every);
     tick.tick().await;
     loop {
         tick.tick().await;
-        match connectors::schedule_all(&state).await {
+        match connectors::schedule_all_every(&state, period).await {
             Ok(n) => tracing::info!(connectors = n, "scheduled connector runs queued"),
             Err(e) => {
                 tracing::warn!(error = %e, "scheduled connector runs not queued; next interval retries")

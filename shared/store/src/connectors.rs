@@ -434,22 +434,31 @@ impl Store {
         Ok(RunPage { runs, next })
     }
 
-    /// Notes when the schedule last queued every connector (for `next_run_at`).
-    pub async fn put_schedule_mark(&self, at: DateTime<Utc>) -> Result<(), StoreError> {
+    /// Notes when the schedule last queued every connector (or started) and when it queues
+    /// them next (for `next_run_at`).
+    pub async fn put_schedule_mark(
+        &self,
+        at: DateTime<Utc>,
+        next: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let op = WriteOp::Put {
-            item: encode(schedule_key(), 1, &serde_json::json!({ "at": at })),
+            item: encode(
+                schedule_key(),
+                1,
+                &serde_json::json!({ "at": at, "next": next }),
+            ),
             condition: Condition::Always,
         };
         Ok(self.backend().write(vec![op]).await?)
     }
 
-    /// When the schedule last queued every connector.
+    /// When the schedule queues every connector next, if a schedule ever ran or started.
     pub async fn schedule_mark(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         Ok(self
             .backend()
             .get(&schedule_key())
             .await?
-            .and_then(|i| serde_json::from_value(i.body["at"].clone()).ok()))
+            .and_then(|i| serde_json::from_value(i.body["next"].clone()).ok()))
     }
 }
 

@@ -1690,8 +1690,10 @@ pub async fn connectors_keep_unique_names_one_lease_and_their_runs(b: Arc<dyn Ba
         .create_connector(&t, &connector("c4", "Zoom Test"), "zoom test", &[])
         .await
         .unwrap();
-    store.put_schedule_mark(now).await.unwrap();
-    assert!(store.schedule_mark().await.unwrap().is_some());
+    assert_eq!(store.schedule_mark().await.unwrap(), None);
+    let next = now + chrono::TimeDelta::hours(24);
+    store.put_schedule_mark(now, next).await.unwrap();
+    assert_eq!(store.schedule_mark().await.unwrap(), Some(next));
     assert!(!store
         .indexed_connectors()
         .await

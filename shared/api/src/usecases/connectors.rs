@@ -333,8 +333,30 @@ fn check_version(
     }
 }
 
+/// How often a change without If-Match is applied again on the current version after losing
+/// a race, before it is a conflict.
+const ATTEMPTS: u32 = 16;
+
+fn stale(id: &str, e: StoreError) -> ConnectorUseError {
+    match e {
+        StoreError::StaleVersion { expected, current } => ConnectorUseError::Stale {
+            id: id.to_owned(),
+            expected,
+            current,
+        },
+        other => other.into(),
+    }
+}
+
+fn kept_changing(id: &str) -> ConnectorUseError {
+    ConnectorUseError::Conflict(format!(
+        "connector {id} kept changing while this change was applied; try again"
+    ))
+}
+
 /// `PUT /connectors/{id}`. New credentials are merged into the stored ones and checked
-/// against the service before anything changes.
+/// against the service before anything changes. With If-Match a stale version is 412;
+/// without, the change is applied on the current version, re-read after a lost race.
 pub async fn update(
     state: &AppState,
     caller: &Identity,
@@ -344,27 +366,19 @@ pub async fn update(
 ) -> Result<Versioned<Connector>, ConnectorUseError> {
     let ports = ports(state)?;
     let tenant = &caller.tenant;
-    let current = state.store.get_connector(tenant, id).await?;
+    let mut current = state.store.get_connector(tenant, id).await?;
     check_version(&current, expected)?;
     let kind = kind_of(&current.value.kind)?;
-    let info = kind.info();
-    let mut next = current.value.clone();
-    let mut names = None;
-    let old_unique = current.value.name.to_lowercase();
-    if let Some(name) = &change.name {
-        let (name, unique) = normalize_name(name).map_err(field_error)?;
-        if unique != old_unique {
-            names = Some(unique);
-        }
-        next.name = name;
-    }
-    if let Some(settings) = change.settings {
-        next.settings = check_settings(kind, &settings)?;
-    }
-    if let Some(s) = change.state {
-        next.state = s;
-    }
-    let mut new_secret = None;
+    let name = match &change.name {
+        Some(name) => Some(normalize_name(name).map_err(field_error)?),
+        None => None,
+    };
+    let settings = match &change.settings {
+        Some(settings) => Some(check_settings(kind, settings)?),
+        None => None,
+    };
+    // New credentials: merged into the stored ones, checked against the service, stored.
+    let mut credential_fields = None;
     if let Some(given) = &change.credentials {
         if given.is_empty() {
             return Err(invalid("credentials", "name at least one credential field"));
@@ -378,39 +392,61 @@ pub async fn update(
         for (k, v) in given {
             merged.insert(k.clone(), v.clone());
         }
-        let creds = parse_credentials(info, &merged)?;
+        let creds = parse_credentials(kind.info(), &merged)?;
         validate_against_service(ports, kind, &creds).await?;
-        next.credential_fields = creds.0.keys().cloned().collect();
-        new_secret = Some((at, Secret::new(creds.0)));
+        credential_fields = Some(creds.0.keys().cloned().collect::<Vec<_>>());
+        ports
+            .secrets
+            .put(&at, &Secret::new(creds.0))
+            .await
+            .map_err(secret_error)?;
     }
-    next.updated_at = state.now();
-    if let Some((at, secret)) = &new_secret {
-        ports.secrets.put(at, secret).await.map_err(secret_error)?;
+    for attempt in 0..ATTEMPTS {
+        let mut next = current.value.clone();
+        let old_unique = current.value.name.to_lowercase();
+        let mut names = None;
+        if let Some((name, unique)) = &name {
+            if *unique != old_unique {
+                names = Some(unique.clone());
+            }
+            next.name = name.clone();
+        }
+        if let Some(settings) = &settings {
+            next.settings = settings.clone();
+        }
+        if let Some(s) = change.state {
+            next.state = s;
+        }
+        if let Some(fields) = &credential_fields {
+            next.credential_fields = fields.clone();
+        }
+        next.updated_at = state.now();
+        let event = changed_event(state, caller, &next, "updated");
+        match state
+            .store
+            .update_connector(
+                tenant,
+                &current,
+                &next,
+                names.as_deref().map(|n| (old_unique.as_str(), n)),
+                &[event],
+            )
+            .await
+        {
+            Ok(stored) => return Ok(stored),
+            Err(StoreError::StaleVersion { .. }) if expected.is_none() => {
+                attest_store::pause_before_retry(attempt).await;
+                current = state.store.get_connector(tenant, id).await?;
+            }
+            Err(e) => return Err(stale(id, e)),
+        }
     }
-    let event = changed_event(state, caller, &next, "updated");
-    let stored = state
-        .store
-        .update_connector(
-            tenant,
-            &current,
-            &next,
-            names.as_deref().map(|n| (old_unique.as_str(), n)),
-            &[event],
-        )
-        .await
-        .map_err(|e| match e {
-            StoreError::StaleVersion { expected, current } => ConnectorUseError::Stale {
-                id: id.to_owned(),
-                expected,
-                current,
-            },
-            other => other.into(),
-        })?;
-    Ok(stored)
+    Err(kept_changing(id))
 }
 
 /// `DELETE /connectors/{id}`: the connector, its secret, and its verdicts; the actions it
-/// tested are derived again from the instances that remain.
+/// tested are derived again from the instances that remain. Without If-Match a concurrent
+/// change is re-read; a concurrent delete leaves this one not found.
 pub async fn delete(
     state: &AppState,
     caller: &Identity,
@@ -419,26 +455,35 @@ pub async fn delete(
 ) -> Result<(), ConnectorUseError> {
     let ports = ports(state)?;
     let tenant = &caller.tenant;
-    let current = state.store.get_connector(tenant, id).await?;
+    let mut current = state.store.get_connector(tenant, id).await?;
     check_version(&current, expected)?;
-    let event = changed_event(state, caller, &current.value, "deleted");
-    state
-        .store
-        .delete_connector(
-            tenant,
-            &current,
-            &current.value.name.to_lowercase(),
-            &[event],
-        )
-        .await
-        .map_err(|e| match e {
-            StoreError::StaleVersion { expected, current } => ConnectorUseError::Stale {
-                id: id.to_owned(),
-                expected,
-                current,
-            },
-            other => other.into(),
-        })?;
+    let mut deleted = false;
+    for attempt in 0..ATTEMPTS {
+        let event = changed_event(state, caller, &current.value, "deleted");
+        match state
+            .store
+            .delete_connector(
+                tenant,
+                &current,
+                &current.value.name.to_lowercase(),
+                &[event],
+            )
+            .await
+        {
+            Ok(()) => {
+                deleted = true;
+                break;
+            }
+            Err(StoreError::StaleVersion { .. }) if expected.is_none() => {
+                attest_store::pause_before_retry(attempt).await;
+                current = state.store.get_connector(tenant, id).await?;
+            }
+            Err(e) => return Err(stale(id, e)),
+        }
+    }
+    if !deleted {
+        return Err(kept_changing(id));
+    }
     ports
         .secrets
         .delete(&secret_ref(tenant, id))
@@ -523,6 +568,21 @@ pub async fn run_now(
 /// The 24-hour schedule: one run request per active connector of the stack. Returns how many
 /// were queued.
 pub async fn schedule_all(state: &AppState) -> Result<usize, ConnectorUseError> {
+    schedule_all_every(state, TimeDelta::hours(SCHEDULE_EVERY_HOURS)).await
+}
+
+/// Notes that a schedule of period `every` starts now (`attest serve`): its first run is one
+/// period later.
+pub async fn schedule_started(state: &AppState, every: TimeDelta) -> Result<(), ConnectorUseError> {
+    let now = state.now();
+    Ok(state.store.put_schedule_mark(now, now + every).await?)
+}
+
+/// One run request per active connector of the stack, for a schedule of period `every`.
+pub async fn schedule_all_every(
+    state: &AppState,
+    every: TimeDelta,
+) -> Result<usize, ConnectorUseError> {
     let ports = ports(state)?;
     let requests: Vec<RunRequest> = state
         .store
@@ -544,7 +604,8 @@ pub async fn schedule_all(state: &AppState) -> Result<usize, ConnectorUseError> 
             .await
             .map_err(ConnectorUseError::Unavailable)?;
     }
-    state.store.put_schedule_mark(state.now()).await?;
+    let now = state.now();
+    state.store.put_schedule_mark(now, now + every).await?;
     Ok(requests.len())
 }
 
@@ -596,13 +657,9 @@ pub async fn status(
         ConnectorState::Active if failed => "error",
         ConnectorState::Active => "active",
     };
-    let next_run_at = (c.value.state == ConnectorState::Active).then(|| {
-        let every = TimeDelta::hours(SCHEDULE_EVERY_HOURS);
-        match mark {
-            Some(last) => last + every,
-            None => state.now() + every,
-        }
-    });
+    // Only while a schedule runs (none before the stack's first fan-out, nor in `attest
+    // serve --import-every off`).
+    let next_run_at = mark.filter(|_| c.value.state == ConnectorState::Active);
     let errors_last_run = stats
         .last_run
         .as_ref()
@@ -1374,6 +1431,8 @@ mod tests {
         update(&w.state, &w.admin, &test.id, paused, None)
             .await
             .unwrap();
+        let before = status(&w.state, &w.admin.tenant, &prod.id).await.unwrap();
+        assert_eq!(before.next_run_at, None, "no schedule has run or started");
         assert_eq!(schedule_all(&w.state).await.unwrap(), 1);
         let queued = w.queue.0.lock().unwrap().clone();
         assert_eq!(queued.len(), 1);
