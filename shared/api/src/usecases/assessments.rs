@@ -320,6 +320,7 @@ pub async fn create(
         groups::copy_or_leave_to_finish(state, caller, source, &group.id).await;
     }
     tracing::info!(tenant = %tenant, assessment = %assessment.id, regulation = %assessment.regulation_id, "assessment created");
+    super::connectors::assessment_created(state, tenant, &assessment.services).await;
     // A new assessment's instances are those of its group: read them once for its view.
     let statuses = state
         .store

@@ -1001,6 +1001,32 @@ fn chosen_instances(
     out
 }
 
+/// After an assessment of `services` was created: the actions of connector services it covers
+/// take the verdicts their instances already have (rather than waiting for the next run).
+/// Best effort: a failure is logged, and the next run derives them anyway.
+pub async fn assessment_created(state: &AppState, tenant: &TenantId, services: &[String]) {
+    for info in attest_connectors::kinds() {
+        if !services.iter().any(|s| s == info.service) {
+            continue;
+        }
+        let Ok(kind) = kind_of(info.kind) else {
+            continue;
+        };
+        let first = match state.store.list_connectors(tenant).await {
+            Ok(all) => all.into_iter().find(|c| c.value.kind == info.kind),
+            Err(e) => {
+                tracing::warn!(tenant = %tenant, error = %e, "connector verdicts not applied to a new assessment");
+                return;
+            }
+        };
+        if let Some(c) = first {
+            if let Err(e) = refresh_actions(state, tenant, kind, &c.value).await {
+                tracing::warn!(tenant = %tenant, kind = info.kind, error = %e, "connector verdicts not applied to a new assessment");
+            }
+        }
+    }
+}
+
 /// Re-derives the test status of every action `kind` tests from the verdicts of the instances
 /// the live assessments chose. `by` is the connector whose change led here (history source).
 async fn refresh_actions(
@@ -1347,6 +1373,17 @@ mod tests {
             instance(&w, "zoom-waiting-room").await.status.test_status,
             TestStatus::Passed
         );
+    }
+
+    #[tokio::test]
+    async fn an_assessment_made_after_a_run_shows_its_verdicts() {
+        let w = world().await;
+        let c = activate(&w, "Zoom Prod").await;
+        execute(&w.state, &request(&w, &c)).await.unwrap();
+        assess_zoom(&w, "Meetings").await;
+        let status = instance(&w, "zoom-two-factor").await.status;
+        assert_eq!(status.test_status, TestStatus::FailedHighRisk);
+        assert!(status.test_notes.contains("Zoom Prod"));
     }
 
     #[tokio::test]
