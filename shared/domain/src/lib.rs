@@ -15,6 +15,7 @@ pub mod group;
 pub mod history;
 pub mod identity;
 pub mod ids;
+pub mod imported;
 pub mod regulation;
 pub mod score;
 pub mod snapshot;

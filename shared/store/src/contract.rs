@@ -1702,6 +1702,157 @@ pub async fn connectors_keep_unique_names_one_lease_and_their_runs(b: Arc<dyn Ba
         .any(|c| c.id.starts_with('#')));
 }
 
+pub async fn imported_records_are_stored_once_and_read_by_connector_and_person(
+    b: Arc<dyn Backend>,
+) {
+    use crate::imported::{RecordScope, Written};
+    use attest_domain::imported::ImportedRecord;
+    let store = Store::new(b);
+    let t = TenantId::parse("acme").unwrap();
+    let other = TenantId::parse("other").unwrap();
+    let base: chrono::DateTime<chrono::Utc> = "2026-11-01T00:00:00Z".parse().unwrap();
+    let record = |i: i64, person: Option<&str>| ImportedRecord {
+        connector_id: "slack1".into(),
+        source_id: format!("C1:{i}"),
+        kind: "message".into(),
+        at: base + chrono::TimeDelta::minutes(i),
+        person: person.map(str::to_owned),
+        external_user: Some("U1".into()),
+        container: Some("#general".into()),
+        text: format!("message {i}"),
+        data: json!({}),
+    };
+    // 120 records, a third unmapped; the first batch again plus 10 new: only the new count.
+    let first: Vec<ImportedRecord> = (0..120)
+        .map(|i| record(i, (i % 3 != 0).then_some("dana@example.com")))
+        .collect();
+    assert_eq!(
+        store.put_records(&t, &first).await.unwrap(),
+        Written {
+            imported: 120,
+            duplicates: 0
+        }
+    );
+    let mut again: Vec<ImportedRecord> = first[100..].to_vec();
+    again.extend((120..130).map(|i| record(i, Some("dana@example.com"))));
+    again.push(record(125, Some("dana@example.com"))); // twice in one call
+    assert_eq!(
+        store.put_records(&t, &again).await.unwrap(),
+        Written {
+            imported: 10,
+            duplicates: 21
+        }
+    );
+
+    // By connector, in time order, a page at a time, within the window.
+    let scope = RecordScope::Connector("slack1".into());
+    let (from, to) = (
+        base + chrono::TimeDelta::minutes(10),
+        base + chrono::TimeDelta::minutes(59),
+    );
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list_records(&t, &scope, from, to, after, 15)
+            .await
+            .unwrap();
+        seen.extend(page.records.iter().map(|r| r.text.clone()));
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (10..60).map(|i| format!("message {i}")).collect();
+    assert_eq!(seen, expected);
+    // By person: only the mapped ones.
+    let person = RecordScope::Person("dana@example.com".into());
+    let page = store
+        .list_records(
+            &t,
+            &person,
+            base,
+            base + chrono::TimeDelta::days(1),
+            None,
+            1000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.records.len(), 80 + 10);
+    assert!(page.records.windows(2).all(|w| w[0].at <= w[1].at));
+    // Another tenant reads nothing.
+    let none = store
+        .list_records(
+            &other,
+            &scope,
+            base,
+            base + chrono::TimeDelta::days(1),
+            None,
+            1000,
+        )
+        .await
+        .unwrap();
+    assert!(none.records.is_empty());
+
+    // Retention: records before a time go, with their person copies, a batch at a time.
+    let cut = base + chrono::TimeDelta::minutes(50);
+    assert_eq!(
+        store
+            .delete_records_before(&t, "slack1", cut, 30)
+            .await
+            .unwrap(),
+        30
+    );
+    assert_eq!(
+        store
+            .delete_records_before(&t, "slack1", cut, 30)
+            .await
+            .unwrap(),
+        20
+    );
+    assert_eq!(
+        store
+            .delete_records_before(&t, "slack1", cut, 30)
+            .await
+            .unwrap(),
+        0
+    );
+    let left = store
+        .list_records(
+            &t,
+            &scope,
+            base,
+            base + chrono::TimeDelta::days(1),
+            None,
+            1000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(left.records.len(), 80);
+    assert_eq!(left.records[0].text, "message 50");
+    let person_left = store
+        .list_records(
+            &t,
+            &person,
+            base,
+            base + chrono::TimeDelta::days(1),
+            None,
+            1000,
+        )
+        .await
+        .unwrap();
+    assert!(person_left.records.iter().all(|r| r.at >= cut));
+
+    // The watermark moves only forward.
+    assert_eq!(store.import_watermark(&t, "slack1").await.unwrap(), None);
+    store.advance_watermark(&t, "slack1", to).await.unwrap();
+    store.advance_watermark(&t, "slack1", from).await.unwrap();
+    assert_eq!(
+        store.import_watermark(&t, "slack1").await.unwrap(),
+        Some(to)
+    );
+}
+
 #[macro_export]
 macro_rules! backend_contract_tests {
     ($factory:path) => {
@@ -1723,6 +1874,7 @@ macro_rules! backend_contract_tests {
             events_land_with_their_change_and_only_with_it,
             alert_policies_and_alerts_are_versioned_with_their_events,
             connectors_keep_unique_names_one_lease_and_their_runs,
+            imported_records_are_stored_once_and_read_by_connector_and_person,
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {

@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod evidence;
 pub mod groups;
+pub mod imported;
 pub mod instances;
 pub mod keys;
 pub mod record;
