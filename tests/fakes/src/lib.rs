@@ -15,8 +15,10 @@
 
 mod common;
 pub mod salesforce;
+pub mod slack;
 pub mod zoom;
 
 pub use common::Recorded;
 pub use salesforce::SalesforceFake;
+pub use slack::SlackFake;
 pub use zoom::ZoomFake;
