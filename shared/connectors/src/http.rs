@@ -63,15 +63,18 @@ pub const SALESFORCE_HOST_SUFFIXES: [&str; 4] = [
 pub struct Endpoints {
     zoom_api: String,
     zoom_oauth: String,
+    slack: String,
     allow_loopback: bool,
 }
 
 impl Endpoints {
     pub const DEFAULT_ZOOM_API: &'static str = "https://api.zoom.us/v2";
     pub const DEFAULT_ZOOM_OAUTH: &'static str = "https://zoom.us";
+    pub const DEFAULT_SLACK: &'static str = "https://slack.com/api";
 
     /// `ATTEST_ENDPOINT_ZOOM_API` (default `https://api.zoom.us/v2`),
     /// `ATTEST_ENDPOINT_ZOOM_OAUTH` (default `https://zoom.us`),
+    /// `ATTEST_ENDPOINT_SLACK` (default `https://slack.com/api`),
     /// `ATTEST_ALLOW_LOOPBACK_CONNECTORS=1` to allow loopback addresses.
     pub fn from_env() -> Self {
         let var = |name: &str, default: &str| {
@@ -88,6 +91,7 @@ impl Endpoints {
             &var("ATTEST_ENDPOINT_ZOOM_OAUTH", Self::DEFAULT_ZOOM_OAUTH),
             allow,
         )
+        .with_slack(&var("ATTEST_ENDPOINT_SLACK", Self::DEFAULT_SLACK))
     }
 
     /// Endpoints of the test fakes, loopback allowed.
@@ -99,8 +103,16 @@ impl Endpoints {
         Self {
             zoom_api: zoom_api.trim().trim_end_matches('/').to_owned(),
             zoom_oauth: zoom_oauth.trim().trim_end_matches('/').to_owned(),
+            slack: Self::DEFAULT_SLACK.to_owned(),
             allow_loopback,
         }
+    }
+
+    /// The same endpoints with the Slack Web API base `slack` (e.g. a fake's, for tests:
+    /// `Endpoints::for_tests(..).with_slack(&format!("{}/api", fake.url()))`).
+    pub fn with_slack(mut self, slack: &str) -> Self {
+        self.slack = slack.trim().trim_end_matches('/').to_owned();
+        self
     }
 
     /// The Zoom REST API base, e.g. `https://api.zoom.us/v2` (no trailing slash).
@@ -111,6 +123,12 @@ impl Endpoints {
     /// The Zoom OAuth base, e.g. `https://zoom.us` (no trailing slash).
     pub fn zoom_oauth(&self) -> &str {
         &self.zoom_oauth
+    }
+
+    /// The Slack Web API base, e.g. `https://slack.com/api` (no trailing slash); a method's
+    /// URL is `{base}/{method}`.
+    pub fn slack(&self) -> &str {
+        &self.slack
     }
 
     pub fn allow_loopback(&self) -> bool {
@@ -753,6 +771,10 @@ mod tests {
         let e = Endpoints::for_tests("http://127.0.0.1:9/v2/", "http://127.0.0.1:9/");
         assert_eq!(e.zoom_api(), "http://127.0.0.1:9/v2");
         assert_eq!(e.zoom_oauth(), "http://127.0.0.1:9");
+        assert!(e.allow_loopback());
+        assert_eq!(e.slack(), Endpoints::DEFAULT_SLACK);
+        let e = e.with_slack("http://127.0.0.1:9/api/");
+        assert_eq!(e.slack(), "http://127.0.0.1:9/api");
         assert!(e.allow_loopback());
     }
 

@@ -5,6 +5,9 @@
 //! into that request's response and the value it expects, so a user can see why an action
 //! passed or failed. Kinds: `zoom` ([`zoom`]) and `salesforce` ([`salesforce`]).
 //!
+//! A data kind ([`DataKind`], [`data`]) imports records (messages, sign-in activity) into a
+//! [`RecordSink`]. Kinds: `slack` ([`slack`]) and `zoom_activity` ([`zoom_activity`]).
+//!
 //! Every request goes through [`HttpClient`], which enforces the URL rules, timeouts,
 //! retries and rate limits ([`http`]). No AWS types here.
 
@@ -13,13 +16,20 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
+pub mod data;
 pub mod evaluate;
 pub mod http;
 pub mod model;
 pub mod salesforce;
 pub mod session;
+pub mod slack;
 pub mod zoom;
+pub mod zoom_activity;
 
+pub use data::{
+    parse_data_settings, DataKind, DataSettings, FetchReport, RawRecord, RecordSink, VecSink,
+    Window,
+};
 pub use evaluate::{evaluate, evaluate_with};
 pub use http::{Endpoints, HttpClient};
 pub use model::{
@@ -92,9 +102,23 @@ pub fn compliance_kind(kind: &str) -> Option<&'static dyn ComplianceKind> {
     }
 }
 
-/// Every kind's description, for `GET /connector-kinds`.
+/// The data kind named `kind`.
+pub fn data_kind(kind: &str) -> Option<&'static dyn DataKind> {
+    match kind {
+        "slack" => Some(&*slack::SLACK),
+        "zoom_activity" => Some(&*zoom_activity::ZOOM_ACTIVITY),
+        _ => None,
+    }
+}
+
+/// Every kind's description, compliance kinds first, for `GET /connector-kinds`.
 pub fn kinds() -> Vec<&'static KindInfo> {
-    vec![zoom::ZOOM.info(), salesforce::SALESFORCE.info()]
+    vec![
+        zoom::ZOOM.info(),
+        salesforce::SALESFORCE.info(),
+        slack::SLACK.info(),
+        zoom_activity::ZOOM_ACTIVITY.info(),
+    ]
 }
 
 /// Credentials from a request body: every required field present and a non-empty string,
@@ -175,7 +199,11 @@ mod tests {
     #[test]
     fn kinds_are_listed_and_found() {
         let names: Vec<&str> = kinds().iter().map(|k| k.kind).collect();
-        assert_eq!(names, ["zoom", "salesforce"]);
+        assert_eq!(names, ["zoom", "salesforce", "slack", "zoom_activity"]);
+        assert_eq!(data_kind("slack").unwrap().info().service, "slack");
+        assert_eq!(data_kind("zoom_activity").unwrap().info().service, "zoom");
+        assert!(data_kind("zoom").is_none());
+        assert!(compliance_kind("zoom_activity").is_none());
         assert_eq!(compliance_kind("zoom").unwrap().info().service, "zoom");
         assert_eq!(
             compliance_kind("salesforce").unwrap().info().service,
@@ -192,6 +220,11 @@ mod tests {
             zoom::MEETING_SECURITY
         );
         assert_eq!(json[1]["checks"][0]["expected"], json!({"min": 80.0}));
+        assert_eq!(json[2]["category"], "communication");
+        assert_eq!(json[2]["credential_fields"][0]["name"], "bot_token");
+        assert_eq!(json[2]["credential_fields"][0]["secret"], true);
+        assert_eq!(json[3]["settings_fields"][0]["name"], "backfill_days");
+        assert_eq!(json[3]["checks"], json!([]));
     }
 
     #[test]

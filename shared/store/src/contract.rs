@@ -1730,7 +1730,8 @@ pub async fn imported_records_are_stored_once_and_read_by_connector_and_person(
         store.put_records(&t, &first).await.unwrap(),
         Written {
             imported: 120,
-            duplicates: 0
+            duplicates: 0,
+            unmapped: 40
         }
     );
     let mut again: Vec<ImportedRecord> = first[100..].to_vec();
@@ -1740,7 +1741,8 @@ pub async fn imported_records_are_stored_once_and_read_by_connector_and_person(
         store.put_records(&t, &again).await.unwrap(),
         Written {
             imported: 10,
-            duplicates: 21
+            duplicates: 21,
+            unmapped: 0
         }
     );
 

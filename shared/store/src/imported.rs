@@ -71,6 +71,8 @@ fn watermark_key(tenant: &TenantId, connector: &str) -> Key {
 pub struct Written {
     pub imported: u64,
     pub duplicates: u64,
+    /// Of the imported ones, those mapped to no person.
+    pub unmapped: u64,
 }
 
 /// Whose records a listing reads.
@@ -128,12 +130,18 @@ impl Store {
             }
             let ops: Vec<WriteOp> = fresh.iter().flat_map(|r| ops_for(tenant, r)).collect();
             match self.backend().write(ops).await {
-                Ok(()) => written.imported += fresh.len() as u64,
+                Ok(()) => {
+                    written.imported += fresh.len() as u64;
+                    written.unmapped += fresh.iter().filter(|r| r.person.is_none()).count() as u64;
+                }
                 Err(BackendError::ConditionFailed { .. })
                 | Err(BackendError::TransactionConflict) => {
                     for r in fresh {
                         match self.backend().write(ops_for(tenant, r)).await {
-                            Ok(()) => written.imported += 1,
+                            Ok(()) => {
+                                written.imported += 1;
+                                written.unmapped += u64::from(r.person.is_none());
+                            }
                             Err(BackendError::ConditionFailed { .. }) => written.duplicates += 1,
                             Err(e) => return Err(e.into()),
                         }

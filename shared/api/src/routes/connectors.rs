@@ -42,6 +42,7 @@ impl From<ConnectorUseError> for ApiError {
 }
 
 pub const HISTORY_QUERY: &[&str] = &["limit", "cursor"];
+pub const ITEMS_QUERY: &[&str] = &["person", "from", "to", "q", "cursor", "limit"];
 
 fn one(status: StatusCode, c: Versioned<Connector>) -> Response {
     let location = format!("{BASE_PATH}/connectors/{}", c.value.id);
@@ -148,6 +149,26 @@ pub(crate) async fn history(
         items: page.runs,
         next_cursor: page.next,
     }))
+}
+
+pub(crate) async fn items(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<usecase::ItemPage>, ApiError> {
+    let q = QueryParams::parse(raw.as_deref(), ITEMS_QUERY)?;
+    let query = usecase::ItemQuery {
+        person: q.one("person"),
+        from: q.time("from")?,
+        to: q.time("to")?,
+        q: q.one("q"),
+        cursor: q.one("cursor"),
+        limit: q.limit(50, 200)?,
+    };
+    Ok(Json(
+        usecase::items(&state, &caller.0.tenant, &id, query).await?,
+    ))
 }
 
 pub(crate) async fn validate(

@@ -191,8 +191,7 @@ fn connector_schemas() -> Map<String, Value> {
         "bad_record",
     ]);
     let kinds: Vec<&str> = attest_connectors::kinds().iter().map(|k| k.kind).collect();
-    let settings = json!({"type": "object", "description": "the kind's settings_fields (GET /connector-kinds)",
-        "additionalProperties": {"type": ["string", "number", "boolean"]}});
+    let settings = json!({"type": "object", "description": "the kind's settings_fields (GET /connector-kinds); data kinds take backfill_days, retention_days, hold and user_map {external id: e-mail}"});
     let credentials = json!({"type": "object", "description": "the kind's credential_fields (GET /connector-kinds); stored in the secret store, never returned",
         "additionalProperties": {"type": "string", "minLength": 1}});
     let field = json!({"type": "object", "properties": {"name": {"type": "string"}, "secret": {"type": "boolean"}, "required": {"type": "boolean"}, "description": {"type": "string"}}});
@@ -227,6 +226,10 @@ fn connector_schemas() -> Map<String, Value> {
             "checks": {"type": "object", "properties": {"passed": {"type": "integer"}, "failed": {"type": "integer"}, "undetected": {"type": "integer"}}},
             "errors": {"type": "array", "items": {"type": "object", "properties": {"category": category, "message": {"type": "string"}, "count": {"type": "integer"}}}}}},
         "ConnectorRunList": {"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": r("ConnectorRun")}, "next_cursor": {"type": ["string", "null"]}}},
+        "ImportedItem": {"type": "object", "properties": {"connector_id": {"type": "string"}, "source_id": {"type": "string"},
+            "kind": {"type": "string"}, "at": time, "person": {"type": ["string", "null"]}, "external_user": {"type": ["string", "null"]},
+            "container": {"type": ["string", "null"]}, "text": {"type": "string"}, "data": {"type": "object"}}},
+        "ImportedItemPage": {"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": r("ImportedItem")}, "next_cursor": {"type": ["string", "null"]}}},
         "ConnectorValidation": {"type": "object", "properties": {"ok": {"type": "boolean"}, "detail": {"type": "string"}}},
         "ConnectorRunQueued": {"type": "object", "properties": {"run_id": {"type": "string"}, "status": {"const": "queued"}}},
     });

@@ -639,6 +639,18 @@ pub const ROUTES: &[RouteSpec] = &[
         DEFAULT_BODY_LIMIT
     ),
     route!(
+        "GET",
+        "/api/compliance/connectors/{id}/items",
+        "api-connectors",
+        "A data connector's imported records: by person and time, with text search",
+        Some(Read),
+        super::connectors::ITEMS_QUERY,
+        None,
+        (200, Some("ImportedItemPage")),
+        || axum::routing::get(super::connectors::items),
+        DEFAULT_BODY_LIMIT
+    ),
+    route!(
         "POST",
         "/api/compliance/connectors/{id}/validate",
         "api-connectors",

@@ -15,7 +15,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use attest_connectors::{CheckResult, ComplianceKind, ConnectorError, Credentials, KindInfo};
+use attest_connectors::{
+    CheckResult, ComplianceKind, ConnectorError, Credentials, DataKind, KindInfo, RawRecord,
+    RecordSink,
+};
 use attest_domain::action::{apply_patch, ActionPatch, InstanceRef, InstanceScope};
 use attest_domain::connector::{
     combine, combined_notes, normalize_name, CheckCounts, Connector, ConnectorState,
@@ -26,6 +29,7 @@ use attest_domain::event::{Event, EventType, Subject};
 use attest_domain::history::Source;
 use attest_domain::identity::Identity;
 use attest_domain::ids::{new_id, ActionId, TenantId};
+use attest_domain::imported::{map_person, ImportedRecord};
 use attest_domain::vocab::{ImplementationStatus, TestStatus};
 use attest_domain::FieldError;
 use attest_secrets::{Secret, SecretError, SecretRef};
@@ -87,6 +91,66 @@ fn ports(state: &AppState) -> Result<&ConnectorPorts, ConnectorUseError> {
 
 fn secret_error(e: SecretError) -> ConnectorUseError {
     ConnectorUseError::Unavailable(format!("the secret store failed: {e}"))
+}
+
+/// A kind of either family.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// Tests improvement actions.
+    Compliance(&'static dyn ComplianceKind),
+    /// Imports records.
+    Data(&'static dyn DataKind),
+}
+
+impl Kind {
+    fn info(&self) -> &'static KindInfo {
+        match self {
+            Kind::Compliance(k) => k.info(),
+            Kind::Data(k) => k.info(),
+        }
+    }
+
+    fn parse_settings(
+        &self,
+        body: &Map<String, Value>,
+    ) -> Result<Map<String, Value>, Vec<(String, String)>> {
+        match self {
+            Kind::Compliance(k) => k.parse_settings(body),
+            Kind::Data(k) => k.parse_settings(body),
+        }
+    }
+
+    async fn validate(
+        &self,
+        http: &attest_connectors::HttpClient,
+        creds: &Credentials,
+    ) -> Result<String, ConnectorError> {
+        match self {
+            Kind::Compliance(k) => k.validate(http, creds).await,
+            Kind::Data(k) => k.validate(http, creds).await,
+        }
+    }
+}
+
+fn any_kind(name: &str) -> Result<Kind, ConnectorUseError> {
+    if let Some(k) = attest_connectors::compliance_kind(name) {
+        return Ok(Kind::Compliance(k));
+    }
+    if let Some(k) = attest_connectors::data_kind(name) {
+        return Ok(Kind::Data(k));
+    }
+    Err(unknown_kind(name))
+}
+
+fn unknown_kind(name: &str) -> ConnectorUseError {
+    let known: Vec<&str> = attest_connectors::kinds().iter().map(|k| k.kind).collect();
+    invalid(
+        "kind",
+        format!(
+            "unknown connector kind {name:?}; one of {}",
+            known.join(", ")
+        ),
+    )
 }
 
 fn kind_of(name: &str) -> Result<&'static dyn ComplianceKind, ConnectorUseError> {
@@ -190,7 +254,7 @@ fn parse_credentials(
 
 /// Settings a kind accepts: its declared fields, each valid; returned as the kind keeps them.
 fn check_settings(
-    kind: &dyn ComplianceKind,
+    kind: Kind,
     settings: &Map<String, Value>,
 ) -> Result<Map<String, Value>, ConnectorUseError> {
     kind.parse_settings(settings).map_err(|errors| {
@@ -206,7 +270,7 @@ fn check_settings(
 /// Checks credentials against the service; a refusal is 422 naming what failed.
 async fn validate_against_service(
     ports: &ConnectorPorts,
-    kind: &dyn ComplianceKind,
+    kind: Kind,
     creds: &Credentials,
 ) -> Result<String, ConnectorUseError> {
     kind.validate(&ports.http, creds).await.map_err(|e| {
@@ -241,7 +305,7 @@ pub async fn create(
     body: NewConnector,
 ) -> Result<Versioned<Connector>, ConnectorUseError> {
     let ports = ports(state)?;
-    let kind = kind_of(&body.kind)?;
+    let kind = any_kind(&body.kind)?;
     let info = kind.info();
     let (name, unique) = normalize_name(&body.name).map_err(field_error)?;
     let settings = check_settings(kind, &body.settings)?;
@@ -368,7 +432,7 @@ pub async fn update(
     let tenant = &caller.tenant;
     let mut current = state.store.get_connector(tenant, id).await?;
     check_version(&current, expected)?;
-    let kind = kind_of(&current.value.kind)?;
+    let kind = any_kind(&current.value.kind)?;
     let name = match &change.name {
         Some(name) => Some(normalize_name(name).map_err(field_error)?),
         None => None,
@@ -489,8 +553,13 @@ pub async fn delete(
         .delete(&secret_ref(tenant, id))
         .await
         .map_err(secret_error)?;
-    if let Ok(kind) = kind_of(&current.value.kind) {
-        refresh_actions(state, tenant, kind, &current.value).await?;
+    match any_kind(&current.value.kind) {
+        Ok(Kind::Compliance(kind)) => refresh_actions(state, tenant, kind, &current.value).await?,
+        Ok(Kind::Data(_)) if !holds(&current.value) => {
+            // Its records follow the retention rule: without a hold, they go with it.
+            delete_records_before(state, tenant, id, DateTime::<Utc>::MAX_UTC).await?;
+        }
+        _ => {}
     }
     Ok(())
 }
@@ -509,7 +578,7 @@ pub async fn validate(
 ) -> Result<Validation, ConnectorUseError> {
     let ports = ports(state)?;
     let c = state.store.get_connector(tenant, id).await?;
-    let kind = kind_of(&c.value.kind)?;
+    let kind = any_kind(&c.value.kind)?;
     let creds = credentials(ports, tenant, id).await?;
     Ok(match kind.validate(&ports.http, &creds).await {
         Ok(detail) => Validation { ok: true, detail },
@@ -838,7 +907,7 @@ pub async fn execute(
         Err(StoreError::NotFound(_)) => return Ok(Executed::Gone),
         Err(e) => return Err(e.into()),
     };
-    let kind = kind_of(&c.kind)?;
+    let kind = any_kind(&c.kind)?;
     let started = state.now();
     let until = started + TimeDelta::minutes(LEASE_MINUTES);
     if !state
@@ -849,7 +918,12 @@ pub async fn execute(
         tracing::info!(tenant = %tenant, connector = %c.id, "a run of this connector is under way; this one is skipped");
         return Ok(Executed::Busy);
     }
-    let result = run_with_lease(state, ports, &tenant, &c, kind, request, started).await;
+    let result = match kind {
+        Kind::Compliance(kind) => {
+            run_with_lease(state, ports, &tenant, &c, kind, request, started).await
+        }
+        Kind::Data(kind) => run_import(state, ports, &tenant, &c, kind, request, started).await,
+    };
     if let Err(e) = state
         .store
         .release_run_lease(&tenant, &c.id, &request.run_id)
@@ -974,6 +1048,319 @@ async fn run_with_lease(
         .await?;
     tracing::info!(tenant = %tenant, connector = %c.id, run = %run.id, outcome = ?outcome, passed = run.checks.passed, failed = run.checks.failed, undetected = run.checks.undetected, "connector run finished");
     Ok(outcome)
+}
+
+/// How far a window reaches back before the previous one's end: sources deliver late.
+pub const OVERLAP_MINUTES: i64 = 10;
+
+fn setting_u64(c: &Connector, name: &str, default: u64) -> u64 {
+    c.settings
+        .get(name)
+        .and_then(Value::as_u64)
+        .unwrap_or(default)
+}
+
+/// Whether the connector's settings hold its records (no retention deletes).
+fn holds(c: &Connector) -> bool {
+    c.settings.get("hold").and_then(Value::as_bool) == Some(true)
+}
+
+/// Where a data connector's pages go: each record mapped to a person and stored once.
+struct StoreSink<'a> {
+    state: &'a AppState,
+    tenant: &'a TenantId,
+    connector: &'a Connector,
+    imported: u64,
+    duplicates: u64,
+    unmapped: u64,
+}
+
+#[async_trait::async_trait]
+impl RecordSink for StoreSink<'_> {
+    async fn put(&mut self, records: Vec<RawRecord>) -> Result<(), String> {
+        let user_map = self
+            .connector
+            .settings
+            .get("user_map")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let records: Vec<ImportedRecord> = records
+            .into_iter()
+            .map(|r| {
+                let person = map_person(r.email.as_deref(), r.external_user.as_deref(), &user_map);
+                ImportedRecord {
+                    connector_id: self.connector.id.clone(),
+                    source_id: r.source_id,
+                    kind: r.kind,
+                    at: r.at,
+                    person,
+                    external_user: r.external_user,
+                    container: r.container,
+                    text: r.text,
+                    data: r.data,
+                }
+            })
+            .collect();
+        let written = self
+            .state
+            .store
+            .put_records(self.tenant, &records)
+            .await
+            .map_err(|e| format!("the records could not be stored: {e}"))?;
+        // Unmapped records are counted once, when first stored.
+        self.unmapped += written.unmapped;
+        self.imported += written.imported;
+        self.duplicates += written.duplicates;
+        Ok(())
+    }
+}
+
+/// A data connector's run: the window from the watermark (less the overlap) or, the first
+/// time, `backfill_days` back; records stored once each by source id; the watermark moved to
+/// the window's end only when every page of it was committed.
+async fn run_import(
+    state: &AppState,
+    ports: &ConnectorPorts,
+    tenant: &TenantId,
+    c: &Connector,
+    kind: &'static dyn DataKind,
+    request: &RunRequest,
+    started: DateTime<Utc>,
+) -> Result<Outcome, ConnectorUseError> {
+    let previous = state.store.connector_stats(tenant, &c.id).await?;
+    let from = match state.store.import_watermark(tenant, &c.id).await? {
+        Some(mark) => mark - TimeDelta::minutes(OVERLAP_MINUTES),
+        None => {
+            let days = setting_u64(
+                c,
+                "backfill_days",
+                attest_connectors::data::DEFAULT_BACKFILL_DAYS.into(),
+            );
+            started - TimeDelta::days(days as i64)
+        }
+    };
+    let window = attest_connectors::Window::new(from, started);
+    let mut run = RunRecord {
+        id: request.run_id.clone(),
+        connector_id: c.id.clone(),
+        trigger: request.trigger,
+        started_at: started,
+        finished_at: None,
+        outcome: None,
+        window: Window {
+            from: window.from,
+            to: window.to,
+        },
+        items_fetched: 0,
+        items_imported: 0,
+        duplicates_skipped: 0,
+        unmapped_users: 0,
+        checks: CheckCounts::default(),
+        errors: Vec::new(),
+    };
+    let mut sink = StoreSink {
+        state,
+        tenant,
+        connector: c,
+        imported: 0,
+        duplicates: 0,
+        unmapped: 0,
+    };
+    let fetched = match credentials(ports, tenant, &c.id).await {
+        Ok(creds) => kind.fetch(&ports.http, &creds, &window, &mut sink).await,
+        Err(e) => Err(ConnectorError {
+            category: attest_connectors::ErrorCategory::Auth,
+            message: format!("credentials could not be read: {e}"),
+        }),
+    };
+    run.items_imported = sink.imported;
+    run.duplicates_skipped = sink.duplicates;
+    run.unmapped_users = sink.unmapped;
+    let complete = match &fetched {
+        Ok(report) => {
+            run.items_fetched = report.fetched;
+            for e in &report.errors {
+                run.add_error(category(e.category), e.message.clone());
+            }
+            // A channel the bot may not read is reported on every run and must not hold the
+            // others back; anything that may pass (rate limits, outages) keeps the watermark
+            // where it was, so the next window reads it again.
+            report
+                .errors
+                .iter()
+                .all(|e| e.category == attest_connectors::ErrorCategory::Permission)
+        }
+        Err(e) => {
+            run.items_fetched = sink.imported + sink.duplicates;
+            run.add_error(category(e.category), e.message.clone());
+            false
+        }
+    };
+    if complete {
+        state
+            .store
+            .advance_watermark(tenant, &c.id, window.to)
+            .await?;
+    }
+    // Retention, with each run (the schedule runs every connector daily): records older than
+    // `retention_days` go unless the settings hold them.
+    if !holds(c) {
+        let days = setting_u64(
+            c,
+            "retention_days",
+            attest_connectors::data::DEFAULT_RETENTION_DAYS.into(),
+        );
+        let gone =
+            delete_records_before(state, tenant, &c.id, started - TimeDelta::days(days as i64))
+                .await?;
+        if gone > 0 {
+            tracing::info!(tenant = %tenant, connector = %c.id, records = gone, "records past retention deleted");
+        }
+    }
+    let finished = state.now();
+    run.finish(finished, fetched.is_ok());
+    let outcome = run.outcome.unwrap_or(Outcome::Failed);
+    let stats = ConnectorStats {
+        last_run: Some(run.clone()),
+        last_success_at: if outcome == Outcome::Failed {
+            previous.last_success_at
+        } else {
+            Some(finished)
+        },
+        items_imported_total: previous.items_imported_total + run.items_imported,
+    };
+    let kind_name = if outcome == Outcome::Failed {
+        EventType::ConnectorRunFailed
+    } else {
+        EventType::ConnectorRunFinished
+    };
+    let event = Event::new(
+        tenant,
+        kind_name,
+        finished,
+        None,
+        Subject::new("connector", c.id.as_str()),
+        json!({"connector": {"id": c.id, "name": c.name, "kind": c.kind}, "run": run}),
+    );
+    state
+        .store
+        .record_run(tenant, &run, &stats, &[event])
+        .await?;
+    tracing::info!(tenant = %tenant, connector = %c.id, run = %run.id, outcome = ?outcome, imported = run.items_imported, duplicates = run.duplicates_skipped, "connector run finished");
+    Ok(outcome)
+}
+
+/// Deletes a connector's records older than `before`, a batch at a time.
+async fn delete_records_before(
+    state: &AppState,
+    tenant: &TenantId,
+    connector: &str,
+    before: DateTime<Utc>,
+) -> Result<u64, ConnectorUseError> {
+    const BATCH: usize = 500;
+    let mut total = 0;
+    loop {
+        let n = state
+            .store
+            .delete_records_before(tenant, connector, before, BATCH)
+            .await?;
+        total += n as u64;
+        if n < BATCH {
+            return Ok(total);
+        }
+    }
+}
+
+/// `GET /connectors/{id}/items` filters.
+#[derive(Debug, Default)]
+pub struct ItemQuery {
+    pub person: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub q: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: usize,
+}
+
+/// A page of imported records and where the next starts.
+#[derive(Debug, Serialize)]
+pub struct ItemPage {
+    pub items: Vec<ImportedRecord>,
+    pub next_cursor: Option<String>,
+}
+
+/// Most records one items request looks at, whatever its filters.
+pub const MAX_ITEMS_SCANNED: usize = 2_000;
+/// The window an items request reads when it names none: the last 30 days.
+pub const DEFAULT_ITEMS_DAYS: i64 = 30;
+
+/// `GET /connectors/{id}/items`: the connector's records in the window (`from`/`to`, by
+/// default the last 30 days), oldest first, by person when asked (their timeline, this
+/// connector's part of it), with `q` a case-insensitive text search. Reads at most 2,000
+/// records a request; `next_cursor` goes on from there.
+pub async fn items(
+    state: &AppState,
+    tenant: &TenantId,
+    id: &str,
+    query: ItemQuery,
+) -> Result<ItemPage, ConnectorUseError> {
+    for (field, value, most) in [
+        ("person", &query.person, 320),
+        ("q", &query.q, 500),
+        ("cursor", &query.cursor, 200),
+    ] {
+        if value.as_ref().is_some_and(|v| v.chars().count() > most) {
+            return Err(invalid(field, format!("must be at most {most} characters")));
+        }
+    }
+    let c = state.store.get_connector(tenant, id).await?;
+    if attest_connectors::data_kind(&c.value.kind).is_none() {
+        // A compliance connector tests actions and imports no records.
+        return Ok(ItemPage {
+            items: Vec::new(),
+            next_cursor: None,
+        });
+    }
+    let to = query.to.unwrap_or_else(|| state.now());
+    let from = query
+        .from
+        .unwrap_or(to - TimeDelta::days(DEFAULT_ITEMS_DAYS));
+    if from > to {
+        return Err(invalid("from", "must not be after to"));
+    }
+    let scope = match &query.person {
+        Some(p) => attest_store::imported::RecordScope::Person(p.trim().to_lowercase()),
+        None => attest_store::imported::RecordScope::Connector(id.to_owned()),
+    };
+    let mut items = Vec::new();
+    let mut after = query.cursor;
+    let mut scanned = 0;
+    loop {
+        let page = state
+            .store
+            .list_records(tenant, &scope, from, to, after.clone(), 200)
+            .await?;
+        scanned += page.records.len();
+        for r in page.records {
+            let mine = r.connector_id == id;
+            let matches = query
+                .q
+                .as_deref()
+                .is_none_or(|q| attest_domain::imported::text_matches(&r.text, q));
+            if mine && matches && items.len() < query.limit {
+                items.push(r);
+            }
+        }
+        after = page.next;
+        if after.is_none() || items.len() >= query.limit || scanned >= MAX_ITEMS_SCANNED {
+            break;
+        }
+    }
+    Ok(ItemPage {
+        items,
+        next_cursor: after,
+    })
 }
 
 /// The connectors of `service` the live assessments chose (each assessment's `connectors`,
