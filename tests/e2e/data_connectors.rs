@@ -313,3 +313,128 @@ async fn slack_on_dynamodb_local() {
     })
     .await;
 }
+
+/// A run killed mid-way (SIGKILL of the server while it waits on a rate limit, pages already
+/// committed), the server restarted, the connector run again: every message stored exactly
+/// once, none missing.
+async fn crash_story(backend: Backend) {
+    const TOTAL: usize = 20_000;
+    let slack = SlackFake::start().await;
+    slack.add_user("U1", "dana", Some("dana@example.com"));
+    slack.add_channel("C1", "general", true, false);
+    let now = Utc::now().timestamp() as f64;
+    slack.post_many(
+        "C1",
+        &["U1"],
+        now - 2.0 * 86_400.0,
+        86_400.0 / 20_000.0,
+        TOTAL,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("ATTEST_ENDPOINT_SLACK", slack.api_url()),
+        ("ATTEST_ALLOW_LOOPBACK_CONNECTORS", "1".to_owned()),
+        ("ATTEST_IMPORT_EVERY", "off".to_owned()),
+        ("ATTEST_RUN_LEASE_SECS", "5".to_owned()),
+    ];
+    let server = Server::start_env(dir.path(), &backend, true, &env, None);
+    let admin = token(dir.path(), "acme", "carla", &["connector_admin"]);
+    let api = Api {
+        http: reqwest::Client::new(),
+        server,
+    };
+    let c = api
+        .expect(&admin, Method::POST, "/connectors", Some(json!({"kind": "slack", "name": "Slack", "credentials": {"bot_token": slack.bot_token()}})), StatusCode::CREATED)
+        .await;
+    let id = c["id"].as_str().unwrap().to_owned();
+    api.expect(
+        &admin,
+        Method::POST,
+        &format!("/connectors/{id}/run"),
+        None,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    // Once pages are committed, hold the run on a rate limit and kill the server.
+    let started = Instant::now();
+    loop {
+        let page = api
+            .expect(
+                &admin,
+                Method::GET,
+                &format!("/connectors/{id}/items?limit=1&from=2000-01-01T00:00:00Z"),
+                None,
+                StatusCode::OK,
+            )
+            .await;
+        if !page["items"].as_array().unwrap().is_empty() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no page committed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    slack.rate_limit_next("conversations.history", 3, 30);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(api); // SIGKILL
+
+    let server = Server::start_env(dir.path(), &backend, false, &env, None);
+    let api = Api {
+        http: reqwest::Client::new(),
+        server,
+    };
+    let before = api
+        .all_items(&admin, &id, "&from=2000-01-01T00:00:00Z")
+        .await
+        .len();
+    assert!(
+        before > 0 && before < TOTAL,
+        "killed mid-run: {before} of {TOTAL} stored"
+    );
+    let history = api
+        .expect(
+            &admin,
+            Method::GET,
+            &format!("/connectors/{id}/history"),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(
+        history["items"],
+        json!([]),
+        "the killed run recorded nothing"
+    );
+    slack.clear_rate_limits();
+    tokio::time::sleep(Duration::from_secs(6)).await; // the dead run's lease expires
+    let run = api.run(&admin, &id).await;
+    assert_eq!(run["outcome"], "succeeded", "{run}");
+    assert_eq!(run["items_imported"], (TOTAL - before) as u64, "{run}");
+    assert_eq!(run["duplicates_skipped"], before as u64, "{run}");
+    let items = api
+        .all_items(&admin, &id, "&from=2000-01-01T00:00:00Z")
+        .await;
+    assert_eq!(items.len(), TOTAL, "no gaps");
+    let ids: std::collections::BTreeSet<&str> = items
+        .iter()
+        .map(|i| i["source_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), TOTAL, "no duplicates");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_run_then_a_new_one_store_each_message_once_on_the_embedded_store() {
+    crash_story(Backend::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_run_then_a_new_one_store_each_message_once_on_dynamodb_local() {
+    let ddb = attest_testkit::dynamodb_local();
+    crash_story(Backend::DynamoDb {
+        endpoint: ddb.endpoint.clone(),
+        table: attest_testkit::unique_name("slackcrash"),
+    })
+    .await;
+}

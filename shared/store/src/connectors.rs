@@ -303,6 +303,43 @@ impl Store {
         }
     }
 
+    /// Extends the lease to `until` if `run_id` still holds it. False when it does not (it
+    /// expired and another run took it).
+    pub async fn renew_run_lease(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        run_id: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let key = lease_key(tenant, id);
+        let Some(item) = self.backend().get(&key).await? else {
+            return Ok(false);
+        };
+        let held: Versioned<Lease> = decode(item)?;
+        if held.value.run_id != run_id {
+            return Ok(false);
+        }
+        let lease = Lease {
+            run_id: run_id.to_owned(),
+            until,
+        };
+        match self
+            .backend()
+            .write(vec![WriteOp::Put {
+                item: encode(key, held.version + 1, &lease),
+                condition: Condition::Version(held.version),
+            }])
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(BackendError::ConditionFailed { .. }) | Err(BackendError::TransactionConflict) => {
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Gives the lease back if `run_id` still holds it.
     pub async fn release_run_lease(
         &self,

@@ -1593,6 +1593,31 @@ pub async fn connectors_keep_unique_names_one_lease_and_their_runs(b: Arc<dyn Ba
             .unwrap(),
         "an expired lease is taken over"
     );
+    let much_later = later + chrono::TimeDelta::hours(1);
+    assert!(store
+        .renew_run_lease(&t, "c1", "r3", much_later)
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .renew_run_lease(&t, "c1", "r1", much_later)
+            .await
+            .unwrap(),
+        "not the holder"
+    );
+    assert!(
+        !store
+            .acquire_run_lease(
+                &t,
+                "c1",
+                "r5",
+                later + chrono::TimeDelta::minutes(30),
+                much_later
+            )
+            .await
+            .unwrap(),
+        "renewed: still held"
+    );
     store.release_run_lease(&t, "c1", "r3").await.unwrap();
     assert!(store
         .acquire_run_lease(&t, "c1", "r4", now, later)

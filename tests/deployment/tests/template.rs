@@ -1100,7 +1100,7 @@ fn connector_run_reads_the_run_queue_reporting_failed_messages_and_the_queue_red
     );
     // Longer than a run's lease (a run that died is taken over when its message returns).
     assert!(
-        visibility as i64 > attest_api::usecases::connectors::LEASE_MINUTES * 60,
+        visibility as i64 > attest_api::usecases::connectors::LEASE_SECS,
         "{visibility}"
     );
 

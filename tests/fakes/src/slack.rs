@@ -474,6 +474,11 @@ impl SlackFake {
         queue.extend(std::iter::repeat_n(retry_after_secs, n));
     }
 
+    /// Forgets every 429 queued with [`SlackFake::rate_limit_next`].
+    pub fn clear_rate_limits(&self) {
+        self.inner.lock().rate_limits.clear();
+    }
+
     /// Enforces each method's tier over a sliding minute (Tier 2: 20, Tier 3: 50, `auth.test`:
     /// 300 calls); a call over it answers 429 with `Retry-After` the whole seconds until the
     /// oldest call in the window leaves it. Off by default.

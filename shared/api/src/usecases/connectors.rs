@@ -43,8 +43,19 @@ use super::events;
 use crate::state::{ConnectorPorts, RunRequest};
 use crate::AppState;
 
-/// How long a run may hold its connector's lease; a run that dies is taken over after it.
-pub const LEASE_MINUTES: i64 = 15;
+/// How long a run's lease lasts unless renewed: a run renews it every third of this while it
+/// works, so a run that died (a crash, a killed process) is taken over this long after.
+/// `ATTEST_RUN_LEASE_SECS` changes it (at least 5 s).
+pub const LEASE_SECS: i64 = 120;
+
+fn lease_duration() -> TimeDelta {
+    let secs = std::env::var("ATTEST_RUN_LEASE_SECS")
+        .ok()
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(LEASE_SECS)
+        .max(5);
+    TimeDelta::seconds(secs)
+}
 /// Most runs one history page lists.
 pub const MAX_HISTORY: usize = 100;
 
@@ -909,7 +920,8 @@ pub async fn execute(
     };
     let kind = any_kind(&c.kind)?;
     let started = state.now();
-    let until = started + TimeDelta::minutes(LEASE_MINUTES);
+    let lease = lease_duration();
+    let until = started + lease;
     if !state
         .store
         .acquire_run_lease(&tenant, &c.id, &request.run_id, started, until)
@@ -918,11 +930,40 @@ pub async fn execute(
         tracing::info!(tenant = %tenant, connector = %c.id, "a run of this connector is under way; this one is skipped");
         return Ok(Executed::Busy);
     }
-    let result = match kind {
-        Kind::Compliance(kind) => {
-            run_with_lease(state, ports, &tenant, &c, kind, request, started).await
+    let work = async {
+        match kind {
+            Kind::Compliance(kind) => {
+                run_with_lease(state, ports, &tenant, &c, kind, request, started).await
+            }
+            Kind::Data(kind) => run_import(state, ports, &tenant, &c, kind, request, started).await,
         }
-        Kind::Data(kind) => run_import(state, ports, &tenant, &c, kind, request, started).await,
+    };
+    // The lease is renewed while the run works.
+    let heartbeat = async {
+        let every = (lease / 3)
+            .to_std()
+            .unwrap_or(std::time::Duration::from_secs(10));
+        loop {
+            tokio::time::sleep(every).await;
+            let until = state.now() + lease;
+            match state
+                .store
+                .renew_run_lease(&tenant, &c.id, &request.run_id, until)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(connector = %c.id, run = %request.run_id, "the run's lease was lost; another run may start")
+                }
+                Err(e) => {
+                    tracing::warn!(connector = %c.id, error = %e, "the run's lease was not renewed")
+                }
+            }
+        }
+    };
+    let result = tokio::select! {
+        r = work => r,
+        _ = heartbeat => unreachable!("the heartbeat never ends"),
     };
     if let Err(e) = state
         .store
