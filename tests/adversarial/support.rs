@@ -226,6 +226,8 @@ pub struct Req {
     /// The whole `Authorization` header value.
     pub authorization: Option<String>,
     pub body: Option<Value>,
+    /// A body sent as it is (with its own Content-Type header), instead of JSON.
+    pub raw: Option<String>,
     pub headers: Vec<(String, String)>,
 }
 
@@ -236,6 +238,7 @@ impl Req {
             path: path.into(),
             authorization: None,
             body: None,
+            raw: None,
             headers: Vec::new(),
         }
     }
@@ -257,6 +260,11 @@ impl Req {
 
     pub fn body(mut self, body: Option<Value>) -> Req {
         self.body = body;
+        self
+    }
+
+    pub fn raw(mut self, body: impl Into<String>) -> Req {
+        self.raw = Some(body.into());
         self
     }
 
@@ -363,7 +371,9 @@ impl Api {
         for (k, v) in &req.headers {
             rb = rb.header(k.as_str(), v.as_str());
         }
-        if let Some(b) = &req.body {
+        if let Some(raw) = &req.raw {
+            rb = rb.body(raw.clone());
+        } else if let Some(b) = &req.body {
             rb = rb.json(b);
         }
         let res = rb
@@ -466,6 +476,7 @@ pub fn kind(route: &RouteSpec) -> Option<&'static str> {
         "alert-policies" => "alert-policies",
         "alerts" => "alerts",
         "connectors" => "connectors",
+        "people" => "people",
         other => panic!(
             "{} {}: the adversarial suite does not know what a /{other}/{{id}} is; teach support::kind and Tenant::build to make one",
             route.method, route.path
@@ -754,6 +765,28 @@ impl Tenant {
             connectors.push(created.body["id"].as_str().unwrap().to_owned());
         }
         run_connector(&api, &root, &connectors[0]).await;
+        // An HR connector and one resignation: a person with signals.
+        let person = format!("{p}-leaver@example.com");
+        let hr = api
+            .expect(
+                r("POST", "/connectors").json(json!({
+                    "kind": "hr_csv", "name": format!("{big} secret HR"), "credentials": {},
+                    "settings": {"record_type": "resignation", "columns": {
+                        "email": "EmailAddress", "resignation_date": "ResignationDate"}}
+                })),
+                201,
+            )
+            .await;
+        let hr_id = hr.body["id"].as_str().unwrap().to_owned();
+        api.expect(
+            r("POST", &format!("/connectors/{hr_id}/upload"))
+                .header("Content-Type", "text/csv")
+                .raw(format!(
+                    "EmailAddress,ResignationDate\n{person},2026-10-01\n"
+                )),
+            200,
+        )
+        .await;
 
         let pool: Vec<String> = x1_actions
             .iter()
@@ -776,6 +809,7 @@ impl Tenant {
         ids.insert("alert-policies", policies.clone());
         ids.insert("alerts", alerts.clone());
         ids.insert("connectors", connectors.clone());
+        ids.insert("people", vec![person.clone()]);
         let mut markers = vec![
             format!("{big} secret"),
             format!("{p}-secret"),
@@ -797,6 +831,8 @@ impl Tenant {
         markers.extend(policies);
         markers.extend(alerts);
         markers.extend(connectors);
+        markers.push(person);
+        markers.push(hr_id);
         if t1.contains('@') {
             markers.push(t1);
         }
@@ -1000,6 +1036,28 @@ impl Tenant {
     /// The request a route needs to succeed for `tag`: its own resource where it changes one,
     /// a valid body where it takes one.
     pub async fn request(&self, route: &RouteSpec, tag: &str) -> Req {
+        if route.path.ends_with("/upload") {
+            // An upload goes to a connector that takes one (an HR connector of its own), as CSV.
+            let n = self.unique();
+            let hr = self
+                .api
+                .expect(
+                    Req::new("POST", "/connectors").bearer(&self.root).json(json!({
+                        "kind": "hr_csv", "name": format!("fresh HR {tag} {n}"), "credentials": {},
+                        "settings": {"record_type": "resignation", "columns": {
+                            "email": "EmailAddress", "resignation_date": "ResignationDate"}}
+                    })),
+                    201,
+                )
+                .await;
+            let id = hr.body["id"].as_str().unwrap().to_owned();
+            return Req::new(route.method, path_with(route, &id))
+                .header("Content-Type", "text/csv")
+                .raw(format!(
+                    "EmailAddress,ResignationDate\n{}-fresh-{n}@example.com,2026-10-01\n",
+                    self.prefix
+                ));
+        }
         let path = match self.target(route, tag).await {
             Some(id) => path_with(route, &id),
             None => route.path.to_owned(),

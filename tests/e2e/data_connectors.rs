@@ -438,3 +438,222 @@ async fn a_killed_run_then_a_new_one_store_each_message_once_on_dynamodb_local()
     })
     .await;
 }
+
+/// HR records and badge events pushed to their connectors: bad rows reported by line, good
+/// ones kept, a re-upload storing nothing twice, signals per person, the people leaving, and a
+/// badge event after a last working date raising a `departing_user_activity` signal and alert.
+async fn insider_story(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("ATTEST_IMPORT_EVERY", "off".to_owned())];
+    let server = Server::start_env(dir.path(), &backend, true, &env, None);
+    let admin = token(dir.path(), "acme", "carla", &["connector_admin"]);
+    let officer = token(dir.path(), "acme", "alice", &["administrator"]);
+    let reader = token(dir.path(), "acme", "rob", &["reader"]);
+    let api = Api {
+        http: reqwest::Client::new(),
+        server,
+    };
+    let columns = json!({"email": "EmailAddress", "resignation_date": "ResignationDate", "last_working_date": "LastWorkingDate"});
+    let refused = api
+        .expect(&admin, Method::POST, "/connectors", Some(json!({"kind": "hr_csv", "name": "HR", "credentials": {}, "settings": {"columns": columns}})), StatusCode::UNPROCESSABLE_ENTITY)
+        .await;
+    assert!(
+        refused["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["field"] == "settings.record_type"),
+        "{refused}"
+    );
+    let hr = api
+        .expect(&admin, Method::POST, "/connectors", Some(json!({"kind": "hr_csv", "name": "HR", "credentials": {}, "settings": {"record_type": "resignation", "columns": columns}})), StatusCode::CREATED)
+        .await;
+    let hr_id = hr["id"].as_str().unwrap().to_owned();
+
+    let today = Utc::now().date_naive();
+    let left = today - chrono::Days::new(20);
+    let later = today + chrono::Days::new(200);
+    let csv = format!(
+        "EmailAddress,ResignationDate,LastWorkingDate\r\n\
+         Dana@Example.com,{},{left}\r\n\
+         not-an-address,2026-10-01,2026-11-01\r\n\
+         erin@example.com,someday,2026-12-01\r\n\
+         frank@example.com,{}T09:00:00+01:00,{later}\r\n",
+        left - chrono::Days::new(30),
+        today - chrono::Days::new(1),
+    );
+    let upload = |who: &str, id: &str, content_type: &str, body: String| {
+        api.http
+            .post(api.server.url(&format!("/connectors/{id}/upload")))
+            .bearer_auth(who.to_owned())
+            .header("Content-Type", content_type.to_owned())
+            .body(body)
+    };
+    let (s, b, _) = send(upload(&admin, &hr_id, "text/csv", csv.clone())).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["run"]["items_imported"], 2, "{b}");
+    let errors: Vec<&str> = b["run"]["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        errors.iter().any(|m| m.starts_with("line 3:"))
+            && errors.iter().any(|m| m.starts_with("line 4:")),
+        "{errors:?}"
+    );
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    let (s, again, _) = send(upload(&admin, &hr_id, "text/csv", csv.clone())).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(again["run"]["items_imported"], 0, "{again}");
+    assert_eq!(again["run"]["duplicates_skipped"], 2, "{again}");
+    assert_eq!(
+        send(upload(&reader, &hr_id, "text/csv", csv.clone()))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        send(upload(&admin, &hr_id, "text/plain", csv)).await.0,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+
+    let dana = api
+        .expect(
+            &reader,
+            Method::GET,
+            "/people/dana@example.com/signals",
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    let kinds: Vec<&str> = dana["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["resignation"], "{dana}");
+    let departing = api
+        .expect(
+            &reader,
+            Method::GET,
+            "/insider-risk/departing",
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    let people: Vec<&str> = departing["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["person"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        people,
+        ["dana@example.com"],
+        "frank leaves in 200 days: {departing}"
+    );
+
+    // A policy on departing users' activity; a badge event of Dana's after her last day.
+    api.expect(&officer, Method::POST, "/alert-policies", Some(json!({"name": "Leavers in the building", "event": "departing_user_activity", "severity": "high"})), StatusCode::CREATED).await;
+    let doors = api
+        .expect(&admin, Method::POST, "/connectors", Some(json!({"kind": "badge", "name": "Doors", "credentials": {}, "settings": {"user_map": {"E100": "dana@example.com"}}})), StatusCode::CREATED)
+        .await;
+    let doors_id = doors["id"].as_str().unwrap().to_owned();
+    let at = (Utc::now() - chrono::TimeDelta::hours(1)).to_rfc3339();
+    let events = json!([
+        {"UserId": "E100", "AssetId": "D1", "AssetName": "Server room", "EventTime": at, "AccessStatus": "Success"},
+        {"UserId": "E200", "AssetId": "D1", "AssetName": "Server room", "EventTime": "yesterday", "AccessStatus": "Success"},
+    ]);
+    let (s, b, _) = send(upload(
+        &admin,
+        &doors_id,
+        "application/json",
+        events.to_string(),
+    ))
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["run"]["items_imported"], 1, "{b}");
+    assert!(
+        b["run"]["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("entry 1:"),
+        "{b}"
+    );
+    assert_eq!(b["signals_recorded"], 1, "{b}");
+    let dana = api
+        .expect(
+            &reader,
+            Method::GET,
+            "/people/dana@example.com/signals",
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(
+        dana["items"][0]["kind"], "departing_user_activity",
+        "{dana}"
+    );
+    let started = Instant::now();
+    loop {
+        let alerts = api
+            .expect(&reader, Method::GET, "/alerts", None, StatusCode::OK)
+            .await;
+        if alerts["items"].as_array().unwrap().iter().any(|a| {
+            a["severity"] == "high"
+                && a["title"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_lowercase()
+                    .contains("depart")
+        }) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no alert: {alerts}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let items = api
+        .all_items(&reader, &doors_id, "&from=2000-01-01T00:00:00Z")
+        .await;
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["person"], "dana@example.com");
+    api.expect(
+        &admin,
+        Method::POST,
+        &format!("/connectors/{doors_id}/run"),
+        None,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    let other = token(dir.path(), "globex", "gus", &["global_admin"]);
+    // Another organisation knows nobody of that address.
+    api.expect(
+        &other,
+        Method::GET,
+        "/people/dana@example.com/signals",
+        None,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hr_and_badge_uploads_on_the_embedded_store() {
+    insider_story(Backend::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hr_and_badge_uploads_on_dynamodb_local() {
+    let ddb = attest_testkit::dynamodb_local();
+    insider_story(Backend::DynamoDb {
+        endpoint: ddb.endpoint.clone(),
+        table: attest_testkit::unique_name("insider"),
+    })
+    .await;
+}

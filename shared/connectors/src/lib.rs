@@ -8,6 +8,9 @@
 //! A data kind ([`DataKind`], [`data`]) imports records (messages, sign-in activity) into a
 //! [`RecordSink`]. Kinds: `slack` ([`slack`]) and `zoom_activity` ([`zoom_activity`]).
 //!
+//! A push kind receives uploads rather than fetching: `hr_csv` ([`hr`], HR records as CSV)
+//! and `badge` ([`badge`], physical access events as JSON). Pure parsing, no requests.
+//!
 //! Every request goes through [`HttpClient`], which enforces the URL rules, timeouts,
 //! retries and rate limits ([`http`]). No AWS types here.
 
@@ -16,8 +19,10 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
+pub mod badge;
 pub mod data;
 pub mod evaluate;
+pub mod hr;
 pub mod http;
 pub mod model;
 pub mod salesforce;
@@ -26,11 +31,15 @@ pub mod slack;
 pub mod zoom;
 pub mod zoom_activity;
 
+pub use badge::{
+    badge_info, badge_source_id, parse_badge_json, parse_badge_settings, BadEntry, BadgeEvent,
+};
 pub use data::{
     parse_data_settings, DataKind, DataSettings, FetchReport, RawRecord, RecordSink, VecSink,
     Window,
 };
 pub use evaluate::{evaluate, evaluate_with};
+pub use hr::{hr_info, hr_source_id, parse_hr_csv, parse_hr_settings, BadRow, HrParse, HrRow};
 pub use http::{Endpoints, HttpClient};
 pub use model::{
     Category, Check, CheckResult, ConnectorError, Credentials, ErrorCategory, Expected, FieldSpec,
@@ -111,13 +120,25 @@ pub fn data_kind(kind: &str) -> Option<&'static dyn DataKind> {
     }
 }
 
-/// Every kind's description, compliance kinds first, for `GET /connector-kinds`.
+/// The push kind named `kind` (`hr_csv`, `badge`): uploads, no credentials.
+pub fn push_kind(kind: &str) -> Option<&'static KindInfo> {
+    match kind {
+        "hr_csv" => Some(hr::hr_info()),
+        "badge" => Some(badge::badge_info()),
+        _ => None,
+    }
+}
+
+/// Every kind's description, compliance kinds first, then data kinds, then push kinds, for
+/// `GET /connector-kinds`.
 pub fn kinds() -> Vec<&'static KindInfo> {
     vec![
         zoom::ZOOM.info(),
         salesforce::SALESFORCE.info(),
         slack::SLACK.info(),
         zoom_activity::ZOOM_ACTIVITY.info(),
+        hr::hr_info(),
+        badge::badge_info(),
     ]
 }
 
@@ -199,7 +220,21 @@ mod tests {
     #[test]
     fn kinds_are_listed_and_found() {
         let names: Vec<&str> = kinds().iter().map(|k| k.kind).collect();
-        assert_eq!(names, ["zoom", "salesforce", "slack", "zoom_activity"]);
+        assert_eq!(
+            names,
+            [
+                "zoom",
+                "salesforce",
+                "slack",
+                "zoom_activity",
+                "hr_csv",
+                "badge"
+            ]
+        );
+        assert_eq!(push_kind("hr_csv").unwrap().service, "hr");
+        assert_eq!(push_kind("badge").unwrap().service, "badge");
+        assert!(push_kind("slack").is_none());
+        assert!(data_kind("hr_csv").is_none());
         assert_eq!(data_kind("slack").unwrap().info().service, "slack");
         assert_eq!(data_kind("zoom_activity").unwrap().info().service, "zoom");
         assert!(data_kind("zoom").is_none());

@@ -18,6 +18,7 @@ pub mod ids;
 pub mod imported;
 pub mod regulation;
 pub mod score;
+pub mod signal;
 pub mod snapshot;
 pub mod vocab;
 

@@ -20,6 +20,7 @@ pub mod keys;
 pub mod record;
 pub mod regulations;
 pub mod scores;
+pub mod signals;
 pub mod usage;
 pub mod users;
 

@@ -19,6 +19,7 @@ use crate::usecases::connectors::{
     self as usecase, ConnectorChange, ConnectorUseError, ConnectorView, NewConnector, StatusView,
     Validation, MAX_HISTORY,
 };
+use crate::usecases::insider as usecase_insider;
 use crate::{ApiError, AppState, BASE_PATH};
 
 impl From<ConnectorUseError> for ApiError {
@@ -36,6 +37,7 @@ impl From<ConnectorUseError> for ApiError {
             e @ ConnectorUseError::Stale { .. } => ApiError::PreconditionFailed(e.to_string()),
             ConnectorUseError::Conflict(m) => ApiError::Conflict(m),
             ConnectorUseError::Unavailable(m) => ApiError::Unavailable(m),
+            ConnectorUseError::UnsupportedType(m) => ApiError::UnsupportedMediaType(m),
             ConnectorUseError::Store(s) => s.into(),
         }
     }
@@ -169,6 +171,59 @@ pub(crate) async fn items(
     Ok(Json(
         usecase::items(&state, &caller.0.tenant, &id, query).await?,
     ))
+}
+
+/// The upload's `Content-Type` (parameters such as `charset` aside), lower case.
+fn upload_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+pub(crate) async fn upload(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<usecase_insider::Uploaded>, ApiError> {
+    let kind = upload_type(&headers);
+    Ok(Json(
+        usecase_insider::upload(&state, &caller.0, &id, &kind, &body).await?,
+    ))
+}
+
+#[derive(Serialize)]
+pub(crate) struct SignalList {
+    items: Vec<attest_domain::signal::Signal>,
+}
+
+pub(crate) async fn person_signals(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(email): Path<String>,
+) -> Result<Json<SignalList>, ApiError> {
+    let items = usecase_insider::person_signals(&state, &caller.0.tenant, &email).await?;
+    Ok(Json(SignalList { items }))
+}
+
+#[derive(Serialize)]
+pub(crate) struct DepartingList {
+    items: Vec<usecase_insider::DepartingView>,
+}
+
+pub(crate) async fn departing(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<DepartingList>, ApiError> {
+    let items = usecase_insider::departing(&state, &caller.0.tenant).await?;
+    Ok(Json(DepartingList { items }))
 }
 
 pub(crate) async fn validate(

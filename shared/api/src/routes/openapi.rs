@@ -230,6 +230,13 @@ fn connector_schemas() -> Map<String, Value> {
             "kind": {"type": "string"}, "at": time, "person": {"type": ["string", "null"]}, "external_user": {"type": ["string", "null"]},
             "container": {"type": ["string", "null"]}, "text": {"type": "string"}, "data": {"type": "object"}}},
         "ImportedItemPage": {"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": r("ImportedItem")}, "next_cursor": {"type": ["string", "null"]}}},
+        "Uploaded": {"type": "object", "properties": {"run": r("ConnectorRun"), "signals_recorded": {"type": "integer"}}},
+        "Signal": {"type": "object", "properties": {"id": {"type": "string"}, "person": {"type": "string"}, "kind": {"type": "string"},
+            "at": time, "connector_id": {"type": "string"}, "details": {"type": "object"}}},
+        "SignalList": {"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": r("Signal")}}},
+        "DepartingList": {"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": {"type": "object", "properties": {
+            "person": {"type": "string"}, "kind": {"type": "string"}, "last_working_date": time, "recorded_at": time, "connector_id": {"type": "string"},
+            "signals": {"type": "array", "items": r("Signal")}}}}}},
         "ConnectorValidation": {"type": "object", "properties": {"ok": {"type": "boolean"}, "detail": {"type": "string"}}},
         "ConnectorRunQueued": {"type": "object", "properties": {"run_id": {"type": "string"}, "status": {"const": "queued"}}},
     });

@@ -652,6 +652,42 @@ pub const ROUTES: &[RouteSpec] = &[
     ),
     route!(
         "POST",
+        "/api/compliance/connectors/{id}/upload",
+        "api-connectors",
+        "Upload HR records (text/csv) or badge events (application/json) to their connector",
+        Some(ManageConnectors),
+        &[],
+        None,
+        (200, Some("Uploaded")),
+        || axum::routing::post(super::connectors::upload),
+        crate::usecases::insider::MAX_UPLOAD_BYTES
+    ),
+    route!(
+        "GET",
+        "/api/compliance/people/{id}/signals",
+        "api-connectors",
+        "A person's insider-risk signals (the id is their e-mail), newest first",
+        Some(Read),
+        &[],
+        None,
+        (200, Some("SignalList")),
+        || axum::routing::get(super::connectors::person_signals),
+        DEFAULT_BODY_LIMIT
+    ),
+    route!(
+        "GET",
+        "/api/compliance/insider-risk/departing",
+        "api-connectors",
+        "People leaving (last working date within 90 days or past), with their signals",
+        Some(Read),
+        &[],
+        None,
+        (200, Some("DepartingList")),
+        || axum::routing::get(super::connectors::departing),
+        DEFAULT_BODY_LIMIT
+    ),
+    route!(
+        "POST",
         "/api/compliance/connectors/{id}/validate",
         "api-connectors",
         "Check the stored credentials against the service",

@@ -73,6 +73,9 @@ pub enum ConnectorUseError {
     },
     #[error("{0}")]
     Conflict(String),
+    /// An upload of a content type the connector does not take.
+    #[error("{0}")]
+    UnsupportedType(String),
     /// A port this deployment does not have, or the secret store failing.
     #[error("{0}")]
     Unavailable(String),
@@ -111,6 +114,8 @@ enum Kind {
     Compliance(&'static dyn ComplianceKind),
     /// Imports records.
     Data(&'static dyn DataKind),
+    /// Takes records pushed to it (`hr_csv`, `badge`).
+    Push(&'static KindInfo),
 }
 
 impl Kind {
@@ -118,6 +123,7 @@ impl Kind {
         match self {
             Kind::Compliance(k) => k.info(),
             Kind::Data(k) => k.info(),
+            Kind::Push(info) => info,
         }
     }
 
@@ -128,6 +134,10 @@ impl Kind {
         match self {
             Kind::Compliance(k) => k.parse_settings(body),
             Kind::Data(k) => k.parse_settings(body),
+            Kind::Push(info) if info.kind == "hr_csv" => {
+                attest_connectors::hr::parse_hr_settings(body)
+            }
+            Kind::Push(_) => attest_connectors::badge::parse_badge_settings(body),
         }
     }
 
@@ -139,6 +149,7 @@ impl Kind {
         match self {
             Kind::Compliance(k) => k.validate(http, creds).await,
             Kind::Data(k) => k.validate(http, creds).await,
+            Kind::Push(_) => Ok("nothing to check: records are uploaded to this connector".into()),
         }
     }
 }
@@ -149,6 +160,9 @@ fn any_kind(name: &str) -> Result<Kind, ConnectorUseError> {
     }
     if let Some(k) = attest_connectors::data_kind(name) {
         return Ok(Kind::Data(k));
+    }
+    if let Some(info) = attest_connectors::push_kind(name) {
+        return Ok(Kind::Push(info));
     }
     Err(unknown_kind(name))
 }
@@ -566,7 +580,7 @@ pub async fn delete(
         .map_err(secret_error)?;
     match any_kind(&current.value.kind) {
         Ok(Kind::Compliance(kind)) => refresh_actions(state, tenant, kind, &current.value).await?,
-        Ok(Kind::Data(_)) if !holds(&current.value) => {
+        Ok(Kind::Data(_) | Kind::Push(_)) if !holds(&current.value) => {
             // Its records follow the retention rule: without a hold, they go with it.
             delete_records_before(state, tenant, id, DateTime::<Utc>::MAX_UTC).await?;
         }
@@ -631,6 +645,12 @@ pub async fn run_now(
 ) -> Result<String, ConnectorUseError> {
     let ports = ports(state)?;
     let c = state.store.get_connector(tenant, id).await?;
+    if attest_connectors::push_kind(&c.value.kind).is_some() {
+        return Err(ConnectorUseError::Conflict(format!(
+            "a {} connector reads nothing: upload its records to /connectors/{id}/upload",
+            c.value.kind
+        )));
+    }
     let request = RunRequest {
         tenant: tenant.to_string(),
         connector_id: c.value.id,
@@ -936,6 +956,11 @@ pub async fn execute(
                 run_with_lease(state, ports, &tenant, &c, kind, request, started).await
             }
             Kind::Data(kind) => run_import(state, ports, &tenant, &c, kind, request, started).await,
+            Kind::Push(_) => {
+                // Nothing to read: the daily run applies retention only.
+                retain(state, &tenant, &c, started).await?;
+                Ok(Outcome::Succeeded)
+            }
         }
     };
     // The lease is renewed while the run works.
@@ -1151,6 +1176,15 @@ impl RecordSink for StoreSink<'_> {
             .map_err(|e| format!("the records could not be stored: {e}"))?;
         // Unmapped records are counted once, when first stored.
         self.unmapped += written.unmapped;
+        let activity: Vec<ImportedRecord> = records
+            .into_iter()
+            .filter(|r| r.kind == "sign_in" || r.kind == "sign_out")
+            .collect();
+        if !activity.is_empty() {
+            super::insider::departing_activity(self.state, self.tenant, &activity)
+                .await
+                .map_err(|e| format!("departing activity not recorded: {e}"))?;
+        }
         self.imported += written.imported;
         self.duplicates += written.duplicates;
         Ok(())
@@ -1244,21 +1278,7 @@ async fn run_import(
             .advance_watermark(tenant, &c.id, window.to)
             .await?;
     }
-    // Retention, with each run (the schedule runs every connector daily): records older than
-    // `retention_days` go unless the settings hold them.
-    if !holds(c) {
-        let days = setting_u64(
-            c,
-            "retention_days",
-            attest_connectors::data::DEFAULT_RETENTION_DAYS.into(),
-        );
-        let gone =
-            delete_records_before(state, tenant, &c.id, started - TimeDelta::days(days as i64))
-                .await?;
-        if gone > 0 {
-            tracing::info!(tenant = %tenant, connector = %c.id, records = gone, "records past retention deleted");
-        }
-    }
+    retain(state, tenant, c, started).await?;
     let finished = state.now();
     run.finish(finished, fetched.is_ok());
     let outcome = run.outcome.unwrap_or(Outcome::Failed);
@@ -1290,6 +1310,30 @@ async fn run_import(
         .await?;
     tracing::info!(tenant = %tenant, connector = %c.id, run = %run.id, outcome = ?outcome, imported = run.items_imported, duplicates = run.duplicates_skipped, "connector run finished");
     Ok(outcome)
+}
+
+/// Retention, with each run (the schedule runs every connector daily): records older than
+/// `retention_days` go unless the settings hold them.
+async fn retain(
+    state: &AppState,
+    tenant: &TenantId,
+    c: &Connector,
+    now: DateTime<Utc>,
+) -> Result<(), ConnectorUseError> {
+    if holds(c) {
+        return Ok(());
+    }
+    let days = setting_u64(
+        c,
+        "retention_days",
+        attest_connectors::data::DEFAULT_RETENTION_DAYS.into(),
+    );
+    let gone =
+        delete_records_before(state, tenant, &c.id, now - TimeDelta::days(days as i64)).await?;
+    if gone > 0 {
+        tracing::info!(tenant = %tenant, connector = %c.id, records = gone, "records past retention deleted");
+    }
+    Ok(())
 }
 
 /// Deletes a connector's records older than `before`, a batch at a time.
@@ -1356,7 +1400,7 @@ pub async fn items(
         }
     }
     let c = state.store.get_connector(tenant, id).await?;
-    if attest_connectors::data_kind(&c.value.kind).is_none() {
+    if attest_connectors::compliance_kind(&c.value.kind).is_some() {
         // A compliance connector tests actions and imports no records.
         return Ok(ItemPage {
             items: Vec::new(),

@@ -16,6 +16,7 @@ pub mod connectors;
 pub mod events;
 pub mod evidence;
 pub mod groups;
+pub mod insider;
 pub mod regulations;
 pub mod score;
 #[cfg(test)]
