@@ -109,7 +109,48 @@ pub async fn upload(
     content_type: &str,
     bytes: &[u8],
 ) -> Result<Uploaded, ConnectorUseError> {
-    let tenant = &caller.tenant;
+    import(
+        state,
+        &caller.tenant,
+        Some(caller.user.as_str()),
+        id,
+        content_type,
+        bytes,
+    )
+    .await
+}
+
+/// A file dropped in the stack's bucket under `hr/{connector id}/` (the `hr-dropped`
+/// function): the connector found by its id alone (the scheduler's index), then imported as an
+/// upload by nobody in particular. `Ok(None)` when no connector has that id.
+pub async fn dropped(
+    state: &AppState,
+    connector_id: &str,
+    content_type: &str,
+    bytes: &[u8],
+) -> Result<Option<Uploaded>, ConnectorUseError> {
+    let Some(ix) = state
+        .store
+        .indexed_connectors()
+        .await?
+        .into_iter()
+        .find(|c| c.id == connector_id)
+    else {
+        return Ok(None);
+    };
+    import(state, &ix.tenant, None, connector_id, content_type, bytes)
+        .await
+        .map(Some)
+}
+
+async fn import(
+    state: &AppState,
+    tenant: &TenantId,
+    actor: Option<&str>,
+    id: &str,
+    content_type: &str,
+    bytes: &[u8],
+) -> Result<Uploaded, ConnectorUseError> {
     let c = state.store.get_connector(tenant, id).await?.value;
     let wanted = match c.kind.as_str() {
         "hr_csv" => "text/csv",
@@ -189,7 +230,7 @@ pub async fn upload(
             EventType::ConnectorRunFinished
         },
         finished,
-        Some(caller.user.as_str()),
+        actor,
         Subject::new("connector", c.id.as_str()),
         json!({"connector": {"id": c.id, "name": c.name, "kind": c.kind}, "run": run}),
     );
