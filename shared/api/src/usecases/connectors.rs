@@ -582,7 +582,9 @@ pub async fn delete(
         Ok(Kind::Compliance(kind)) => refresh_actions(state, tenant, kind, &current.value).await?,
         Ok(Kind::Data(_) | Kind::Push(_)) if !holds(&current.value) => {
             // Its records follow the retention rule: without a hold, they go with it.
-            delete_records_before(state, tenant, id, DateTime::<Utc>::MAX_UTC).await?;
+            // Every record (a date past any record's; keys hold four-digit years).
+            let end_of_time: DateTime<Utc> = "9999-12-31T23:59:59Z".parse().expect("a date");
+            delete_records_before(state, tenant, id, end_of_time).await?;
         }
         _ => {}
     }
@@ -1959,5 +1961,152 @@ mod tests {
         // On demand, a paused connector runs too.
         run_now(&w.state, &w.admin.tenant, &test.id).await.unwrap();
         assert_eq!(w.queue.0.lock().unwrap()[1].trigger, Trigger::Manual);
+    }
+
+    async fn data_world() -> (World, attest_fakes::SlackFake) {
+        let (state, admin, dir) = testkit::ports();
+        let zoom = ZoomFake::start().await;
+        let slack = attest_fakes::SlackFake::start().await;
+        let secrets = Arc::new(MemorySecrets::new());
+        let queue = Arc::new(Queue::default());
+        let http = HttpClient::new(
+            Endpoints::for_tests(&zoom.api_url(), &zoom.oauth_url()).with_slack(&slack.api_url()),
+        )
+        .with_backoff(Duration::from_millis(1));
+        let state = state.with_connectors(ConnectorPorts {
+            secrets: secrets.clone(),
+            queue: queue.clone(),
+            http: Arc::new(http),
+        });
+        let admin = Identity {
+            roles: BTreeSet::from([Role::GlobalAdmin]),
+            ..admin
+        };
+        let w = World {
+            state,
+            admin,
+            secrets,
+            queue,
+            zoom,
+            _dir: dir,
+        };
+        (w, slack)
+    }
+
+    async fn slack_connector(
+        w: &World,
+        slack: &attest_fakes::SlackFake,
+        name: &str,
+        settings: Value,
+    ) -> Connector {
+        let body = NewConnector {
+            kind: "slack".into(),
+            name: name.into(),
+            credentials: json!({"bot_token": slack.bot_token()})
+                .as_object()
+                .unwrap()
+                .clone(),
+            settings: settings.as_object().unwrap().clone(),
+        };
+        create(&w.state, &w.admin, body).await.unwrap().value
+    }
+
+    async fn stored(w: &World, c: &Connector) -> usize {
+        let scope = attest_store::imported::RecordScope::Connector(c.id.clone());
+        let from = w.state.now() - TimeDelta::days(30);
+        w.state
+            .store
+            .list_records(&w.admin.tenant, &scope, from, w.state.now(), None, 1000)
+            .await
+            .unwrap()
+            .records
+            .len()
+    }
+
+    #[tokio::test]
+    async fn records_past_retention_go_with_each_run_unless_held() {
+        let (w, slack) = data_world().await;
+        slack.add_user("U1", "dana", Some("dana@example.com"));
+        slack.add_channel("C1", "general", true, false);
+        let now = Utc::now().timestamp() as f64;
+        slack.post("C1", "U1", now - 3.0 * 86_400.0, "three days old");
+        slack.post("C1", "U1", now - 3_600.0, "an hour old");
+        let short = slack_connector(&w, &slack, "Short", json!({"retention_days": 1})).await;
+        let held = slack_connector(
+            &w,
+            &slack,
+            "Held",
+            json!({"retention_days": 1, "hold": true}),
+        )
+        .await;
+        for c in [&short, &held] {
+            let done = execute(&w.state, &request(&w, c)).await.unwrap();
+            assert_eq!(done, Executed::Ran(Outcome::Succeeded));
+        }
+        assert_eq!(stored(&w, &short).await, 1, "the old one went");
+        assert_eq!(stored(&w, &held).await, 2, "a hold keeps everything");
+        // Deleting a connector takes its records, unless held.
+        delete(&w.state, &w.admin, &short.id, None).await.unwrap();
+        delete(&w.state, &w.admin, &held.id, None).await.unwrap();
+        assert_eq!(stored(&w, &short).await, 0);
+        assert_eq!(stored(&w, &held).await, 2);
+    }
+
+    #[tokio::test]
+    async fn a_sign_in_after_the_last_working_date_is_departing_activity() {
+        let (w, _slack) = data_world().await;
+        let now = w.state.now();
+        w.state
+            .store
+            .put_departing(
+                &w.admin.tenant,
+                &attest_domain::signal::Departing {
+                    person: "dana@example.com".into(),
+                    kind: "resignation".into(),
+                    last_working_date: now - TimeDelta::days(5),
+                    recorded_at: now - TimeDelta::days(30),
+                    connector_id: "hr".into(),
+                },
+            )
+            .await
+            .unwrap();
+        w.zoom
+            .add_activity("Dana@Example.com", now - TimeDelta::hours(2), "Sign in");
+        w.zoom
+            .add_activity("dana@example.com", now - TimeDelta::days(10), "Sign in");
+        let body = NewConnector {
+            kind: "zoom_activity".into(),
+            name: "Zoom sign-ins".into(),
+            credentials: json!({"account_id": w.zoom.account_id(), "client_id": w.zoom.client_id(), "client_secret": w.zoom.client_secret()})
+                .as_object()
+                .unwrap()
+                .clone(),
+            settings: json!({"backfill_days": 30}).as_object().unwrap().clone(),
+        };
+        let c = create(&w.state, &w.admin, body).await.unwrap().value;
+        assert_eq!(
+            execute(&w.state, &request(&w, &c)).await.unwrap(),
+            Executed::Ran(Outcome::Succeeded)
+        );
+        let signals = w
+            .state
+            .store
+            .person_signals(&w.admin.tenant, "dana@example.com", 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            signals.len(),
+            1,
+            "only the sign-in after leaving: {signals:?}"
+        );
+        assert_eq!(signals[0].kind, "departing_user_activity");
+        let events = w
+            .state
+            .store
+            .list_events(&w.admin.tenant, None, Some(EventType::SignalRecorded), 10)
+            .await
+            .unwrap();
+        assert_eq!(events.events.len(), 1);
+        assert_eq!(events.events[0].data["signal"], "departing_user_activity");
     }
 }
