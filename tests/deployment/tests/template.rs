@@ -1297,3 +1297,89 @@ fn the_connector_queues_dead_letter_queues_are_alarmed() {
     // connector-run is invoked by its event source, synchronously: no invoke config.
     assert!(run["Properties"]["EventInvokeConfig"].is_null());
 }
+
+#[test]
+fn hr_dropped_imports_what_arrives_under_hr_and_may_only_read_it() {
+    let (name, f) = function("hr-dropped");
+    let manifest = root().join("functions/hr-dropped/Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    assert!(text.contains("name = \"hr-dropped\""), "{name}");
+    assert_eq!(f["Properties"]["CodeUri"].as_str(), Some("."), "{name}");
+    let globals = template()["Globals"].clone();
+    assert!(
+        f["Properties"]["Environment"]["Variables"]["TABLE_NAME"].is_null()
+            && ref_to(env(&f, &globals, "TABLE_NAME")).is_some(),
+        "{name}: TABLE_NAME from the globals"
+    );
+
+    // Notified of objects created under hr/ in the stack's bucket, and of nothing else.
+    let (bucket, _) = &of_type("AWS::S3::Bucket")[0];
+    let events: Vec<(String, Value)> = f["Properties"]["Events"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .map(|(k, e)| (k.as_str().unwrap().to_owned(), e.clone()))
+        .collect();
+    assert_eq!(events.len(), 1, "{name}: {events:?}");
+    let p = &events[0].1["Properties"];
+    assert_eq!(events[0].1["Type"].as_str(), Some("S3"));
+    assert_eq!(ref_to(&p["Bucket"]).as_deref(), Some(bucket.as_str()));
+    assert_eq!(p["Events"].as_str(), Some("s3:ObjectCreated:*"));
+    let rules = p["Filter"]["S3Key"]["Rules"].as_sequence().unwrap();
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    assert_eq!(
+        (rules[0]["Name"].as_str(), rules[0]["Value"].as_str()),
+        (Some("prefix"), Some("hr/"))
+    );
+    // The other notifications of the bucket do not overlap it (S3 refuses overlaps).
+    for (other, g) in of_type("AWS::Serverless::Function") {
+        if other == name {
+            continue;
+        }
+        for (_, e) in events_of(&g, "S3") {
+            for r in e["Properties"]["Filter"]["S3Key"]["Rules"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+            {
+                if r["Name"].as_str() == Some("prefix") {
+                    let prefix = r["Value"].as_str().unwrap();
+                    assert!(
+                        !prefix.starts_with("hr/") && !"hr/".starts_with(prefix),
+                        "{other}: {prefix}"
+                    );
+                }
+            }
+        }
+    }
+
+    // May read hr/* of the bucket and nothing else of it; the table as connector-run.
+    let hr_objects = "arn:${AWS::Partition}:s3:::attest-evidence-${StackUuid}/hr/*";
+    let mut s3 = Vec::new();
+    for s in statements(&f) {
+        let actions = strings(&s["Action"]);
+        if actions.iter().any(|a| a.starts_with("s3:")) {
+            assert_eq!(s["Effect"].as_str(), Some("Allow"));
+            let Value::Tagged(sub) = &s["Resource"] else {
+                panic!("{name}: {s:?}");
+            };
+            assert_eq!(sub.tag.to_string(), "!Sub");
+            assert_eq!(sub.value[0].as_str(), Some(hr_objects), "{name}");
+            s3.extend(actions);
+        }
+    }
+    assert_eq!(s3, ["s3:GetObject"], "{name}");
+    let mut table = dynamodb_actions(&f);
+    let mut run = dynamodb_actions(&function("connector-run").1);
+    table.sort();
+    run.sort();
+    assert_eq!(table, run, "{name}");
+
+    // Failures after Lambda's retries land in a dead-letter queue that raises an alarm.
+    let dlq = dead_letter_queue(
+        &f["Properties"]["EventInvokeConfig"]["DestinationConfig"]["OnFailure"],
+        &name,
+    );
+    assert!(alarmed(&dlq), "{dlq}");
+    assert!(f["Properties"]["Timeout"].as_u64() >= Some(60), "{name}");
+}
