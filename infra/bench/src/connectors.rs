@@ -1,6 +1,9 @@
 //! `cargo run --release -p attest-bench --bin attest-bench-connectors -- [--store
 //! embedded|dynamodb] [--runs N] [--warmup N] [--fanout 500,5000,20000]`
 //!
+//! `... -- --part slack [--store embedded|dynamodb]`: a data connector instead, importing Slack
+//! messages from the fake (see `slack_import.rs`); the options `--slack-*`.
+//!
 //! Compliance connectors against the fakes (`tests/fakes`), through the use cases themselves
 //! (no HTTP in front: a run is what `attest serve`'s worker and the `connector-run` function
 //! call), over the chosen store wrapped in a counting backend:
@@ -50,6 +53,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use clap::Parser;
 use serde_json::{json, Map, Value};
 
+mod slack_import;
+
 /// The built-in regulations, in the order each group gets them; the first covers the services.
 const BUILT_IN: [&str; 4] = [
     "nist-800-53-r5-moderate",
@@ -72,6 +77,15 @@ enum StoreKind {
     Dynamodb,
 }
 
+/// What the bench measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Part {
+    /// The Zoom and Salesforce runs and the scheduler's fan-out.
+    Compliance,
+    /// Importing Slack messages ([`slack_import`]).
+    Slack,
+}
+
 #[derive(Parser, Debug)]
 #[command(
     about = "Connector runs against the fakes and the scheduler's fan-out: time, requests, storage calls."
@@ -80,6 +94,11 @@ struct Args {
     /// The store.
     #[arg(long, value_enum, default_value = "embedded")]
     store: StoreKind,
+    /// What to measure: the compliance connectors' runs and the fan-out, or a Slack import.
+    #[arg(long, value_enum, default_value = "compliance")]
+    part: Part,
+    #[command(flatten)]
+    slack: slack_import::SlackArgs,
     /// Timed runs of each connector, in each way, in each tenant.
     #[arg(long, default_value_t = 20)]
     runs: usize,
@@ -117,8 +136,12 @@ struct Calls {
     items_written: u32,
     /// Action instances (`INST`) the writes put.
     instances_written: u32,
-    /// Each call, in order.
+    /// Each call, in order (unless the counting backend's log is off).
     log: Vec<String>,
+    /// Time spent in the backend's calls (summed; concurrent calls overlap).
+    store_time: Duration,
+    /// Items the writes put, deleted or checked, by item kind (`REC`, `RECP`, ...).
+    written_by_kind: BTreeMap<String, u32>,
 }
 
 impl Calls {
@@ -172,6 +195,9 @@ impl Calls {
 struct Counting {
     inner: Arc<dyn Backend>,
     calls: Mutex<Calls>,
+    /// Whether each call goes in [`Calls::log`] (off for the Slack import's large runs: a log
+    /// of 4,000 calls would weigh in the process's memory being measured).
+    log_on: AtomicBool,
 }
 
 impl Counting {
@@ -179,7 +205,12 @@ impl Counting {
         Self {
             inner,
             calls: Mutex::new(Calls::default()),
+            log_on: AtomicBool::new(true),
         }
+    }
+
+    fn set_log(&self, on: bool) {
+        self.log_on.store(on, Ordering::SeqCst);
     }
 
     /// The calls since the last take, and zero again.
@@ -187,8 +218,14 @@ impl Counting {
         std::mem::take(&mut *self.calls.lock().unwrap())
     }
 
-    fn add(&self, f: impl FnOnce(&mut Calls)) {
-        f(&mut self.calls.lock().unwrap());
+    fn add(&self, took: Duration, f: impl FnOnce(&mut Calls)) {
+        let mut calls = self.calls.lock().unwrap();
+        let logged = calls.log.len();
+        f(&mut calls);
+        calls.store_time += took;
+        if !self.log_on.load(Ordering::SeqCst) {
+            calls.log.truncate(logged);
+        }
     }
 }
 
@@ -200,9 +237,11 @@ fn kind(pk: &str) -> &str {
 #[async_trait]
 impl Backend for Counting {
     async fn get(&self, key: &Key) -> Result<Option<Item>, BackendError> {
+        let started = Instant::now();
         let found = self.inner.get(key).await?;
+        let took = started.elapsed();
         let n = u32::from(found.is_some());
-        self.add(|c| {
+        self.add(took, |c| {
             c.get_item += 1;
             c.items_read += n;
             c.log.push(format!(
@@ -215,7 +254,9 @@ impl Backend for Counting {
     }
 
     async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, BackendError> {
+        let started = Instant::now();
         let found = self.inner.get_many(keys).await?;
+        let took = started.elapsed();
         let distinct: BTreeSet<&Key> = keys.iter().collect();
         let batches = distinct.len().div_ceil(MAX_BATCH_GET) as u32;
         let n = found.iter().flatten().count() as u32;
@@ -224,7 +265,7 @@ impl Backend for Counting {
             *kinds.entry(kind(&k.pk)).or_default() += 1;
         }
         let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
-        self.add(|c| {
+        self.add(took, |c| {
             c.batch_get_item += batches;
             c.items_read += n;
             c.log.push(format!(
@@ -236,9 +277,11 @@ impl Backend for Counting {
     }
 
     async fn query(&self, query: &Query) -> Result<Page, BackendError> {
+        let started = Instant::now();
         let page = self.inner.query(query).await?;
+        let took = started.elapsed();
         let n = page.items.len() as u32;
-        self.add(|c| {
+        self.add(took, |c| {
             c.query += 1;
             c.items_read += n;
             let limit = query
@@ -273,8 +316,14 @@ impl Backend for Counting {
             [WriteOp::Put { .. } | WriteOp::Delete { .. }]
         );
         let put = matches!(ops.as_slice(), [WriteOp::Put { .. }]);
+        let mut by_kind: BTreeMap<String, u32> = BTreeMap::new();
+        for op in &ops {
+            *by_kind.entry(kind(&op.key().pk).to_owned()).or_default() += 1;
+        }
+        let started = Instant::now();
         let result = self.inner.write(ops).await;
-        self.add(|c| {
+        let took = started.elapsed();
+        self.add(took, |c| {
             match (single, put) {
                 (true, true) => c.put_item += 1,
                 (true, false) => c.delete_item += 1,
@@ -282,6 +331,9 @@ impl Backend for Counting {
             }
             c.items_written += n;
             c.instances_written += instances;
+            for (k, n) in by_kind {
+                *c.written_by_kind.entry(k).or_default() += n;
+            }
             c.log.push(if single {
                 let (verb, what) = described[0].split_once(' ').unwrap_or(("", ""));
                 format!("{verb}Item {what}")
@@ -1003,6 +1055,10 @@ fn report_fanout(store: &str, rows: &[FanoutRow]) {
 async fn main() {
     let args = Args::parse();
     let dir = tempfile::tempdir().unwrap();
+    if args.part == Part::Slack {
+        slack_import::run(args.store, &args.slack, dir.path()).await;
+        return;
+    }
     let opened = open_store(args.store, dir.path(), "runs").await;
     let counting = Arc::new(Counting::new(opened.backend.clone()));
     let zoom = ZoomFake::start().await;

@@ -204,6 +204,12 @@ impl Store {
     ) -> Result<usize, StoreError> {
         let end = time_key(before);
         let mut query = Query::prefix(records_pk(tenant, connector), "");
+        // The oldest record first: when it is young enough, nothing more is read.
+        query.limit = Some(1);
+        let oldest = self.backend().query(&query).await?;
+        if oldest.items.first().is_none_or(|i| i.key.sk >= end) {
+            return Ok(0);
+        }
         query.limit = Some(max);
         let page = self.backend().query(&query).await?;
         let old: Vec<Item> = page
