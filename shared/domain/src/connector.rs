@@ -124,6 +124,31 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
+    /// A run just started, over `window`, with nothing counted yet.
+    pub fn new(
+        id: String,
+        connector_id: &str,
+        trigger: Trigger,
+        started_at: DateTime<Utc>,
+        window: Window,
+    ) -> Self {
+        Self {
+            id,
+            connector_id: connector_id.to_owned(),
+            trigger,
+            started_at,
+            finished_at: None,
+            outcome: None,
+            window,
+            items_fetched: 0,
+            items_imported: 0,
+            duplicates_skipped: 0,
+            unmapped_users: 0,
+            checks: CheckCounts::default(),
+            errors: Vec::new(),
+        }
+    }
+
     /// Adds one error, counted with the others of its category and message.
     pub fn add_error(&mut self, category: ErrorCategory, message: impl Into<String>) {
         let message = message.into();

@@ -21,9 +21,8 @@ use attest_connectors::{
 };
 use attest_domain::action::{apply_patch, ActionPatch, InstanceRef, InstanceScope};
 use attest_domain::connector::{
-    combine, combined_notes, normalize_name, CheckCounts, Connector, ConnectorState,
-    ConnectorStats, ErrorCategory, InstanceVerdict, Outcome, Risk, RunRecord, Trigger, Verdict,
-    Window,
+    combine, combined_notes, normalize_name, Connector, ConnectorState, ConnectorStats,
+    ErrorCategory, InstanceVerdict, Outcome, Risk, RunRecord, Trigger, Verdict, Window,
 };
 use attest_domain::event::{Event, EventType, Subject};
 use attest_domain::history::Source;
@@ -176,19 +175,6 @@ fn unknown_kind(name: &str) -> ConnectorUseError {
             known.join(", ")
         ),
     )
-}
-
-fn kind_of(name: &str) -> Result<&'static dyn ComplianceKind, ConnectorUseError> {
-    attest_connectors::compliance_kind(name).ok_or_else(|| {
-        let known: Vec<&str> = attest_connectors::kinds().iter().map(|k| k.kind).collect();
-        invalid(
-            "kind",
-            format!(
-                "unknown connector kind {name:?}; one of {}",
-                known.join(", ")
-            ),
-        )
-    })
 }
 
 /// `GET /connector-kinds`.
@@ -1012,28 +998,14 @@ async fn run_with_lease(
     started: DateTime<Utc>,
 ) -> Result<Outcome, ConnectorUseError> {
     let previous = state.store.connector_stats(tenant, &c.id).await?;
-    let mut run = RunRecord {
-        id: request.run_id.clone(),
-        connector_id: c.id.clone(),
-        trigger: request.trigger,
-        started_at: started,
-        finished_at: None,
-        outcome: None,
-        window: Window {
-            from: previous
-                .last_run
-                .as_ref()
-                .map(|r| r.started_at)
-                .unwrap_or(started),
-            to: started,
-        },
-        items_fetched: 0,
-        items_imported: 0,
-        duplicates_skipped: 0,
-        unmapped_users: 0,
-        checks: CheckCounts::default(),
-        errors: Vec::new(),
-    };
+    let from = previous.last_run.as_ref().map_or(started, |r| r.started_at);
+    let mut run = RunRecord::new(
+        request.run_id.clone(),
+        &c.id,
+        request.trigger,
+        started,
+        Window { from, to: started },
+    );
     let read = match credentials(ports, tenant, &c.id).await {
         Ok(creds) => kind.read(&ports.http, &creds).await,
         Err(e) => Err(ConnectorError {
@@ -1077,28 +1049,6 @@ async fn run_with_lease(
         actions: verdicts(c, started, &checks),
         checks,
     };
-    let stats = ConnectorStats {
-        last_run: Some(run.clone()),
-        last_success_at: if outcome == Outcome::Failed {
-            previous.last_success_at
-        } else {
-            Some(finished)
-        },
-        items_imported_total: previous.items_imported_total + run.items_imported,
-    };
-    let kind_name = if outcome == Outcome::Failed {
-        EventType::ConnectorRunFailed
-    } else {
-        EventType::ConnectorRunFinished
-    };
-    let event = Event::new(
-        tenant,
-        kind_name,
-        finished,
-        None,
-        Subject::new("connector", c.id.as_str()),
-        json!({"connector": {"id": c.id, "name": c.name, "kind": c.kind}, "run": run}),
-    );
     // The verdicts, then the actions derived from them, then the run's record: once a run is
     // in the history, the statuses it set are in place.
     state
@@ -1110,12 +1060,48 @@ async fn run_with_lease(
         )
         .await?;
     refresh_actions(state, tenant, kind, c).await?;
-    state
-        .store
-        .record_run(tenant, &run, &stats, &[event])
-        .await?;
+    record_finished(state, tenant, c, &run, &previous, None).await?;
     tracing::info!(tenant = %tenant, connector = %c.id, run = %run.id, outcome = ?outcome, passed = run.checks.passed, failed = run.checks.failed, undetected = run.checks.undetected, "connector run finished");
     Ok(outcome)
+}
+
+/// Records a finished run: the connector's stats after it (from `previous`), its record, and
+/// `ConnectorRunFailed` when it failed, else `ConnectorRunFinished`, in one transaction.
+pub(crate) async fn record_finished(
+    state: &AppState,
+    tenant: &TenantId,
+    c: &Connector,
+    run: &RunRecord,
+    previous: &ConnectorStats,
+    actor: Option<&str>,
+) -> Result<(), ConnectorUseError> {
+    let finished = run.finished_at.unwrap_or_else(|| state.now());
+    let failed = run.outcome == Some(Outcome::Failed);
+    let stats = ConnectorStats {
+        last_run: Some(run.clone()),
+        last_success_at: if failed {
+            previous.last_success_at
+        } else {
+            Some(finished)
+        },
+        items_imported_total: previous.items_imported_total + run.items_imported,
+    };
+    let event = Event::new(
+        tenant,
+        if failed {
+            EventType::ConnectorRunFailed
+        } else {
+            EventType::ConnectorRunFinished
+        },
+        finished,
+        actor,
+        Subject::new("connector", c.id.as_str()),
+        json!({"connector": {"id": c.id, "name": c.name, "kind": c.kind}, "run": run}),
+    );
+    Ok(state
+        .store
+        .record_run(tenant, run, &stats, &[event])
+        .await?)
 }
 
 /// How far a window reaches back before the previous one's end: sources deliver late.
@@ -1218,24 +1204,16 @@ async fn run_import(
         }
     };
     let window = attest_connectors::Window::new(from, started);
-    let mut run = RunRecord {
-        id: request.run_id.clone(),
-        connector_id: c.id.clone(),
-        trigger: request.trigger,
-        started_at: started,
-        finished_at: None,
-        outcome: None,
-        window: Window {
+    let mut run = RunRecord::new(
+        request.run_id.clone(),
+        &c.id,
+        request.trigger,
+        started,
+        Window {
             from: window.from,
             to: window.to,
         },
-        items_fetched: 0,
-        items_imported: 0,
-        duplicates_skipped: 0,
-        unmapped_users: 0,
-        checks: CheckCounts::default(),
-        errors: Vec::new(),
-    };
+    );
     let mut sink = StoreSink {
         state,
         tenant,
@@ -1284,32 +1262,7 @@ async fn run_import(
     let finished = state.now();
     run.finish(finished, fetched.is_ok());
     let outcome = run.outcome.unwrap_or(Outcome::Failed);
-    let stats = ConnectorStats {
-        last_run: Some(run.clone()),
-        last_success_at: if outcome == Outcome::Failed {
-            previous.last_success_at
-        } else {
-            Some(finished)
-        },
-        items_imported_total: previous.items_imported_total + run.items_imported,
-    };
-    let kind_name = if outcome == Outcome::Failed {
-        EventType::ConnectorRunFailed
-    } else {
-        EventType::ConnectorRunFinished
-    };
-    let event = Event::new(
-        tenant,
-        kind_name,
-        finished,
-        None,
-        Subject::new("connector", c.id.as_str()),
-        json!({"connector": {"id": c.id, "name": c.name, "kind": c.kind}, "run": run}),
-    );
-    state
-        .store
-        .record_run(tenant, &run, &stats, &[event])
-        .await?;
+    record_finished(state, tenant, c, &run, &previous, None).await?;
     tracing::info!(tenant = %tenant, connector = %c.id, run = %run.id, outcome = ?outcome, imported = run.items_imported, duplicates = run.duplicates_skipped, "connector run finished");
     Ok(outcome)
 }
@@ -1479,24 +1432,28 @@ fn chosen_instances(
 /// take the verdicts their instances already have (rather than waiting for the next run).
 /// Best effort: a failure is logged, and the next run derives them anyway.
 pub async fn assessment_created(state: &AppState, tenant: &TenantId, services: &[String]) {
-    for info in attest_connectors::kinds() {
-        if !services.iter().any(|s| s == info.service) {
-            continue;
+    let covered: Vec<&'static dyn ComplianceKind> = attest_connectors::kinds()
+        .into_iter()
+        .filter(|info| services.iter().any(|s| s == info.service))
+        .filter_map(|info| attest_connectors::compliance_kind(info.kind))
+        .collect();
+    if covered.is_empty() {
+        return;
+    }
+    // The tenant's connectors, read once for every kind.
+    let all = match state.store.list_connectors(tenant).await {
+        Ok(all) => all,
+        Err(e) => {
+            tracing::warn!(tenant = %tenant, error = %e, "connector verdicts not applied to a new assessment");
+            return;
         }
-        let Ok(kind) = kind_of(info.kind) else {
+    };
+    for kind in covered {
+        let Some(c) = all.iter().find(|c| c.value.kind == kind.info().kind) else {
             continue;
         };
-        let first = match state.store.list_connectors(tenant).await {
-            Ok(all) => all.into_iter().find(|c| c.value.kind == info.kind),
-            Err(e) => {
-                tracing::warn!(tenant = %tenant, error = %e, "connector verdicts not applied to a new assessment");
-                return;
-            }
-        };
-        if let Some(c) = first {
-            if let Err(e) = refresh_actions(state, tenant, kind, &c.value).await {
-                tracing::warn!(tenant = %tenant, kind = info.kind, error = %e, "connector verdicts not applied to a new assessment");
-            }
+        if let Err(e) = refresh_actions(state, tenant, kind, &c.value).await {
+            tracing::warn!(tenant = %tenant, kind = kind.info().kind, error = %e, "connector verdicts not applied to a new assessment");
         }
     }
 }

@@ -5,9 +5,7 @@
 //! match).
 
 use attest_connectors::{badge, hr};
-use attest_domain::connector::{
-    CheckCounts, Connector, ConnectorStats, ErrorCategory, Outcome, RunRecord, Trigger, Window,
-};
+use attest_domain::connector::{Connector, ErrorCategory, RunRecord, Trigger, Window};
 use attest_domain::event::{Event, EventType, Subject};
 use attest_domain::identity::Identity;
 use attest_domain::ids::TenantId;
@@ -168,24 +166,16 @@ async fn import(
         )));
     }
     let started = state.now();
-    let mut run = RunRecord {
-        id: uuid::Uuid::now_v7().hyphenated().to_string(),
-        connector_id: c.id.clone(),
-        trigger: Trigger::Manual,
-        started_at: started,
-        finished_at: None,
-        outcome: None,
-        window: Window {
+    let mut run = RunRecord::new(
+        uuid::Uuid::now_v7().hyphenated().to_string(),
+        &c.id,
+        Trigger::Manual,
+        started,
+        Window {
             from: started,
             to: started,
         },
-        items_fetched: 0,
-        items_imported: 0,
-        duplicates_skipped: 0,
-        unmapped_users: 0,
-        checks: CheckCounts::default(),
-        errors: Vec::new(),
-    };
+    );
     let (records, signals) = if c.kind == "hr_csv" {
         hr_records(&c, bytes, &mut run)?
     } else {
@@ -213,31 +203,7 @@ async fn import(
     let finished = state.now();
     run.finish(finished, !records.is_empty() || run.errors.is_empty());
     let previous = state.store.connector_stats(tenant, &c.id).await?;
-    let stats = ConnectorStats {
-        last_run: Some(run.clone()),
-        last_success_at: if run.outcome == Some(Outcome::Failed) {
-            previous.last_success_at
-        } else {
-            Some(finished)
-        },
-        items_imported_total: previous.items_imported_total + run.items_imported,
-    };
-    let event = Event::new(
-        tenant,
-        if run.outcome == Some(Outcome::Failed) {
-            EventType::ConnectorRunFailed
-        } else {
-            EventType::ConnectorRunFinished
-        },
-        finished,
-        actor,
-        Subject::new("connector", c.id.as_str()),
-        json!({"connector": {"id": c.id, "name": c.name, "kind": c.kind}, "run": run}),
-    );
-    state
-        .store
-        .record_run(tenant, &run, &stats, &[event])
-        .await?;
+    super::connectors::record_finished(state, tenant, &c, &run, &previous, actor).await?;
     Ok(Uploaded {
         run,
         signals_recorded: recorded,
