@@ -54,6 +54,6 @@ installed() { "$venv/bin/python" -c "import importlib.metadata as m; print(m.ver
 if [ "$(installed aws-sam-cli)" != "$SAM_VERSION" ] || [ "$(installed cfn-lint)" != "$CFN_LINT_VERSION" ] \
    || [ "$(installed moto)" != "$MOTO_VERSION" ] || [ -z "$(installed flask-cors)" ] || [ ! -x "$venv/bin/moto_server" ]; then
   echo "install-test-tools: installing aws-sam-cli $SAM_VERSION, cfn-lint $CFN_LINT_VERSION and moto[server] $MOTO_VERSION"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "aws-sam-cli==$SAM_VERSION" "cfn-lint==$CFN_LINT_VERSION" "moto[server]==$MOTO_VERSION"
+  "$venv/bin/pip" install --quiet --no-cache-dir --disable-pip-version-check "aws-sam-cli==$SAM_VERSION" "cfn-lint==$CFN_LINT_VERSION" "moto[server]==$MOTO_VERSION"
 fi
 echo "install-test-tools: ready ($(java -version 2>&1 | head -1); DynamoDB Local $DDB_VERSION; s3s-fs $S3S_VERSION; sam $SAM_VERSION; cfn-lint $CFN_LINT_VERSION; moto $MOTO_VERSION)"
