@@ -53,6 +53,14 @@ impl InstanceRef {
     }
 }
 
+/// The template library's first version: the one every instance stored before the library
+/// was versioned was worked on against.
+pub const FIRST_LIBRARY_VERSION: u32 = 1;
+
+fn first_library_version() -> u32 {
+    FIRST_LIBRARY_VERSION
+}
+
 /// The editable state of an action instance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActionStatus {
@@ -64,12 +72,16 @@ pub struct ActionStatus {
     pub test_date: Option<NaiveDate>,
     pub test_notes: String,
     pub testing_type: TestingType,
+    /// The library version whose definition of the action the tenant accepted (guidance,
+    /// points, mapping, testing type); changed only by accepting an update.
+    #[serde(default = "first_library_version")]
+    pub library_version: u32,
 }
 
 impl ActionStatus {
-    /// The state of an action nobody has worked on yet.
-    pub fn initial(action: &ImprovementAction) -> Self {
-        let mut s = Self::blank(action.testing_type);
+    /// The state of an action nobody has worked on yet, at the library's current version.
+    pub fn initial(action: &ImprovementAction, library_version: u32) -> Self {
+        let mut s = Self::blank(action.testing_type, library_version);
         if action.testing_type == TestingType::Automatic {
             // Tested by connectors: nothing detected until the first run.
             s.test_status = TestStatus::ToBeDetected;
@@ -78,7 +90,7 @@ impl ActionStatus {
     }
 
     /// An untouched status with the given testing type.
-    pub fn blank(testing_type: TestingType) -> Self {
+    pub fn blank(testing_type: TestingType, library_version: u32) -> Self {
         Self {
             owner: None,
             implementation_status: ImplementationStatus::NotImplemented,
@@ -88,6 +100,7 @@ impl ActionStatus {
             test_date: None,
             test_notes: String::new(),
             testing_type,
+            library_version,
         }
     }
 }
@@ -301,18 +314,21 @@ mod tests {
     use crate::vocab::*;
 
     fn status(testing: TestingType) -> ActionStatus {
-        ActionStatus::initial(&ImprovementAction {
-            id: ActionId::parse("a").unwrap(),
-            title: "a".into(),
-            guidance: String::new(),
-            category: Category::ProtectInformation,
-            action_type: ActionType::Technical,
-            control_type: ControlType::Preventive,
-            enforcement: Enforcement::Mandatory,
-            testing_type: testing,
-            managed_by: ManagedBy::Customer,
-            service: None,
-        })
+        ActionStatus::initial(
+            &ImprovementAction {
+                id: ActionId::parse("a").unwrap(),
+                title: "a".into(),
+                guidance: String::new(),
+                category: Category::ProtectInformation,
+                action_type: ActionType::Technical,
+                control_type: ControlType::Preventive,
+                enforcement: Enforcement::Mandatory,
+                testing_type: testing,
+                managed_by: ManagedBy::Customer,
+                service: None,
+            },
+            FIRST_LIBRARY_VERSION,
+        )
     }
 
     fn patch(json: &str) -> ActionPatch {

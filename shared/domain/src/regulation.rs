@@ -51,10 +51,15 @@ impl ImprovementAction {
     }
 
     /// Where this action's instance lives when the action is used by an assessment in `group`:
+    /// Whether the action has one instance for the whole tenant (see [`Self::scope_in`]).
+    pub fn tenant_wide(&self) -> bool {
+        self.action_type.is_technical() || self.managed_by == ManagedBy::Provider
+    }
+
     /// technical and provider-managed actions once per tenant, documentation and operational
     /// ones once per assessment group.
     pub fn scope_in(&self, group: &GroupId) -> InstanceScope {
-        if self.action_type.is_technical() || self.managed_by == ManagedBy::Provider {
+        if self.tenant_wide() {
             InstanceScope::Tenant
         } else {
             InstanceScope::Group(group.clone())

@@ -203,7 +203,7 @@ mod tests {
 
     fn with(action: &ImprovementAction, json: &str) -> ActionStatus {
         let patch: ActionPatch = serde_json::from_str(json).unwrap();
-        apply_patch(&ActionStatus::initial(action), &patch, &Source::Manual)
+        apply_patch(&ActionStatus::initial(action, 1), &patch, &Source::Manual)
             .unwrap()
             .0
     }
@@ -233,7 +233,7 @@ mod tests {
     fn an_action_earns_only_when_implemented_and_passed() {
         let a = tech();
         assert_eq!(
-            action_score(&a, &ActionStatus::initial(&a)),
+            action_score(&a, &ActionStatus::initial(&a, 1)),
             Score {
                 achieved: 0,
                 possible: 27
@@ -291,7 +291,7 @@ mod tests {
             ManagedBy::Provider,
         );
         assert_eq!(
-            action_score(&p, &ActionStatus::initial(&p)),
+            action_score(&p, &ActionStatus::initial(&p, 1)),
             Score {
                 achieved: 3,
                 possible: 3
@@ -346,7 +346,7 @@ mod tests {
     fn an_action_referenced_by_several_controls_counts_once_per_assessment() {
         let (t, d) = (tech(), doc());
         let reg = regulation(vec![("c1", vec![&t, &d]), ("c2", vec![&t]), ("c3", vec![])]);
-        let (ts, ds) = (with(&t, PASSED), ActionStatus::initial(&d));
+        let (ts, ds) = (with(&t, PASSED), ActionStatus::initial(&d, 1));
         let resolved: Resolved = [(&t.id, (&t, &ts)), (&d.id, (&d, &ds))].into();
         let controls: Vec<_> = reg.controls().collect();
         assert_eq!(
@@ -386,7 +386,7 @@ mod tests {
         let (g1, g2) = (GroupId::parse("g1").unwrap(), GroupId::parse("g2").unwrap());
         let passed_t = with(&t, PASSED);
         let passed_d = with(&d, PASSED);
-        let fresh_d = ActionStatus::initial(&d);
+        let fresh_d = ActionStatus::initial(&d, 1);
         let mut score = TenantScore::default();
         // Two assessments in g1 (two regulations sharing both actions), one in g2.
         for _ in 0..2 {

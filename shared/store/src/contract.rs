@@ -675,7 +675,7 @@ pub async fn instance_updates_are_versioned_with_their_history(b: Arc<dyn Backen
         new: json!(new),
         source: Source::Manual,
     };
-    let mut status = ActionStatus::blank(TestingType::Manual);
+    let mut status = ActionStatus::blank(TestingType::Manual, 1);
     status.owner = Some("ada".into());
     let first = InstanceUpdate {
         instance: inst.clone(),
@@ -748,6 +748,23 @@ pub async fn instance_updates_are_versioned_with_their_history(b: Arc<dyn Backen
     assert_eq!(history.len(), 5, "{history:?}");
     let news: Vec<_> = history.iter().map(|h| h.new.clone()).collect();
     assert!(news.contains(&json!("bob")) && news.contains(&json!("cy")));
+    // Since an instant: the entries after it only, newest first.
+    let first_at = history[4].at;
+    let since = store
+        .list_history_since(&acme, &inst, first_at)
+        .await
+        .unwrap();
+    assert_eq!(since, history[..4], "the later two changes");
+    let all = store
+        .list_history_since(&acme, &inst, first_at - chrono::Duration::milliseconds(1))
+        .await
+        .unwrap();
+    assert_eq!(all, history);
+    assert!(store
+        .list_history_since(&acme, &inst, at)
+        .await
+        .unwrap()
+        .is_empty());
     let seen = store.list_instances_for_group(&acme, &group).await.unwrap();
     assert_eq!(
         seen.len(),

@@ -17,6 +17,7 @@ use attest_store::regulations::ControlRef;
 use attest_store::usage::Usage;
 use attest_store::{keys, BackendError, Store, StoreError};
 
+use super::updates;
 use crate::AppState;
 
 /// What can go wrong with action instances.
@@ -84,6 +85,20 @@ pub struct InstanceContext {
     pub usages: Vec<Usage>,
 }
 
+impl InstanceContext {
+    /// The instance as listed, with its pending update if any.
+    pub fn summary(&self) -> crate::usecases::views::ActionSummary {
+        let mut s = crate::usecases::views::ActionSummary::new(
+            &self.def,
+            &self.instance,
+            &self.status,
+            self.version,
+        );
+        s.pending_update = updates::pending(&self.instance.action, &self.status, &self.usages);
+        s
+    }
+}
+
 /// The template of an action: the library's, or one of the tenant's generated ones (by key).
 async fn definition(
     store: &Store,
@@ -114,10 +129,7 @@ pub async fn find_instance(
     if usages.is_empty() {
         return Err(not_found());
     }
-    let (status, version) = match stored {
-        Some(v) => (v.value, v.version),
-        None => (ActionStatus::initial(&def), 0),
-    };
+    let (def, status, version) = updates::at_accepted(def, stored);
     Ok(InstanceContext {
         def,
         instance,
@@ -305,10 +317,7 @@ async fn resolve(
             tracing::warn!(action = %instance.action, "an assessment uses an unknown action");
             continue;
         };
-        let (status, version) = match stored {
-            Some(v) => (v.value, v.version),
-            None => (ActionStatus::initial(&def), 0),
-        };
+        let (def, status, version) = updates::at_accepted(def, stored);
         out.push(InstanceContext {
             def,
             instance,
@@ -383,12 +392,11 @@ async fn refresh(
     tenant: &TenantId,
     ctx: &mut InstanceContext,
 ) -> Result<(), ActionError> {
-    let (status, version) = match store.get_instance(tenant, &ctx.instance).await? {
-        Some(v) => (v.value, v.version),
-        None => (ActionStatus::initial(&ctx.def), 0),
-    };
-    ctx.status = status;
-    ctx.version = version;
+    let current = definition(store, tenant, &ctx.instance.action)
+        .await?
+        .unwrap_or_else(|| ctx.def.clone());
+    let stored = store.get_instance(tenant, &ctx.instance).await?;
+    (ctx.def, ctx.status, ctx.version) = updates::at_accepted(current, stored);
     Ok(())
 }
 

@@ -304,7 +304,8 @@ async fn missing_copies(
         })
         .filter(|(target, _)| !present.contains_key(target))
         .map(|(target, status)| {
-            let blank = ActionStatus::blank(status.value.testing_type);
+            let blank =
+                ActionStatus::blank(status.value.testing_type, status.value.library_version);
             let history = diff(&blank, &status.value)
                 .into_iter()
                 .map(|c| c.into_entry(now, caller.user.as_str(), Source::Import))

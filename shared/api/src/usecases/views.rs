@@ -15,6 +15,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::catalog::Catalog;
+use super::updates;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ScoreView {
@@ -69,6 +70,10 @@ pub struct ActionSummary {
     pub test_date: Option<NaiveDate>,
     pub score: ScoreView,
     pub version: u64,
+    /// A newer library definition the tenant has not accepted (shown where the instance's
+    /// assessments are known: `GET /actions`, `GET /actions/{id}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_update: Option<updates::PendingUpdate>,
 }
 
 impl ActionSummary {
@@ -96,6 +101,7 @@ impl ActionSummary {
             test_date: status.test_date,
             score: score::action_score(def, status).into(),
             version,
+            pending_update: None,
         }
     }
 }
@@ -142,6 +148,9 @@ pub struct Entry<'a> {
 /// The actions of a regulation as one group sees them.
 pub struct ResolvedActions<'a> {
     pub entries: HashMap<ActionId, Entry<'a>>,
+    /// The regulation as the group's instances map their actions into it, when an instance
+    /// has not accepted a library update that changed its action's mapping.
+    remapped: Option<Regulation>,
 }
 
 impl<'a> ResolvedActions<'a> {
@@ -151,8 +160,18 @@ impl<'a> ResolvedActions<'a> {
         catalog: &'a Catalog,
         statuses: &HashMap<InstanceRef, Versioned<ActionStatus>>,
     ) -> Self {
+        let instance_of = |def: &ImprovementAction| InstanceRef {
+            action: def.id.clone(),
+            scope: def.scope_in(&assessment.group_id),
+        };
+        let remapped = attest_library::builtin().regulation_as_accepted(regulation, |id| {
+            let def = catalog.action(id)?;
+            statuses
+                .get(&instance_of(def))
+                .map(|v| v.value.library_version)
+        });
         let mut entries = HashMap::new();
-        for id in regulation.action_ids() {
+        for id in remapped.as_ref().unwrap_or(regulation).action_ids() {
             let Some(def) = catalog.action(id) else {
                 tracing::warn!(action = %id, regulation = %regulation.id, "control maps to an unknown action");
                 continue;
@@ -160,14 +179,12 @@ impl<'a> ResolvedActions<'a> {
             if !def.applies_to(&assessment.services) {
                 continue;
             }
-            let instance = InstanceRef {
-                action: id.clone(),
-                scope: def.scope_in(&assessment.group_id),
-            };
+            let instance = instance_of(def);
             let (status, version) = match statuses.get(&instance) {
                 Some(v) => (v.value.clone(), v.version),
-                None => (ActionStatus::initial(def), 0),
+                None => (updates::initial_status(def), 0),
             };
+            let def = updates::accepted(def, &status);
             entries.insert(
                 id.clone(),
                 Entry {
@@ -178,7 +195,13 @@ impl<'a> ResolvedActions<'a> {
                 },
             );
         }
-        Self { entries }
+        Self { entries, remapped }
+    }
+
+    /// The regulation as the group sees it: `regulation` itself unless an instance keeps an
+    /// earlier mapping of its action.
+    pub fn regulation<'r>(&'r self, regulation: &'r Regulation) -> &'r Regulation {
+        self.remapped.as_ref().unwrap_or(regulation)
     }
 
     pub fn as_scoring(&self) -> Resolved<'_> {
@@ -190,6 +213,7 @@ impl<'a> ResolvedActions<'a> {
 }
 
 pub fn controls_view(regulation: &Regulation, resolved: &ResolvedActions<'_>) -> Vec<ControlView> {
+    let regulation = resolved.regulation(regulation);
     let scoring = resolved.as_scoring();
     let mut out = Vec::new();
     for family in &regulation.families {
@@ -253,6 +277,7 @@ pub fn assessment_view(
     regulation: &Regulation,
     resolved: &ResolvedActions<'_>,
 ) -> AssessmentView {
+    let regulation = resolved.regulation(regulation);
     let scoring = resolved.as_scoring();
     AssessmentView {
         id: a.value.id.clone(),
@@ -421,6 +446,7 @@ mod frozen {
                 test_date: a.test_date,
                 score: a.score.into(),
                 version: a.version,
+                pending_update: None,
             }
         }
     }
