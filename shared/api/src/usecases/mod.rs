@@ -21,6 +21,7 @@ pub mod regulations;
 pub mod score;
 #[cfg(test)]
 pub(crate) mod testkit;
+pub mod updates;
 pub mod users;
 pub mod views;
 pub mod workspace;
