@@ -293,6 +293,12 @@ pub fn load_with(extra: &[(String, String)]) -> Result<Library, String> {
                     a.id
                 ));
             }
+            if !slot.controls.keys().eq(new.controls.keys()) {
+                return Err(format!(
+                    "{name}: action {} joins or leaves a regulation; a release moves an action only between the controls of the regulations it maps into (assessments under way index their actions by regulation)",
+                    a.id
+                ));
+            }
             let replaced = std::mem::replace(slot, new);
             let entry = earlier
                 .entry(replaced.action.id.clone())
@@ -450,29 +456,40 @@ fn changes(
     out
 }
 
-/// The built-in library, loaded once: the shipped data and releases, and the release file
-/// [`RELEASE_ENV`] names, if any.
+static LIBRARY: OnceLock<Library> = OnceLock::new();
+
+/// The shipped data and releases, and the release file [`RELEASE_ENV`] names, if any.
+fn configured() -> Result<Library, String> {
+    let extra = match std::env::var_os(RELEASE_ENV) {
+        Some(path) => {
+            let shown = std::path::Path::new(&path).display().to_string();
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("{RELEASE_ENV}={shown}: {e}"))?;
+            vec![(shown, text)]
+        }
+        None => Vec::new(),
+    };
+    load_with(&extra).map_err(|e| format!("the template library: {e}"))
+}
+
+/// Loads the built-in library now, so that a process told to use a release that does not fit
+/// refuses to start instead of failing its first request.
+pub fn init() -> Result<&'static Library, String> {
+    if let Some(lib) = LIBRARY.get() {
+        return Ok(lib);
+    }
+    let lib = configured()?;
+    Ok(LIBRARY.get_or_init(|| lib))
+}
+
+/// The built-in library, loaded once (see [`init`]).
 ///
 /// # Panics
-/// When that file cannot be read or does not fit the library: a process must not serve with
-/// a library other than the one it was told to use.
+/// When the release file [`RELEASE_ENV`] names cannot be read or does not fit the library and
+/// [`init`] was not called first: a process must not serve with another library than the one
+/// it was told to use.
 pub fn builtin() -> &'static Library {
-    static LIBRARY: OnceLock<Library> = OnceLock::new();
-    LIBRARY.get_or_init(|| {
-        let extra = match std::env::var_os(RELEASE_ENV) {
-            Some(path) => {
-                let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-                    panic!(
-                        "{RELEASE_ENV}={}: {e}",
-                        std::path::Path::new(&path).display()
-                    )
-                });
-                vec![(std::path::Path::new(&path).display().to_string(), text)]
-            }
-            None => Vec::new(),
-        };
-        load_with(&extra).unwrap_or_else(|e| panic!("the template library: {e}"))
-    })
+    LIBRARY.get_or_init(|| configured().unwrap_or_else(|e| panic!("{e}")))
 }
 
 #[cfg(test)]
@@ -659,6 +676,9 @@ mod tests {
         let back = text.replacen("\"version\": 2", "\"version\": 1", 1);
         let err = load_with(&[("back.json".into(), back)]).unwrap_err();
         assert!(err.contains("does not follow"), "{err}");
+        let joins = text.replacen("\"soc2-2017\"", "\"gdpr\"", 1);
+        let err = load_with(&[("joins.json".into(), joins)]).unwrap_err();
+        assert!(err.contains("joins or leaves"), "{err}");
         let unknown = text.replacen("\"AC-11\"", "\"AC-99\"", 1);
         let err = load_with(&[("unknown.json".into(), unknown)]).unwrap_err();
         assert!(err.contains("unknown control"), "{err}");
