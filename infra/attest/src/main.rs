@@ -210,6 +210,8 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error + Send + 
         } => {
             init_logging();
             raise_open_file_limit();
+            let library = attest_library::init()?;
+            tracing::info!(version = library.version(), "template library");
             let data = DataDir::open(&data_dir)?;
             let (backend, place) = match store {
                 StoreKind::Embedded => (
