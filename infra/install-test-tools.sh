@@ -5,6 +5,8 @@
 #   - s3s-fs, an S3-compatible server that verifies signatures (cargo install)
 #   - cfn-lint and the AWS SAM CLI in a Python venv, to lint template.yaml
 #   - moto's server in the same venv: EventBridge and SQS for the event publisher's tests
+#   - compliance-trestle (IBM's OSCAL tool, on NIST's OSCAL models) in the same venv: it
+#     validates the OSCAL assessment-results documents the API produces
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOOLS=.tools
@@ -12,6 +14,9 @@ DDB_VERSION=2.9.30
 SAM_VERSION=1.170.0
 CFN_LINT_VERSION=1.58.0
 MOTO_VERSION=5.2.5
+# The last release on NIST's OSCAL 1.1 models (1.1.3, which reads 1.1.0-1.1.3 documents; its
+# assessment-results model is the one of 1.1.2); 4.x and 5.x moved to OSCAL 1.2.
+TRESTLE_VERSION=3.12.4
 
 need_apt() {
   if command -v apt-get >/dev/null 2>&1; then
@@ -50,10 +55,12 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 installed() { "$venv/bin/python" -c "import importlib.metadata as m; print(m.version('$1'))" 2>/dev/null || true; }
-# One pip run for all three, so that its resolver weighs their requirements together.
+# One pip run for all four, so that its resolver weighs their requirements together.
 if [ "$(installed aws-sam-cli)" != "$SAM_VERSION" ] || [ "$(installed cfn-lint)" != "$CFN_LINT_VERSION" ] \
-   || [ "$(installed moto)" != "$MOTO_VERSION" ] || [ -z "$(installed flask-cors)" ] || [ ! -x "$venv/bin/moto_server" ]; then
-  echo "install-test-tools: installing aws-sam-cli $SAM_VERSION, cfn-lint $CFN_LINT_VERSION and moto[server] $MOTO_VERSION"
-  "$venv/bin/pip" install --quiet --no-cache-dir --disable-pip-version-check "aws-sam-cli==$SAM_VERSION" "cfn-lint==$CFN_LINT_VERSION" "moto[server]==$MOTO_VERSION"
+   || [ "$(installed moto)" != "$MOTO_VERSION" ] || [ -z "$(installed flask-cors)" ] || [ ! -x "$venv/bin/moto_server" ] \
+   || [ "$(installed compliance-trestle)" != "$TRESTLE_VERSION" ] || [ ! -x "$venv/bin/trestle" ]; then
+  echo "install-test-tools: installing aws-sam-cli $SAM_VERSION, cfn-lint $CFN_LINT_VERSION, moto[server] $MOTO_VERSION and compliance-trestle $TRESTLE_VERSION"
+  "$venv/bin/pip" install --quiet --no-cache-dir --disable-pip-version-check "aws-sam-cli==$SAM_VERSION" "cfn-lint==$CFN_LINT_VERSION" "moto[server]==$MOTO_VERSION" \
+    "compliance-trestle==$TRESTLE_VERSION"
 fi
-echo "install-test-tools: ready ($(java -version 2>&1 | head -1); DynamoDB Local $DDB_VERSION; s3s-fs $S3S_VERSION; sam $SAM_VERSION; cfn-lint $CFN_LINT_VERSION; moto $MOTO_VERSION)"
+echo "install-test-tools: ready ($(java -version 2>&1 | head -1); DynamoDB Local $DDB_VERSION; s3s-fs $S3S_VERSION; sam $SAM_VERSION; cfn-lint $CFN_LINT_VERSION; moto $MOTO_VERSION; compliance-trestle $TRESTLE_VERSION)"

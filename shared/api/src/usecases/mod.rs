@@ -17,6 +17,7 @@ pub mod events;
 pub mod evidence;
 pub mod groups;
 pub mod insider;
+pub mod oscal;
 pub mod regulations;
 pub mod score;
 #[cfg(test)]
