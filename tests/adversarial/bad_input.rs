@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use attest_api::routes::table::{RouteSpec, ROUTES};
 use serde_json::{json, Value};
 
-use crate::support::{kind, oscal_catalog, report, snapshot_diff, Env, Reply, Req, Tenant};
+use crate::support::{
+    kind, oscal_catalog, report, snapshot_diff, workbook, Env, Reply, Req, Tenant, XLSX,
+};
 
 const TENANT: &str = "tenant-alpha";
 
@@ -289,10 +291,14 @@ fn mutations(doc: &Value, t: &Tenant, route: &RouteSpec) -> Vec<Mutation> {
     out
 }
 
-/// Each route with a body, aimed at a resource of its own where it changes one.
+/// Each route with a JSON body, aimed at a resource of its own where it changes one (the
+/// workbook an import takes has tests of its own: `workbooks_that_are_not_imports_are_refused_by_name`).
 async fn targets(t: &Tenant) -> Vec<(&'static RouteSpec, String)> {
     let mut out = Vec::new();
-    for route in ROUTES.iter().filter(|r| r.body.is_some()) {
+    for route in ROUTES
+        .iter()
+        .filter(|r| r.body.is_some_and(|b| b != "Workbook"))
+    {
         let path = match t.target(route, "bad").await {
             Some(id) => crate::support::path_with(route, &id),
             None => route.path.to_owned(),
@@ -870,9 +876,13 @@ async fn overlong_path_ids_and_query_values_are_refused_cleanly() {
                 Some(k) => crate::support::path_with(route, &t.id(k)),
                 None => route.path.to_owned(),
             };
-            let req = Req::new(route.method, format!("{path}?{q}={}", long(5000)))
-                .bearer(&t.root)
-                .body(route.body.map(|s| t.body(s, "long-query")));
+            let req = t
+                .with_body(
+                    Req::new(route.method, format!("{path}?{q}={}", long(5000))),
+                    route,
+                    "long-query",
+                )
+                .bearer(&t.root);
             // A value without a limit (a name) may be taken as it is.
             let want = vec![route.ok.0, 400, 422];
             cases.push((req, want));
@@ -1233,4 +1243,195 @@ async fn connector_bodies_are_refused_by_name_and_leave_nothing() {
         }
     }
     report("connector bodies", &faults);
+}
+
+/// `POST /actions/import.xlsx` with bodies that are not the workbook it takes, or rows it
+/// cannot apply: each refused with the status and words that say why, and nothing changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workbooks_that_are_not_imports_are_refused_by_name() {
+    let env = Env::start();
+    let t = Tenant::build(&env, TENANT, "alpha", true).await;
+    let mine = t.action_for("import");
+    let strings = |rows: &[&[&str]]| -> Vec<Vec<String>> {
+        rows.iter()
+            .map(|r| r.iter().map(|c| c.to_string()).collect())
+            .collect()
+    };
+    let valid = workbook(&strings(&[&["id", "owner"], &[&mine, "someone new"]]));
+    let import = |content_type: Option<&str>, body: Vec<u8>| {
+        let req = Req::new("POST", "/actions/import.xlsx").bearer(&t.root);
+        let req = match content_type {
+            Some(ct) => req.header("Content-Type", ct),
+            None => req,
+        };
+        req.raw(body)
+    };
+    let mut many: Vec<Vec<String>> = vec![vec!["id".into(), "owner".into()]];
+    many.extend((0..10_001).map(|i| vec![mine.clone(), format!("owner {i}")]));
+    let long_owner = "o".repeat(300);
+    let long_notes = "n".repeat(10_001);
+    // (label, request, status, words the detail or a rejected row must hold)
+    let cases: Vec<(&str, Req, u16, &str)> = vec![
+        (
+            "a JSON body",
+            import(Some("application/json"), br#"{"id": "x"}"#.to_vec()),
+            415,
+            "xlsx",
+        ),
+        (
+            "CSV",
+            import(Some("text/csv"), b"id,owner\nx,y\n".to_vec()),
+            415,
+            "xlsx",
+        ),
+        ("no content type", import(None, valid.clone()), 415, "xlsx"),
+        (
+            "text called a workbook",
+            import(Some(XLSX), b"id,owner\nx,y\n".to_vec()),
+            400,
+            "not an .xlsx workbook",
+        ),
+        (
+            "an empty body",
+            import(Some(XLSX), Vec::new()),
+            400,
+            "not an .xlsx workbook",
+        ),
+        (
+            "half a workbook",
+            import(Some(XLSX), valid[..valid.len() / 2].to_vec()),
+            400,
+            "not an .xlsx workbook",
+        ),
+        (
+            "no id column",
+            import(Some(XLSX), workbook(&strings(&[&["owner"], &["x"]]))),
+            422,
+            "no id column",
+        ),
+        (
+            "10,001 rows",
+            import(Some(XLSX), workbook(&many)),
+            422,
+            "at most 10000",
+        ),
+        (
+            "a status that is none",
+            import(
+                Some(XLSX),
+                workbook(&strings(&[&["id", "test_status"], &[&mine, "great"]])),
+            ),
+            422,
+            "\"great\" is not one of",
+        ),
+        (
+            "an action that is nowhere",
+            import(
+                Some(XLSX),
+                workbook(&strings(&[&["id", "owner"], &["zz-no-such-action", "x"]])),
+            ),
+            422,
+            "no action zz-no-such-action",
+        ),
+        (
+            "an owner over 256 characters",
+            import(
+                Some(XLSX),
+                workbook(&strings(&[&["id", "owner"], &[&mine, &long_owner]])),
+            ),
+            422,
+            "owner: must be at most 256",
+        ),
+        (
+            "notes over 10,000 characters",
+            import(
+                Some(XLSX),
+                workbook(&strings(&[
+                    &["id", "implementation_notes"],
+                    &[&mine, &long_notes],
+                ])),
+            ),
+            422,
+            "at most 10000",
+        ),
+        (
+            "one good row and one bad",
+            import(
+                Some(XLSX),
+                workbook(&strings(&[
+                    &["id", "owner"],
+                    &[&mine, "fine"],
+                    &["zz-no-such-action", "x"],
+                ])),
+            ),
+            422,
+            "nothing was applied",
+        ),
+        (
+            "partial=maybe",
+            Req {
+                path: "/actions/import.xlsx?partial=maybe".into(),
+                ..import(Some(XLSX), valid.clone())
+            },
+            422,
+            "partial",
+        ),
+    ];
+    let before = t.snapshot().await;
+    let mut faults = Vec::new();
+    // Over 10 MiB: refused from the declared length, before the body is read (sending it all
+    // would race the server closing the connection after its answer).
+    let over = crate::common::status_for_declared_typed_body(
+        &t.api.url("/actions/import.xlsx"),
+        "POST",
+        &t.root,
+        XLSX,
+        10 * 1024 * 1024 + 1,
+    )
+    .await;
+    if over != 413 {
+        faults.push(format!("over 10 MiB: {over} (want 413)"));
+    }
+    for (label, req, want, words) in cases {
+        match t.api.send(&req).await {
+            Err(e) => faults.push(format!("{label}: {e}")),
+            Ok(r) => {
+                faults.extend(r.problem_fault().map(|f| format!("{label}: {f}")));
+                let reasons = r.body["rejected"].as_array().into_iter().flatten();
+                let said = reasons.fold(
+                    r.body["detail"].as_str().unwrap_or("").to_owned(),
+                    |s, x| format!("{s} {}", x["reason"].as_str().unwrap_or("")),
+                );
+                if r.status != want || !said.contains(words) {
+                    faults.push(format!(
+                        "{label}: {} (want {want} saying {words:?})",
+                        r.brief()
+                    ));
+                }
+                if let Some(rows) = r.body["rejected"].as_array() {
+                    let bad: Vec<&serde_json::Value> = rows
+                        .iter()
+                        .filter(|x| x["row"].as_u64().is_none() || x["status"].as_u64().is_none())
+                        .collect();
+                    if !bad.is_empty() {
+                        faults.push(format!(
+                            "{label}: rejected rows without a row number or status: {bad:?}"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    faults.extend(
+        snapshot_diff(&before, &t.snapshot().await)
+            .into_iter()
+            .map(|d| format!("a refused import changed data: {d}")),
+    );
+    alive(&t, &mut faults).await;
+    // Not vacuous: the valid workbook imports.
+    let r = t.api.expect(import(Some(XLSX), valid), 200).await;
+    if r.body["applied"] != 1 {
+        faults.push(format!("the valid workbook: {}", r.brief()));
+    }
+    report("bad import bodies", &faults);
 }

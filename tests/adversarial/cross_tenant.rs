@@ -183,6 +183,8 @@ async fn lists_show_nothing_of_another_tenant() {
         "/groups",
         "/assessments",
         "/actions",
+        // A workbook, searched by what its cells show.
+        "/actions/export.xlsx",
         "/regulations",
         "/users",
         "/connectors",
@@ -272,6 +274,19 @@ async fn another_tenants_ids_in_bodies_are_unknown_and_its_names_are_free() {
             post("/groups", json!({"name": fresh(), "copy_from": never})),
         ));
     }
+    // A bulk import naming A's action: the row is as unknown as one naming nothing.
+    let import = |id: &str| {
+        Req::new("POST", "/actions/import.xlsx")
+            .bearer(&token)
+            .header("Content-Type", crate::support::XLSX)
+            .raw(crate::support::workbook(&[
+                vec!["id".into(), "owner".into()],
+                vec![id.to_owned(), "bravo".into()],
+            ]))
+    };
+    for action in &a.ids["actions"] {
+        pairs.push(("import a row of A's action", import(action), import(never)));
+    }
     let generated = a.ids["actions"][2].split('@').next().unwrap().to_owned();
     let reg_with = |action: &str| json!({"name": "bravo probe", "families": [{"id": "F", "title": "F", "controls": [{"id": "C", "title": "C", "actions": [action]}]}]});
     pairs.push((
@@ -323,7 +338,12 @@ async fn another_tenants_ids_in_bodies_are_unknown_and_its_names_are_free() {
                 continue;
             }
         };
-        if r.status != u.status || r.fields() != u.fields() || !(400..500).contains(&r.status) {
+        let rows = |x: &Reply| x.body["rejected"][0]["status"].clone();
+        if r.status != u.status
+            || r.fields() != u.fields()
+            || rows(&r) != rows(&u)
+            || !(400..500).contains(&r.status)
+        {
             faults.push(format!(
                 "{what}: {} with A's id but {} with an unknown one",
                 r.brief(),

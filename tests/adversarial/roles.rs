@@ -10,6 +10,10 @@ use serde_json::json;
 
 use crate::support::{join_all, kind, path_with, report, snapshot_diff, Env, Req, Tenant, ROLES};
 
+/// Routes whose success needs a state the suite's tenants do not have (a library update
+/// pending needs a second library version): for them an allowed role's 409 counts as allowed.
+const NEEDS_STATE: &[&str] = &["/api/compliance/actions/{id}/accept-update"];
+
 const TENANT: &str = "tenant-alpha";
 
 const PERMISSIONS: [Permission; 6] = [
@@ -106,8 +110,8 @@ async fn every_route_answers_403_exactly_when_api_md_denies_the_permission() {
                     Some(k) => path_with(route, &t.id(k)),
                     None => route.path.to_owned(),
                 };
-                let req = Req::new(route.method, path)
-                    .body(route.body.map(|s| t.body(s, role)))
+                let req = t
+                    .with_body(Req::new(route.method, path), route, role)
                     .bearer(token);
                 denied.push((role, route, req));
             }
@@ -188,6 +192,9 @@ async fn every_route_answers_403_exactly_when_api_md_denies_the_permission() {
                                 route.permission,
                                 r.brief()
                             )),
+                            // Nothing pending to accept here: the permission passed, the
+                            // state said no.
+                            Ok(r) if r.status == 409 && NEEDS_STATE.contains(&route.path) => None,
                             Ok(r) if r.status != route.ok.0 => Some(format!(
                                 "[{role}] {}: {} (want {})",
                                 req.line(),

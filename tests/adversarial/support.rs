@@ -20,6 +20,47 @@ use crate::common::{Backend, Server};
 /// Where every route lives; the route table's paths start with it.
 pub const BASE: &str = "/api/compliance";
 
+/// The media type of workbooks, in and out.
+pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// A workbook of one sheet named `Actions` holding these rows of text (as a client that
+/// edited an export and saved it would send).
+pub fn workbook(rows: &[Vec<String>]) -> Vec<u8> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let ws = book.add_worksheet();
+    ws.set_name("Actions").unwrap();
+    for (r, row) in rows.iter().enumerate() {
+        for (c, cell) in row.iter().enumerate() {
+            ws.write_string(r as u32, c as u16, cell).unwrap();
+        }
+    }
+    book.save_to_buffer().unwrap()
+}
+
+/// Every cell of every sheet of a workbook as text (cells split by tabs, rows by newlines), so
+/// that what a workbook shows can be searched like any answer; what cannot be read as a
+/// workbook says so.
+pub fn workbook_text(bytes: &[u8]) -> String {
+    use calamine::Reader;
+    let Ok(mut book) = calamine::Xlsx::new(std::io::Cursor::new(bytes)) else {
+        return "(not a readable workbook)".into();
+    };
+    let mut out = String::new();
+    for name in book.sheet_names() {
+        let Ok(range) = book.worksheet_range(&name) else {
+            continue;
+        };
+        out.push_str(&name);
+        out.push('\n');
+        for row in range.rows() {
+            let cells: Vec<String> = row.iter().map(|c| c.to_string()).collect();
+            out.push_str(&cells.join("\t"));
+            out.push('\n');
+        }
+    }
+    out
+}
+
 /// The roles of API.md, in its order.
 pub const ROLES: [&str; 6] = [
     "reader",
@@ -227,7 +268,7 @@ pub struct Req {
     pub authorization: Option<String>,
     pub body: Option<Value>,
     /// A body sent as it is (with its own Content-Type header), instead of JSON.
-    pub raw: Option<String>,
+    pub raw: Option<Vec<u8>>,
     pub headers: Vec<(String, String)>,
 }
 
@@ -263,7 +304,7 @@ impl Req {
         self
     }
 
-    pub fn raw(mut self, body: impl Into<String>) -> Req {
+    pub fn raw(mut self, body: impl Into<Vec<u8>>) -> Req {
         self.raw = Some(body.into());
         self
     }
@@ -382,11 +423,24 @@ impl Api {
             .map_err(|e| format!("{}: no answer ({e:?})", req.line()))?;
         let status = res.status().as_u16();
         let headers = res.headers().clone();
-        let text = res
-            .text()
+        let bytes = res
+            .bytes()
             .await
             .map_err(|e| format!("{}: answer cut off ({e})", req.line()))?;
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        // A workbook is searched by what its cells show (its bytes are compressed).
+        let is_workbook = headers
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes() == XLSX.as_bytes());
+        let text = if is_workbook {
+            workbook_text(&bytes)
+        } else {
+            String::from_utf8_lossy(&bytes).into_owned()
+        };
+        let body = if is_workbook {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::Null)
+        };
         Ok(Reply {
             status,
             headers,
@@ -1062,7 +1116,24 @@ impl Tenant {
             Some(id) => path_with(route, &id),
             None => route.path.to_owned(),
         };
-        Req::new(route.method, path).body(route.body.map(|s| self.body(s, tag)))
+        self.with_body(Req::new(route.method, path), route, tag)
+    }
+
+    /// `req` with the body `route` takes: a valid JSON body of its schema, or for the bulk
+    /// import a workbook that changes the owner of the tag's own action.
+    pub fn with_body(&self, req: Req, route: &RouteSpec, tag: &str) -> Req {
+        match route.body {
+            Some("Workbook") => {
+                let n = self.unique();
+                let rows = vec![
+                    vec!["id".to_owned(), "owner".to_owned()],
+                    vec![self.action_for(tag), format!("imported owner {tag} {n}")],
+                ];
+                req.header("Content-Type", XLSX).raw(workbook(&rows))
+            }
+            Some(schema) => req.json(self.body(schema, tag)),
+            None => req,
+        }
     }
 
     /// Every GET route of the table on every resource of this tenant: what the tenant sees.
@@ -1098,13 +1169,14 @@ impl Tenant {
     /// carried (a 404 may name the id it was asked for).
     pub fn leaks(&self, text: &str, asked: &Req) -> Vec<String> {
         let sent = format!(
-            "{} {}",
+            "{} {} {}",
             asked.path,
             asked
                 .body
                 .as_ref()
                 .map(Value::to_string)
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            asked.raw.as_deref().map(workbook_text).unwrap_or_default()
         );
         self.markers
             .iter()
@@ -1149,8 +1221,17 @@ pub async fn run_connector(api: &Api, token: &str, id: &str) -> Value {
 
 /// A snapshot's answer without what moves with the clock alone: a connector's `next_run_at`
 /// is "now + 24 hours" on every read while no schedule has fanned out (none does here, with
-/// `ATTEST_IMPORT_EVERY=off`), so only whether there is one is kept.
+/// `ATTEST_IMPORT_EVERY=off`), so only whether there is one is kept; of a live assessment's
+/// OSCAL document, made "now" (its times, and the uuid and version that digest them), only the
+/// controls and their findings.
 fn steady(path: &str, mut body: Value) -> Value {
+    if path.ends_with("/oscal/assessment-results") {
+        let result = &body["assessment-results"]["results"][0];
+        return json!({
+            "reviewed-controls": result["reviewed-controls"],
+            "findings": result["findings"],
+        });
+    }
     if path.contains("/connectors/") && path.ends_with("/status") {
         if let Some(next) = body.get_mut("next_run_at") {
             if !next.is_null() {

@@ -219,7 +219,7 @@ async fn probe(t: &Tenant, route: &RouteSpec) -> Req {
         Some(k) => crate::support::path_with(route, &t.id(k)),
         None => route.path.to_owned(),
     };
-    Req::new(route.method, path).body(route.body.map(|s| t.body(s, "forged")))
+    t.with_body(Req::new(route.method, path), route, "forged")
 }
 
 fn check_401(

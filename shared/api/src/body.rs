@@ -24,33 +24,70 @@ fn is_json(content_type: &str) -> bool {
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
+/// The media type of an Excel workbook (`.xlsx`), in and out.
+pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// A workbook body (`.xlsx`, sent as it is, no multipart), as bytes: another content type is
+/// 415, a body over the route's limit 413.
+pub struct XlsxBody(pub Bytes);
+
+/// The request's media type, lowercased, without parameters (`None` without a Content-Type).
+fn media_type(req: &Request) -> Option<String> {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+}
+
+/// 415 naming what the route takes and what came.
+fn unsupported(wanted: &str, got: Option<String>) -> ApiError {
+    ApiError::UnsupportedMediaType(format!(
+        "send the body as {wanted} (got {})",
+        got.as_deref().unwrap_or("no Content-Type")
+    ))
+}
+
+/// The whole body, within the route's limit (413 past it).
+async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge("the request body is larger than this route accepts".into())
+        } else {
+            ApiError::BadRequest {
+                detail: format!("could not read the request body: {rejection}"),
+                errors: vec![],
+            }
+        }
+    })
+}
+
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok());
-        if !content_type.is_some_and(is_json) {
-            return Err(ApiError::UnsupportedMediaType(format!(
-                "send the body as application/json (got {})",
-                content_type.unwrap_or("no Content-Type")
-            )));
+        let mime = media_type(&req);
+        if !mime.as_deref().is_some_and(is_json) {
+            return Err(unsupported("application/json", mime));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge(
-                    "the request body is larger than this route accepts".into(),
-                )
-            } else {
-                ApiError::BadRequest {
-                    detail: format!("could not read the request body: {rejection}"),
-                    errors: vec![],
-                }
-            }
-        })?;
-        parse_json(&bytes).map(JsonBody)
+        parse_json(&read_body(req, state).await?).map(JsonBody)
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for XlsxBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let mime = media_type(&req);
+        if mime.as_deref() != Some(XLSX) {
+            return Err(unsupported(&format!("{XLSX} (an .xlsx workbook)"), mime));
+        }
+        Ok(XlsxBody(read_body(req, state).await?))
     }
 }
 

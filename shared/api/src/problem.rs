@@ -39,6 +39,13 @@ pub enum ApiError {
         detail: String,
         errors: Vec<FieldError>,
     },
+    /// 422 for a request whose parts were refused (the rows of an imported workbook), each
+    /// listed, with why, in the problem's `rejected` member.
+    #[error("{detail}")]
+    Rejected {
+        detail: String,
+        rejected: Vec<serde_json::Value>,
+    },
     #[error("{0}")]
     MethodNotAllowed(String),
     /// Something failed on our side. The detail is logged, never sent.
@@ -57,6 +64,8 @@ struct Problem<'a> {
     detail: String,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     errors: &'a [FieldError],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rejected: Option<&'a [serde_json::Value]>,
 }
 
 impl ApiError {
@@ -78,7 +87,9 @@ impl ApiError {
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unprocessable { .. } | ApiError::Rejected { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -96,6 +107,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => "payload-too-large",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
             ApiError::Unprocessable { .. } => "validation",
+            ApiError::Rejected { .. } => "rejected",
             ApiError::MethodNotAllowed(_) => "method-not-allowed",
             ApiError::Internal(_) => "internal",
             ApiError::Unavailable(_) => "unavailable",
@@ -140,6 +152,10 @@ impl IntoResponse for ApiError {
             status: status.as_u16(),
             detail: self.public_detail(),
             errors,
+            rejected: match &self {
+                ApiError::Rejected { rejected, .. } => Some(rejected.as_slice()),
+                _ => None,
+            },
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = (status, body).into_response();

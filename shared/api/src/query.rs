@@ -85,6 +85,35 @@ impl QueryParams {
             .transpose()
     }
 
+    /// An RFC 3339 instant, or a plain date (`YYYY-MM-DD`) meaning the end of that day in
+    /// UTC (the last instant of the day, so that the day's changes count); otherwise a 422
+    /// naming the parameter.
+    pub fn instant_or_date(
+        &self,
+        name: &str,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
+        if let Some(day) = self
+            .one(name)
+            .and_then(|v| chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d").ok())
+        {
+            let end = day
+                .and_hms_nano_opt(23, 59, 59, 999_999_999)
+                .ok_or_else(|| {
+                    ApiError::invalid(name, format!("{day} has no end of day in UTC"))
+                })?;
+            return Ok(Some(end.and_utc()));
+        }
+        self.time(name).map_err(|_| {
+            ApiError::invalid(
+                name,
+                format!(
+                    "{:?} is neither a date (YYYY-MM-DD) nor an RFC 3339 date and time",
+                    self.one(name).unwrap_or_default()
+                ),
+            )
+        })
+    }
+
     pub fn limit(&self, default: usize, max: usize) -> Result<usize, ApiError> {
         match self.one("limit") {
             None => Ok(default),
@@ -95,6 +124,42 @@ impl QueryParams {
                     format!("must be a whole number from 1 to {max}"),
                 )),
             },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn as_of(raw: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
+        QueryParams::parse(Some(raw), &["as_of"])
+            .unwrap()
+            .instant_or_date("as_of")
+    }
+
+    #[test]
+    fn instants_are_rfc_3339_or_the_end_of_a_day() {
+        assert_eq!(
+            as_of("as_of=2026-03-31").unwrap().unwrap().to_rfc3339(),
+            "2026-03-31T23:59:59.999999999+00:00"
+        );
+        assert_eq!(
+            as_of("as_of=2026-03-31T10:00:00%2B02:00")
+                .unwrap()
+                .unwrap()
+                .to_rfc3339(),
+            "2026-03-31T08:00:00+00:00"
+        );
+        assert_eq!(as_of("").unwrap(), None);
+        for bad in [
+            "as_of=yesterday",
+            "as_of=2026-02-30",
+            "as_of=2026-03-31T10:00",
+        ] {
+            let err = as_of(bad).unwrap_err();
+            assert_eq!(err.status().as_u16(), 422, "{bad}");
+            assert!(err.to_string().contains("as_of"), "{err}");
         }
     }
 }

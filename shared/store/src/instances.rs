@@ -280,4 +280,34 @@ impl Store {
             }
         }
     }
+
+    /// An instance's history entries recorded after `after`, newest first: read newest first
+    /// a page at a time, stopping at the first entry at or before `after` (what reconstructing
+    /// a past state needs, however long the history is before it).
+    pub async fn list_history_since(
+        &self,
+        tenant: &TenantId,
+        instance: &InstanceRef,
+        after: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
+        const PAGE: usize = 100;
+        let mut query = Query::prefix(keys::history(tenant, instance), "");
+        query.descending = true;
+        query.limit = Some(PAGE);
+        let mut out = Vec::new();
+        loop {
+            let page = self.backend().query(&query).await?;
+            for item in page.items {
+                let entry = decode::<HistoryEntry>(item)?.value;
+                if entry.at <= after {
+                    return Ok(out);
+                }
+                out.push(entry);
+            }
+            match page.next {
+                Some(next) => query.after = Some(next),
+                None => return Ok(out),
+            }
+        }
+    }
 }

@@ -146,18 +146,11 @@ fn every_route_the_document_lists_as_served_is_served() {
 }
 
 #[test]
-fn the_document_lists_planned_routes_and_parsing_finds_them() {
-    // Guards the parser: the document has both kinds, and a planned section's routes are not
-    // taken for served ones.
+fn parsing_finds_at_least_every_route_of_the_table_in_the_document() {
+    // Guards the parser against finding nothing (the planned sections' parsing is guarded by
+    // the synthetic document below).
     let listed = parse(&doc());
     assert!(listed.served.len() >= table().len(), "{:?}", listed.served);
-    let planned: BTreeSet<&str> = listed.planned.iter().map(|(r, _)| r.as_str()).collect();
-    for r in [
-        "GET /assessments/{}/report.xlsx",
-        "POST /actions/import.xlsx",
-    ] {
-        assert!(planned.contains(r), "{r} not found as planned: {planned:?}");
-    }
 }
 
 #[test]

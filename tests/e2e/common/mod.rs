@@ -174,12 +174,23 @@ pub fn sample_catalog() -> PathBuf {
 /// Sends only the head of a request that declares a `length`-byte JSON body and returns the
 /// status the server answers with, without sending the body (as a server should refuse it).
 pub async fn status_for_declared_body(url: &str, method: &str, token: &str, length: usize) -> u16 {
+    status_for_declared_typed_body(url, method, token, "application/json", length).await
+}
+
+/// [`status_for_declared_body`] with another content type.
+pub async fn status_for_declared_typed_body(
+    url: &str,
+    method: &str,
+    token: &str,
+    content_type: &str,
+    length: usize,
+) -> u16 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let rest = url.strip_prefix("http://").unwrap();
     let (host, path) = rest.split_at(rest.find('/').unwrap());
     let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nContent-Type: {content_type}\r\nContent-Length: {length}\r\n\r\n"
     );
     stream.write_all(head.as_bytes()).await.unwrap();
     let mut buf = vec![0u8; 4096];

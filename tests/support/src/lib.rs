@@ -318,6 +318,27 @@ pub fn wait_for_http(addr: SocketAddr, path: &str, timeout: Duration) -> bool {
     false
 }
 
+/// compliance-trestle's command (NIST's OSCAL models), from `.tools/venv` where
+/// `infra/install-test-tools.sh` installs it, else from `PATH`. Panics (the test fails) when it
+/// is in neither.
+pub fn trestle() -> PathBuf {
+    let pinned = repo_root().join(".tools/venv/bin/trestle");
+    if pinned.is_file() {
+        return pinned;
+    }
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|dir| dir.join("trestle"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "compliance-trestle is not installed: run infra/install-test-tools.sh \
+                 (it installs trestle into .tools/venv), or put trestle on PATH"
+            )
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -67,7 +67,20 @@ fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
 }
 
 fn summary(ctx: &InstanceContext) -> ActionSummary {
-    ActionSummary::new(&ctx.def, &ctx.instance, &ctx.status, ctx.version)
+    ctx.summary()
+}
+
+/// The filters of `GET /actions` (and of its export): each repeatable, OR within one.
+pub(crate) fn filter(q: &QueryParams) -> Result<ActionFilter, ApiError> {
+    Ok(ActionFilter {
+        assessments: q.parsed("assessment", |s| AssessmentId::parse(s))?,
+        groups: q.parsed("group", |s| GroupId::parse(s))?,
+        regulations: q.parsed("regulation", |s| RegulationId::parse(s))?,
+        owners: q.all("owner"),
+        implementation_status: q.parsed("implementation_status", ImplementationStatus::parse)?,
+        test_status: q.parsed("test_status", TestStatus::parse)?,
+        categories: q.parsed("category", Category::parse)?,
+    })
 }
 
 pub(crate) async fn list(
@@ -76,15 +89,7 @@ pub(crate) async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<ActionPage>, ApiError> {
     let q = QueryParams::parse(raw.as_deref(), LIST_QUERY)?;
-    let filter = ActionFilter {
-        assessments: q.parsed("assessment", |s| AssessmentId::parse(s))?,
-        groups: q.parsed("group", |s| GroupId::parse(s))?,
-        regulations: q.parsed("regulation", |s| RegulationId::parse(s))?,
-        owners: q.all("owner"),
-        implementation_status: q.parsed("implementation_status", ImplementationStatus::parse)?,
-        test_status: q.parsed("test_status", TestStatus::parse)?,
-        categories: q.parsed("category", Category::parse)?,
-    };
+    let filter = filter(&q)?;
     let after = q.one("cursor").map(|c| decode_cursor(&c)).transpose()?;
     let limit = q.limit(50, 200)?;
     let page = actions::list(&state.store, &caller.0.tenant, &filter, after, limit).await?;
@@ -112,7 +117,7 @@ pub(crate) struct ActionDetail {
     assessments: Vec<UsedBy>,
 }
 
-fn detail(ctx: &InstanceContext) -> Response {
+pub(super) fn detail(ctx: &InstanceContext) -> Response {
     let body = ActionDetail {
         summary: summary(ctx),
         guidance: ctx.def.guidance.clone(),

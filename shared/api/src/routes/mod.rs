@@ -10,8 +10,10 @@ pub mod groups;
 pub mod health;
 pub mod openapi;
 pub mod regulations;
+pub mod reports;
 pub mod score;
 pub mod table;
+pub mod updates;
 pub mod users;
 
 use crate::ApiError;

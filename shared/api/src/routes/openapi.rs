@@ -22,7 +22,16 @@ fn schemas() -> Value {
     json!({
         "Problem": {"type": "object", "required": ["type", "title", "status", "detail"], "properties": {
             "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"},
-            "errors": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}}}},
+            "errors": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}},
+            "rejected": {"type": "array", "description": "an import's rejected rows (422, all or nothing: none was applied)", "items": r("RejectedRow")}}},
+        "Workbook": {"type": "string", "contentMediaType": crate::body::XLSX, "description": "an Excel workbook (.xlsx), sent as it is"},
+        "RejectedRow": {"type": "object", "required": ["row", "status", "reason"], "properties": {
+            "row": {"type": "integer", "description": "as the spreadsheet shows it: the header is row 1"},
+            "id": {"type": ["string", "null"]}, "status": {"type": "integer", "description": "what PATCH would have answered: 403, 404, 409, 412 or 422"},
+            "reason": {"type": "string"}}},
+        "ImportResult": {"type": "object", "required": ["applied", "skipped", "rejected"], "properties": {
+            "applied": {"type": "integer"}, "skipped": {"type": "integer", "description": "rows that change nothing"},
+            "rejected": {"type": "array", "items": r("RejectedRow")}}},
         "Health": {"type": "object", "properties": {"status": {"type": "string"}, "version": {"type": "string"}}},
         "Score": {"type": "object", "required": ["achieved", "possible", "percent"], "properties": {
             "achieved": {"type": "integer"}, "possible": {"type": "integer"}, "percent": {"type": "number"}}},
@@ -71,7 +80,26 @@ fn schemas() -> Value {
             "category": r("Category"), "action_type": r("ActionType"), "control_type": r("ControlType"), "enforcement": r("Enforcement"),
             "managed_by": r("ManagedBy"), "testing_type": r("TestingType"), "points": {"type": "integer"}, "owner": {"type": ["string", "null"]},
             "implementation_status": r("ImplementationStatus"), "implementation_date": date, "test_status": r("TestStatus"), "test_date": date,
-            "score": r("Score"), "version": {"type": "integer"}}},
+            "score": r("Score"), "version": {"type": "integer"}, "pending_update": r("PendingUpdate")}},
+        "ScoreDelta": {"type": "object", "required": ["achieved", "possible"], "properties": {"achieved": {"type": "integer"}, "possible": {"type": "integer"}}},
+        "PendingUpdate": {"type": "object", "description": "a newer library definition of the action, not accepted yet",
+            "required": ["from", "to", "changes", "assessments_affected", "score_change"], "properties": {
+            "from": {"type": "integer"}, "to": {"type": "integer"},
+            "changes": {"type": "array", "items": {"type": "object", "required": ["field", "old", "new"], "properties": {
+                "field": {"type": "string", "enum": ["title", "guidance", "category", "control_type", "enforcement", "points", "testing_type", "controls"]},
+                "old": {}, "new": {}}}},
+            "assessments_affected": {"type": "array", "items": {"type": "object", "properties": {
+                "assessment_id": {"type": "string"}, "name": {"type": "string"}, "regulation_id": {"type": "string"}, "score_change": r("ScoreDelta")}}},
+            "score_change": r("ScoreDelta")}},
+        "ActionUpdates": list("PendingItem"),
+        "PendingItem": {"type": "object", "required": ["id", "action_id", "title", "version", "pending_update"], "properties": {
+            "id": {"type": "string"}, "action_id": {"type": "string"}, "title": {"type": "string"}, "group_id": {"type": ["string", "null"]},
+            "version": {"type": "integer"}, "pending_update": r("PendingUpdate")}},
+        "AcceptedAll": {"type": "object", "required": ["accepted", "failed"], "properties": {
+            "accepted": {"type": "array", "items": {"type": "string"}},
+            "failed": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"}, "reason": {"type": "string"}}}}}},
+        "OscalAssessmentResults": {"type": "object", "required": ["assessment-results"], "description": "an OSCAL 1.1 assessment-results document (NIST's JSON model)",
+            "properties": {"assessment-results": {"type": "object"}}},
         "ActionDetail": {"allOf": [r("ActionSummary"), {"type": "object", "properties": {"guidance": {"type": "string"}, "implementation_notes": {"type": "string"},
             "test_notes": {"type": "string"}, "group_id": {"type": ["string", "null"]},
             "assessments": {"type": "array", "items": {"type": "object", "properties": {"assessment_id": {"type": "string"}, "name": {"type": "string"}, "regulation_id": {"type": "string"}}}}}}]},
@@ -260,7 +288,7 @@ fn query_schema(name: &str) -> Value {
     let r = |s: &str| json!({"$ref": format!("#/components/schemas/{s}")});
     let many = |item: Value| json!({"type": "array", "items": item});
     match name {
-        "include_archived" => json!({"type": "boolean"}),
+        "include_archived" | "partial" => json!({"type": "boolean"}),
         "limit" => json!({"type": "integer", "minimum": 1, "maximum": 200}),
         "implementation_status" => many(r("ImplementationStatus")),
         "test_status" => many(r("TestStatus")),
@@ -287,6 +315,14 @@ fn query_schema(name: &str) -> Value {
     }
 }
 
+/// The media type a schema of the table is sent as.
+fn media_type(schema: &str) -> &'static str {
+    match schema {
+        "Workbook" => crate::body::XLSX,
+        _ => "application/json",
+    }
+}
+
 /// The whole document.
 pub fn document() -> Value {
     let mut paths = Map::new();
@@ -306,7 +342,7 @@ pub fn document() -> Value {
         let (status, schema) = route.ok;
         let ok = match schema {
             Some(s) => {
-                json!({"description": "success", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{s}")}}}})
+                json!({"description": "success", "content": {media_type(s): {"schema": {"$ref": format!("#/components/schemas/{s}")}}}})
             }
             None if status == 204 => json!({"description": "done"}),
             None => json!({"description": "success", "content": {"application/json": {}}}),
@@ -335,7 +371,13 @@ pub fn document() -> Value {
         }
         if route.body.is_some() {
             responses.insert("413".into(), problem("body too large"));
-            responses.insert("415".into(), problem("body is not JSON"));
+            responses.insert(
+                "415".into(),
+                problem(match route.body.map(media_type) {
+                    Some("application/json") => "body is not JSON",
+                    _ => "body is not an .xlsx workbook",
+                }),
+            );
         }
         if route.method != "GET" && route.permission.is_some() {
             responses.insert("409".into(), problem("conflicts with the current state"));
@@ -355,7 +397,7 @@ pub fn document() -> Value {
             Some(p) => op["x-attest-permission"] = serde_json::to_value(p).unwrap_or(Value::Null),
         }
         if let Some(body) = route.body {
-            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{body}")}}}});
+            op["requestBody"] = json!({"required": true, "content": {media_type(body): {"schema": {"$ref": format!("#/components/schemas/{body}")}}}});
         }
         let entry = paths
             .entry(route.path.to_owned())

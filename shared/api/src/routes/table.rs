@@ -268,6 +268,30 @@ pub const ROUTES: &[RouteSpec] = &[
     ),
     route!(
         "GET",
+        "/api/compliance/actions/export.xlsx",
+        "api-actions",
+        "The action instances GET /actions lists, as a workbook for a bulk update",
+        Some(Read),
+        super::reports::EXPORT_QUERY,
+        None,
+        (200, Some("Workbook")),
+        || axum::routing::get(super::reports::export_actions),
+        DEFAULT_BODY_LIMIT
+    ),
+    route!(
+        "POST",
+        "/api/compliance/actions/import.xlsx",
+        "api-actions",
+        "Bulk update: apply an exported workbook's changed rows as PATCH would (all or nothing unless partial)",
+        Some(EditData),
+        super::reports::IMPORT_QUERY,
+        Some("Workbook"),
+        (200, Some("ImportResult")),
+        || axum::routing::post(super::reports::import_actions),
+        super::reports::IMPORT_BODY_LIMIT
+    ),
+    route!(
+        "GET",
         "/api/compliance/actions/{id}",
         "api-actions",
         "One action instance",
@@ -304,6 +328,18 @@ pub const ROUTES: &[RouteSpec] = &[
     ),
     route!(
         "GET",
+        "/api/compliance/actions/{id}/history/export.xlsx",
+        "api-actions",
+        "Change history as a workbook, newest first",
+        Some(Read),
+        &[],
+        None,
+        (200, Some("Workbook")),
+        || axum::routing::get(super::reports::history_export),
+        DEFAULT_BODY_LIMIT
+    ),
+    route!(
+        "GET",
         "/api/compliance/actions/{id}/controls",
         "api-actions",
         "Related controls across regulations",
@@ -324,6 +360,66 @@ pub const ROUTES: &[RouteSpec] = &[
         None,
         (200, Some("AssessmentEvidence")),
         || axum::routing::get(super::assessments::evidence),
+        DEFAULT_BODY_LIMIT
+    ),
+    route!(
+        "GET",
+        "/api/compliance/assessments/{id}/oscal/assessment-results",
+        "api-assessments",
+        "The assessment as an OSCAL 1.1 assessment-results document (one finding per control)",
+        Some(Read),
+        &[],
+        None,
+        (200, Some("OscalAssessmentResults")),
+        || axum::routing::get(super::reports::oscal_results),
+        DEFAULT_BODY_LIMIT
+    ),
+    route!(
+        "GET",
+        "/api/compliance/action-updates",
+        "api-actions",
+        "Action instances with a newer library definition not accepted yet",
+        Some(Read),
+        &[],
+        None,
+        (200, Some("ActionUpdates")),
+        || axum::routing::get(super::updates::list),
+        DEFAULT_BODY_LIMIT
+    ),
+    route!(
+        "POST",
+        "/api/compliance/action-updates/accept-all",
+        "api-actions",
+        "Accept every pending action update",
+        Some(ManageAssessments),
+        &[],
+        None,
+        (200, Some("AcceptedAll")),
+        || axum::routing::post(super::updates::accept_all),
+        DEFAULT_BODY_LIMIT
+    ),
+    route!(
+        "POST",
+        "/api/compliance/actions/{id}/accept-update",
+        "api-actions",
+        "Accept the action's pending update (If-Match)",
+        Some(ManageAssessments),
+        &[],
+        None,
+        (200, Some("ActionDetail")),
+        || axum::routing::post(super::updates::accept),
+        DEFAULT_BODY_LIMIT
+    ),
+    route!(
+        "GET",
+        "/api/compliance/assessments/{id}/report.xlsx",
+        "api-assessments",
+        "The assessment as an Excel workbook: summary, controls x actions (as_of: as it stood then)",
+        Some(Read),
+        super::reports::REPORT_QUERY,
+        None,
+        (200, Some("Workbook")),
+        || axum::routing::get(super::reports::assessment_report),
         DEFAULT_BODY_LIMIT
     ),
     route!(

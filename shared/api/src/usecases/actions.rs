@@ -146,6 +146,7 @@ pub fn prepare_update(
     caller: &Identity,
     expected_version: Option<u64>,
     now: chrono::DateTime<chrono::Utc>,
+    source: Source,
 ) -> Result<InstanceUpdate, ActionError> {
     for p in patch.required_permissions() {
         if !caller.can(p) {
@@ -167,7 +168,7 @@ pub fn prepare_update(
         status,
         history: changes
             .into_iter()
-            .map(|c| c.into_entry(now, caller.user.as_str(), Source::Manual))
+            .map(|c| c.into_entry(now, caller.user.as_str(), source.clone()))
             .collect(),
     })
 }
@@ -379,7 +380,7 @@ pub async fn related_controls(
 const ATTEMPTS: u32 = 64;
 
 /// Whether a write lost a race with another writer.
-fn lost_race(e: &StoreError) -> bool {
+pub fn lost_race(e: &StoreError) -> bool {
     matches!(
         e,
         StoreError::StaleVersion { .. } | StoreError::Backend(BackendError::TransactionConflict)
@@ -423,7 +424,7 @@ pub async fn update(
     let mut ctx = find_instance(store, &caller.tenant, id).await?;
     for attempt in 0..ATTEMPTS {
         let now = state.now();
-        let update = prepare_update(&ctx, patch, caller, expected_version, now)?;
+        let update = prepare_update(&ctx, patch, caller, expected_version, now, Source::Manual)?;
         let event = super::events::action_updated(
             &caller.tenant,
             Some(caller.user.as_str()),
@@ -505,7 +506,7 @@ pub async fn assign(
         let now = state.now();
         let updates = contexts
             .iter()
-            .map(|ctx| prepare_update(ctx, &patch, caller, None, now))
+            .map(|ctx| prepare_update(ctx, &patch, caller, None, now, Source::Manual))
             .collect::<Result<Vec<_>, _>>()?;
         let mut data = super::events::affected(
             &contexts

@@ -19,6 +19,7 @@ pub mod groups;
 pub mod insider;
 pub mod oscal;
 pub mod regulations;
+pub mod reports;
 pub mod score;
 #[cfg(test)]
 pub(crate) mod testkit;

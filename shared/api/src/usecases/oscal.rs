@@ -1387,22 +1387,7 @@ mod trestle {
 
     /// trestle from `.tools/venv` (the pinned one), else from PATH; a test fails without it.
     fn trestle() -> PathBuf {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let pinned = root.join(".tools/venv/bin/trestle");
-        if pinned.is_file() {
-            return pinned;
-        }
-        std::env::var_os("PATH")
-            .into_iter()
-            .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-            .map(|dir| dir.join("trestle"))
-            .find(|p| p.is_file())
-            .unwrap_or_else(|| {
-                panic!(
-                    "compliance-trestle is not installed: run infra/install-test-tools.sh \
-                     (it installs trestle into .tools/venv), or put trestle on PATH"
-                )
-            })
+        attest_testkit::trestle()
     }
 
     /// The Python that runs trestle (from its script's `#!` line), to use its models.
