@@ -1,5 +1,6 @@
 //! `attest`: run Attest locally (`attest serve`) and mint local tokens (`attest token`).
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -78,7 +79,8 @@ enum Command {
         )]
         import_every: Interval,
     },
-    /// Print a bearer token that `attest serve` on the same data dir accepts.
+    /// Print a bearer token that `attest serve` on the same data dir accepts (with --link, a
+    /// sign-in link to the web app that carries it).
     Token {
         #[arg(long)]
         tenant: String,
@@ -97,6 +99,13 @@ enum Command {
         hours: u32,
         #[arg(long, env = "ATTEST_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
+        /// Print a link that signs the user in to the web app (`BASE_URL/#token=...`) instead
+        /// of the bare token.
+        #[arg(long)]
+        link: bool,
+        /// Where the web app is served, for --link.
+        #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080")]
+        base_url: String,
     },
 }
 
@@ -225,9 +234,10 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error + Send + 
             };
             let listener = tokio::net::TcpListener::bind(server::bind_addr(&host, port)?).await?;
             let addr = listener.local_addr()?;
+            let secret = data.token_secret()?;
             let app = server::app(
                 backend,
-                data.token_secret()?,
+                secret.clone(),
                 data.root().join("blobs"),
                 &format!("http://{addr}"),
                 max_evidence_mb * 1024 * 1024,
@@ -236,12 +246,21 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error + Send + 
                     import_every: import_every.0,
                 },
             )
-            .await;
-            println!(
-                "attest: data in {place} (token secret in {})",
-                data.root().display()
+            .await
+            .merge(attest_web::router(attest_web::Config::local()));
+            // Tests read the first two lines (where data lives, where the API listens) and may
+            // close the pipe then: the three lines go out in one write, and a reader that has
+            // gone away does not stop the server.
+            let banner = format!(
+                "attest: data in {place} (token secret in {})\n\
+                 attest: listening on http://{addr}/api/compliance\n\
+                 attest: sign in: {}\n",
+                data.root().display(),
+                token::sign_in_link(&web_base(addr), &local_admin_token(&secret)?)
             );
-            println!("attest: listening on http://{addr}/api/compliance");
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
+            drop(out);
             let timeouts = server::Timeouts {
                 header: std::time::Duration::from_secs_f64(header_timeout),
                 body: std::time::Duration::from_secs_f64(body_timeout),
@@ -256,6 +275,8 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error + Send + 
             email,
             hours,
             data_dir,
+            link,
+            base_url,
         } => {
             // Check the claims the server will check, so a bad token is refused here.
             attest_domain::ids::TenantId::parse(&tenant)?;
@@ -272,8 +293,38 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error + Send + 
                     ttl: chrono::Duration::hours(i64::from(hours)),
                 },
             )?;
-            println!("{token}");
+            if link {
+                println!("{}", token::sign_in_link(&base_url, &token));
+            } else {
+                println!("{token}");
+            }
         }
     }
     Ok(())
+}
+
+/// Where a browser on this machine reaches the server: a wildcard address (`0.0.0.0`) is
+/// reached on loopback.
+fn web_base(addr: std::net::SocketAddr) -> String {
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!("http://{}", std::net::SocketAddr::new(ip, addr.port()))
+}
+
+/// A token for the local administrator of the sign-in link `attest serve` prints.
+fn local_admin_token(secret: &[u8]) -> Result<String, jsonwebtoken::errors::Error> {
+    token::mint(
+        secret,
+        &TokenRequest {
+            tenant: token::LOCAL_ADMIN_TENANT,
+            user: token::LOCAL_ADMIN_USER,
+            roles: token::LOCAL_ADMIN_ROLES,
+            name: None,
+            email: None,
+            ttl: chrono::Duration::hours(token::LINK_HOURS),
+        },
+    )
 }

@@ -61,6 +61,21 @@ pub fn mint(secret: &[u8], req: &TokenRequest<'_>) -> Result<String, jsonwebtoke
     )
 }
 
+/// Who the sign-in link `attest serve` prints signs in as: the README walkthrough's tenant and
+/// administrator, with the `global_admin` role so that every page of the web app is offered
+/// (connectors and users' roles included).
+pub const LOCAL_ADMIN_TENANT: &str = "acme";
+pub const LOCAL_ADMIN_USER: &str = "alice";
+pub const LOCAL_ADMIN_ROLES: &[Role] = &[Role::GlobalAdmin];
+/// How long that link's token lasts, in hours (as `attest token`'s default).
+pub const LINK_HOURS: i64 = 12;
+
+/// The web app's address with `token` in its fragment: the app keeps the token and removes it
+/// from the address bar. Fragments are never sent to a server.
+pub fn sign_in_link(base_url: &str, token: &str) -> String {
+    format!("{}/#token={token}", base_url.trim_end_matches('/'))
+}
+
 /// The token in an `Authorization` header value. The scheme is matched case-insensitively
 /// (RFC 7235: `bearer`, `Bearer` and `BEARER` are the same scheme); anything other than the
 /// scheme, one or more spaces and a single token is refused.
@@ -167,6 +182,17 @@ mod tests {
         match verify(b"secret", token) {
             Err(attest_api::ApiError::Unauthorized(detail)) => detail,
             other => panic!("expected 401, got {:?}", other.map(|id| id.user)),
+        }
+    }
+
+    #[test]
+    fn the_sign_in_link_carries_the_token_in_its_fragment() {
+        let token = mint(b"secret", &request(3600)).unwrap();
+        for base in ["http://127.0.0.1:8080", "http://127.0.0.1:8080/"] {
+            let link = sign_in_link(base, &token);
+            assert_eq!(link, format!("http://127.0.0.1:8080/#token={token}"));
+            let taken = link.split_once("#token=").unwrap().1;
+            assert_eq!(verify(b"secret", taken).unwrap().user.as_str(), "alice");
         }
     }
 
