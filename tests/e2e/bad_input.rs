@@ -4,7 +4,9 @@
 mod common;
 
 use attest_api::routes::table::ROUTES;
-use common::{send, status_for_declared_body, token, Server};
+use common::{send, status_for_declared_body, status_for_declared_typed_body, token, Server};
+
+use attest_api::body::XLSX;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -24,7 +26,25 @@ async fn every_route_refuses_bad_input_with_a_named_problem() {
         let url = server.url(&r.path.replace("/api/compliance", "").replace("{id}", "x1"));
         let method = reqwest::Method::from_bytes(r.method.as_bytes()).unwrap();
         let req = || http.request(method.clone(), &url).bearer_auth(&boss);
-        if r.body.is_some() {
+        if r.body == Some("Workbook") {
+            // A workbook is the body itself: anything else is the wrong media type, and more
+            // than the route's limit is refused from the declared length.
+            for (ct, text) in [("application/json", "{,}"), ("text/plain", "hello")] {
+                let (status, body, _) = send(req().header("content-type", ct).body(text)).await;
+                assert_eq!(
+                    status,
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "{} {} {ct}: {body}",
+                    r.method,
+                    r.path
+                );
+                assert!(body["detail"].as_str().unwrap().contains(".xlsx"), "{body}");
+            }
+            let status =
+                status_for_declared_typed_body(&url, r.method, &boss, XLSX, r.body_limit + 1).await;
+            assert_eq!(status, 413, "{} {} over its limit", r.method, r.path);
+            checked += 1;
+        } else if r.body.is_some() {
             let (status, body, _) =
                 send(req().header("content-type", "application/json").body("{,}")).await;
             assert_eq!(
@@ -67,11 +87,13 @@ async fn every_route_refuses_bad_input_with_a_named_problem() {
             checked += 1;
         }
         if !r.query.is_empty() {
-            let (status, body, _) = send(
-                http.request(method.clone(), format!("{url}?bogus=1"))
-                    .bearer_auth(&boss),
-            )
-            .await;
+            let mut bogus = http
+                .request(method.clone(), format!("{url}?bogus=1"))
+                .bearer_auth(&boss);
+            if r.body == Some("Workbook") {
+                bogus = bogus.header("content-type", XLSX);
+            }
+            let (status, body, _) = send(bogus).await;
             assert_eq!(
                 status,
                 StatusCode::BAD_REQUEST,
