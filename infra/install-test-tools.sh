@@ -7,6 +7,8 @@
 #   - moto's server in the same venv: EventBridge and SQS for the event publisher's tests
 #   - compliance-trestle (IBM's OSCAL tool, on NIST's OSCAL models) in the same venv: it
 #     validates the OSCAL assessment-results documents the API produces
+#   - Chromium and chromedriver (Debian's chromium and chromium-driver), if missing: the web
+#     app's browser tests drive headless Chromium through its WebDriver
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOOLS=.tools
@@ -31,6 +33,7 @@ need_apt() {
 command -v java >/dev/null 2>&1 || need_apt openjdk-17-jre-headless
 command -v npm >/dev/null 2>&1 || need_apt nodejs npm
 command -v python3 >/dev/null 2>&1 || need_apt python3 python3-venv
+{ command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } || need_apt chromium chromium-driver
 
 mkdir -p "$TOOLS"
 ddb="$TOOLS/dynamodb-local"
@@ -63,4 +66,4 @@ if [ "$(installed aws-sam-cli)" != "$SAM_VERSION" ] || [ "$(installed cfn-lint)"
   "$venv/bin/pip" install --quiet --no-cache-dir --disable-pip-version-check "aws-sam-cli==$SAM_VERSION" "cfn-lint==$CFN_LINT_VERSION" "moto[server]==$MOTO_VERSION" \
     "compliance-trestle==$TRESTLE_VERSION"
 fi
-echo "install-test-tools: ready ($(java -version 2>&1 | head -1); DynamoDB Local $DDB_VERSION; s3s-fs $S3S_VERSION; sam $SAM_VERSION; cfn-lint $CFN_LINT_VERSION; moto $MOTO_VERSION; compliance-trestle $TRESTLE_VERSION)"
+echo "install-test-tools: ready ($(java -version 2>&1 | head -1); DynamoDB Local $DDB_VERSION; s3s-fs $S3S_VERSION; sam $SAM_VERSION; cfn-lint $CFN_LINT_VERSION; moto $MOTO_VERSION; compliance-trestle $TRESTLE_VERSION; $(chromium --version 2>/dev/null | head -1 | cut -d' ' -f1-2); $(chromedriver --version 2>/dev/null | head -1 | cut -d' ' -f1-2))"

@@ -4,9 +4,11 @@
 //! (287 controls, its time to show measured) and its filters, an action's status changed (a
 //! change the rules refuse explained beside the field, a stale version explained), evidence
 //! uploaded straight to its upload URL and downloaded, a Zoom connector activated against the
-//! Zoom fake, an alert resolved, and a reader offered no edit control. Every page is kept as a
-//! screenshot in `target/screenshots/`; with `ATTEST_UPDATE_SCREENSHOTS=1` the dashboard's is
-//! also written to `docs/screenshots/dashboard.png` (the README's).
+//! Zoom fake, an alert resolved, a reader offered no edit control, and pending
+//! improvement-action updates reviewed and accepted (the actions exported to Excel on the way).
+//! Every page is kept as a screenshot in `target/screenshots/`; with
+//! `ATTEST_UPDATE_SCREENSHOTS=1` the dashboard's is also written to
+//! `docs/screenshots/dashboard.png` (the README's).
 //!
 //! The tests fail, never skip, without Chromium and chromedriver
 //! (`infra/install-test-tools.sh` installs them).
@@ -758,6 +760,270 @@ async fn a_reader_is_offered_no_edit_control() {
     }
     b.open("#/users", "notfound").await;
     assert_eq!(b.text("main h1").await, "Not available");
+    no_csp_violations(&b).await;
+    b.close().await;
+}
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// How an update moves a score, as the app shows it: `+18 / +18 points`.
+fn score_change(d: &Value) -> String {
+    let signed = |v: &Value| {
+        let n = v.as_i64().unwrap();
+        if n > 0 {
+            format!("+{n}")
+        } else {
+            n.to_string()
+        }
+    };
+    format!(
+        "{} / {} points",
+        signed(&d["achieved"]),
+        signed(&d["possible"])
+    )
+}
+
+/// The labels of the Accept buttons the page offers.
+async fn accepts_offered(b: &Browser) -> Vec<String> {
+    b.texts("main button, main a.button, dialog button")
+        .await
+        .into_iter()
+        .filter(|l| l.starts_with("Accept"))
+        .collect()
+}
+
+/// Improvement-action updates, as tests/e2e/updates.rs sets them up: the tenant works on NIST
+/// SP 800-53 moderate in two groups under the shipped library (session-lock, a technical
+/// action, implemented and tested; each group's infosec-policy given an owner), then the server
+/// restarts with a second library version (`shared/library/tests/data/release-2.json`): the
+/// instances stored before it have a pending update. A reader and an assessor see them and are
+/// offered no Accept; an administrator goes from the dashboard's tile to the actions page,
+/// exports the actions to Excel, accepts session-lock's update (9 -> 27 points) there and the
+/// overall score moves as the update said, accepts one group's policy on its action page, and
+/// the last with Accept all.
+#[tokio::test]
+async fn pending_updates_reviewed_and_accepted_and_the_actions_exported() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let mut server = Server::start(&[]);
+    let mut policies = Vec::new();
+    for group in ["Europe", "Asia"] {
+        let a = server
+            .post(
+                "/assessments",
+                json!({"regulation_id": "nist-800-53-r5-moderate", "group_name": group, "services": ["aws"]}),
+            )
+            .await;
+        policies.push(format!(
+            "infosec-policy@{}",
+            a["group_id"].as_str().unwrap()
+        ));
+    }
+    server
+        .patch(
+            "/actions/session-lock",
+            json!({"implementation_status": "implemented", "test_status": "passed"}),
+        )
+        .await;
+    for p in &policies {
+        server
+            .patch(
+                &format!("/actions/{}", urlencode(p)),
+                json!({"owner": "olga@acme.test"}),
+            )
+            .await;
+    }
+    assert_eq!(server.get("/action-updates").await["items"], json!([]));
+    let release = attest_testkit::repo_root().join("shared/library/tests/data/release-2.json");
+    server.restart(&[("ATTEST_LIBRARY_RELEASE", release.display().to_string())]);
+
+    // What the API says is pending: session-lock's points go 9 -> 27.
+    let pending = server.get("/action-updates").await["items"].clone();
+    let pending = pending.as_array().unwrap();
+    assert_eq!(pending.len(), 3, "{pending:?}");
+    let lock =
+        pending.iter().find(|p| p["id"] == "session-lock").unwrap()["pending_update"].clone();
+    let points_change = lock["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["field"] == "points")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (&points_change["old"], &points_change["new"]),
+        (&json!(9), &json!(27))
+    );
+    let overall_before = server.get("/score").await["overall"].clone();
+
+    // A reader and an assessor see the updates; neither is offered Accept.
+    let b = Browser::start().await;
+    for (user, role) in [("rob", "reader"), ("sam", "assessor")] {
+        if role != "reader" {
+            b.mark().await;
+        }
+        b.goto(&server.link(user, &[role])).await;
+        b.redrawn("dashboard").await;
+        assert_eq!(b.text("#pending-updates").await, pending.len().to_string());
+        b.open("#/actions", "actions").await;
+        assert_eq!(b.count("article[data-update]").await, pending.len());
+        assert_eq!(accepts_offered(&b).await, Vec::<String>::new(), "{role}");
+        b.open("#/actions/session-lock", "action").await;
+        assert!(b
+            .text("#pending-update li[data-field='points']")
+            .await
+            .contains("9 → 27"));
+        assert_eq!(accepts_offered(&b).await, Vec::<String>::new(), "{role}");
+        if role == "reader" {
+            b.shot("reader-pending-update").await;
+        }
+    }
+
+    // An administrator: the dashboard's tile counts them and leads to the actions page.
+    b.mark().await;
+    b.goto(&server.link("ada", &["administrator"])).await;
+    b.redrawn("dashboard").await;
+    assert_eq!(b.text("#pending-updates").await, pending.len().to_string());
+    b.shot("dashboard-pending-updates").await;
+    b.mark().await;
+    b.click("a[href='#/actions?pending=1']").await;
+    b.redrawn("actions").await;
+    b.check_accessible("actions").await;
+    assert_eq!(b.count("article[data-update]").await, pending.len());
+    let card = "article[data-update='session-lock']";
+    assert_eq!(
+        b.text(&format!("{card} li[data-field='points']")).await,
+        "Points: 9 → 27"
+    );
+    assert_eq!(
+        b.text(&format!("{card} .score-change")).await,
+        score_change(&lock["score_change"])
+    );
+    let regulations = server.get("/regulations").await;
+    let affected = lock["assessments_affected"].as_array().unwrap();
+    assert_eq!(affected.len(), 2);
+    assert_eq!(b.count(&format!("{card} table.affected tbody tr")).await, 2);
+    for x in affected {
+        let id = x["assessment_id"].as_str().unwrap();
+        let group = server.get(&format!("/assessments/{id}")).await["group_name"].clone();
+        let row = format!(
+            "{card} tr[data-assessment='{}'] td",
+            x["assessment_id"].as_str().unwrap()
+        );
+        assert_eq!(
+            b.texts(&row).await,
+            [
+                x["name"].as_str().unwrap().to_owned(),
+                group.as_str().unwrap().to_owned(),
+                a_name(&regulations, x["regulation_id"].as_str().unwrap()),
+                score_change(&x["score_change"]),
+            ]
+        );
+    }
+    b.shot("actions-pending-updates").await;
+
+    // The actions exported to Excel: the answer the app saved has the workbook's type, and
+    // session-lock keeps its accepted 9 points until the update is accepted.
+    b.js("window.attestTypes = []; const f = window.fetch; \
+          window.fetch = async (...args) => { const r = await f(...args); \
+          window.attestTypes.push([String(args[0]), r.headers.get('content-type')]); return r; };")
+        .await;
+    b.press(".page-head", "Export actions").await;
+    let file = b.downloaded(".xlsx").await;
+    assert_eq!(
+        b.js("return window.attestTypes.filter(t => t[0].includes('/actions/export.xlsx')).map(t => t[1])")
+            .await,
+        json!([XLSX])
+    );
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(bytes.starts_with(b"PK"), "an xlsx file is a zip");
+    {
+        use calamine::{Data, Reader, Xlsx};
+        let mut book: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+        let sheet = book.worksheet_range("Actions").unwrap();
+        let mut rows = sheet.rows();
+        let header: Vec<String> = rows.next().unwrap().iter().map(|c| c.to_string()).collect();
+        let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+        let (id, points) = (col("id"), col("points"));
+        let rows: Vec<&[Data]> = rows.collect();
+        let mut listed = 0;
+        let mut cursor = String::new();
+        loop {
+            let page = server.get(&format!("/actions?limit=200{cursor}")).await;
+            listed += page["items"].as_array().unwrap().len();
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = format!("&cursor={}", urlencode(c)),
+                None => break,
+            }
+        }
+        assert_eq!(rows.len(), listed, "one row per action instance");
+        let lock_row = rows
+            .iter()
+            .find(|r| matches!(&r[id], Data::String(s) if s == "session-lock"))
+            .unwrap();
+        assert_eq!(lock_row[points].to_string(), "9");
+    }
+
+    // Accepted on the actions page: the update is gone, the action has its new points, and
+    // the dashboard's overall score is the API's, moved as the update said.
+    b.mark().await;
+    b.press(card, "Accept update").await;
+    b.redrawn("actions").await;
+    assert_eq!(b.count(card).await, 0);
+    assert_eq!(b.count("article[data-update]").await, pending.len() - 1);
+    let accepted = server.get("/actions/session-lock").await;
+    assert_eq!(accepted["points"], 27);
+    assert!(accepted.get("pending_update").is_none(), "{accepted}");
+    let score = server.get("/score").await;
+    let moved =
+        |k: &str| overall_before[k].as_i64().unwrap() + lock["score_change"][k].as_i64().unwrap();
+    assert_eq!(
+        (
+            score["overall"]["achieved"].as_i64().unwrap(),
+            score["overall"]["possible"].as_i64().unwrap()
+        ),
+        (moved("achieved"), moved("possible"))
+    );
+    b.open("#/", "dashboard").await;
+    assert_eq!(b.text("#overall-points").await, points(&score["overall"]));
+    assert_eq!(
+        b.text("#overall-score").await,
+        pct(&score["overall"]["percent"])
+    );
+    assert_eq!(
+        b.text("#pending-updates").await,
+        (pending.len() - 1).to_string()
+    );
+    b.shot("dashboard-update-accepted").await;
+
+    // One group's policy on its action page: its mapping change, accepted there.
+    b.open(&format!("#/actions/{}", urlencode(&policies[0])), "action")
+        .await;
+    b.check_accessible("action").await;
+    let controls = b.text("#pending-update li[data-field='controls']").await;
+    assert!(controls.contains("no longer AC-1"), "{controls}");
+    b.shot("action-pending-update").await;
+    b.mark().await;
+    b.press("#pending-update", "Accept update").await;
+    b.redrawn("action").await;
+    assert_eq!(b.count("#pending-update").await, 0);
+    let policy = server
+        .get(&format!("/actions/{}", urlencode(&policies[0])))
+        .await;
+    assert!(policy.get("pending_update").is_none(), "{policy}");
+
+    // The last with Accept all, confirmed in a dialog.
+    b.open("#/actions", "actions").await;
+    b.press("#pending-updates", "Accept all updates (1)").await;
+    b.shot("actions-accept-all").await;
+    b.mark().await;
+    b.press("dialog", "Accept all updates").await;
+    b.redrawn("actions").await;
+    assert_eq!(b.text("#accept-all-outcome").await, "1 update accepted.");
+    assert_eq!(b.count("#pending-updates").await, 0);
+    assert_eq!(server.get("/action-updates").await["items"], json!([]));
+    b.shot("actions-updates-accepted").await;
+    b.open("#/", "dashboard").await;
+    assert_eq!(b.text("#pending-updates").await, "0");
     no_csp_violations(&b).await;
     b.close().await;
 }

@@ -2,6 +2,7 @@
 //! from `attest token --link`, and API calls for setting up and checking what the browser did.
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use reqwest::Method;
@@ -21,45 +22,51 @@ pub struct Server {
     http: reqwest::Client,
 }
 
+/// `attest serve` over `dir` with `env`: the process, its address, and its sign-in link.
+fn serve(dir: &Path, env: &[(&str, String)]) -> (Child, String, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "serve",
+        "--port",
+        "0",
+        "--import-every",
+        "off",
+        "--data-dir",
+    ])
+    .arg(dir)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("start attest serve");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next = |what: &str| {
+        lines
+            .next()
+            .unwrap_or_else(|| panic!("attest serve prints {what}"))
+            .unwrap()
+    };
+    let _data = next("where data lives");
+    let listening = next("where it listens");
+    let sign_in = next("a sign-in link");
+    let api = listening.rsplit(' ').next().unwrap();
+    let base = api.trim_end_matches("/api/compliance").to_owned();
+    let admin_link = sign_in
+        .strip_prefix("attest: sign in: ")
+        .unwrap_or_else(|| panic!("the third line is the sign-in link: {sign_in}"))
+        .to_owned();
+    assert!(
+        admin_link.starts_with(&format!("{base}/#token=")),
+        "{admin_link}"
+    );
+    (child, base, admin_link)
+}
+
 impl Server {
     pub fn start(env: &[(&str, String)]) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let mut cmd = Command::new(BIN);
-        cmd.args([
-            "serve",
-            "--port",
-            "0",
-            "--import-every",
-            "off",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("start attest serve");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut next = |what: &str| {
-            lines
-                .next()
-                .unwrap_or_else(|| panic!("attest serve prints {what}"))
-                .unwrap()
-        };
-        let _data = next("where data lives");
-        let listening = next("where it listens");
-        let sign_in = next("a sign-in link");
-        let api = listening.rsplit(' ').next().unwrap();
-        let base = api.trim_end_matches("/api/compliance").to_owned();
-        let admin_link = sign_in
-            .strip_prefix("attest: sign in: ")
-            .unwrap_or_else(|| panic!("the third line is the sign-in link: {sign_in}"))
-            .to_owned();
-        assert!(
-            admin_link.starts_with(&format!("{base}/#token=")),
-            "{admin_link}"
-        );
+        let (child, base, admin_link) = serve(dir.path(), env);
         let admin = admin_link.split_once("#token=").unwrap().1.to_owned();
         Server {
             child,
@@ -69,6 +76,18 @@ impl Server {
             admin,
             http: reqwest::Client::new(),
         }
+    }
+
+    /// Stops the server and starts it again over the same data with `env` (on another port:
+    /// a browser signs in again; tokens made before stay valid, the secret being in the data).
+    pub fn restart(&mut self, env: &[(&str, String)]) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (child, base, admin_link) = serve(self.dir.path(), env);
+        self.child = child;
+        self.base = base;
+        self.admin = admin_link.split_once("#token=").unwrap().1.to_owned();
+        self.admin_link = admin_link;
     }
 
     /// `attest token --link` for a user of tenant acme with these roles.

@@ -1,12 +1,13 @@
 // One improvement action: guidance, related controls, status edits (the API's rules
 // followed, its refusals shown beside the fields, If-Match on every change), evidence
 // (uploaded straight to the presigned URL with progress, downloaded, deleted), history, and
-// a pending update to review.
+// its pending update (what changes, the assessments affected; administrators accept it).
 
 import { get, patch, post, del, download, upload, enc } from "./api.js";
 import { can } from "./auth.js";
-import { h, field, select, modal, confirm, notice, pageHead, section, badge, empty, table, showProblem, replace, append, link } from "./ui.js";
+import { h, field, select, confirm, notice, pageHead, section, badge, empty, table, showProblem, replace, append, link } from "./ui.js";
 import { label, tone, when, day, bytes, value, IMPLEMENTATION, TEST } from "./labels.js";
+import * as updates from "./updates.js";
 
 export const name = () => "action";
 
@@ -17,6 +18,9 @@ const LOCKS_EVIDENCE = /^(passed|failed_|out_of_scope$)/;
 export async function render([id]) {
   const path = `/actions/${enc(id)}`;
   const [a, related, history] = await Promise.all([get(path), get(`${path}/controls`), get(`${path}/history?limit=200`)]);
+  // Assessments of several groups (a technical action's) often share a name: their groups tell them apart.
+  const spread = a.pending_update && a.pending_update.assessments_affected.length > 1;
+  const assessments = spread ? (await get("/assessments?limit=200")).items : [];
   const evidence = h("div", { id: "evidence" });
   loadEvidence(a, evidence);
   const slot = h("div", { class: "slot" });
@@ -24,7 +28,7 @@ export async function render([id]) {
     pageHead(a.title, `${label(a.category)} · ${label(a.action_type)} action · ${a.action_id}`,
       h("button", { type: "button", onclick: () => exportHistory(a, slot) }, "Export testing history")),
     slot,
-    a.pending_update ? updateBanner(a) : null,
+    a.pending_update ? pendingUpdate(a, related.items, assessments) : null,
     infoBar(a),
     h("div", { class: "grid two" },
       section("Status", can("edit_data") || can("edit_tests") ? statusForm(a) : statusView(a)),
@@ -136,27 +140,35 @@ function explain(err, f, changes, slot) {
   }
 }
 
-function updateBanner(a) {
+// The newer definition waiting for review: until accepted the action keeps the one shown.
+// (A release never moves an action into or out of a regulation: its related controls name
+// every regulation a mapping change concerns.)
+function pendingUpdate(a, related, assessments) {
   const d = a.pending_update;
-  return h("div", { class: "notice update", role: "note" },
-    badge("Pending update", "warn"), ` Version ${d.to} of this action changes ${d.changes.map((c) => label(c.field)).join(", ")}. `,
-    h("button", { type: "button", onclick: () => reviewUpdate(a) }, "Review update"));
-}
-
-async function reviewUpdate(a) {
-  const d = a.pending_update;
-  const body = [
-    table({ text: "What changes", visible: true }, ["Field", "Now", "After the update"], d.changes.map((c) => [label(c.field), value(c.old), value(c.new)])),
-    table({ text: "Assessments affected", visible: true }, ["Assessment", "Score change"],
-      d.assessments_affected.map((x) => [x.name, `${x.score_change.achieved >= 0 ? "+" : ""}${x.score_change.achieved} / ${x.score_change.possible >= 0 ? "+" : ""}${x.score_change.possible} points`])),
-    h("p", { class: "sub" }, "Accepting applies the update tenant-wide for technical actions and group-wide for the others. Accepted changes are permanent."),
-  ];
-  const actions = can("manage_assessments") ? [{ label: "Cancel" }, { label: "Accept update", value: "accept", cls: "primary" }] : [{ label: "Close" }];
-  await modal("Review update", body, actions, async () => {
-    await post(`/actions/${enc(a.id)}/accept-update`, undefined, { ifMatch: a.version });
-    notice("Update accepted.");
-    window.dispatchEvent(new HashChangeEvent("hashchange"));
-  });
+  const regName = new Map(related.map((c) => [c.regulation_id, c.regulation_name]));
+  const groupOf = new Map(assessments.map((x) => [x.id, x.group_name]));
+  const names = { regulation: (r) => regName.get(r) || r, group: assessments.length ? (x) => groupOf.get(x) : null };
+  const slot = h("div", { class: "slot" });
+  const accept = async (e) => {
+    e.target.disabled = true;
+    try {
+      await updates.accept(a.id, a.version);
+      notice("Update accepted.");
+      window.dispatchEvent(new HashChangeEvent("hashchange"));
+    } catch (err) {
+      e.target.disabled = false;
+      showProblem(slot, err);
+    }
+  };
+  return h("section", { class: "card update", id: "pending-update", "aria-labelledby": "pending-update-title" },
+    h("h2", { id: "pending-update-title" }, badge("Pending update", "warn"), ` Version ${d.to} of this action`),
+    h("p", {}, "The action library has a newer definition of this action. Until it is accepted, this page and the scores use the current one."),
+    updates.details(d, names),
+    slot,
+    updates.mayAccept()
+      ? h("div", { class: "buttons" }, h("button", { type: "button", class: "primary", onclick: accept }, "Accept update"),
+        h("span", { class: "sub" }, a.action_type === "technical" || a.managed_by === "provider" ? "Applies tenant-wide." : "Applies to this group's assessments."))
+      : h("p", { class: "sub" }, "An administrator can accept it."));
 }
 
 async function exportHistory(a, slot) {

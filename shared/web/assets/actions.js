@@ -1,10 +1,11 @@
 // Improvement actions: the tenant's action instances with the API's filters, bulk
-// assignment, export and import (Excel), and the pending updates to accept.
+// assignment, export and import (Excel), and the pending updates to review and accept.
 
 import { get, post, api, query, download, enc } from "./api.js";
 import { can } from "./auth.js";
-import { h, field, select, modal, notice, pageHead, badge, empty, table, showProblem, replace, append } from "./ui.js";
+import { h, field, select, modal, notice, pageHead, badge, empty, table, showProblem, replace, append, link } from "./ui.js";
 import { label, tone, IMPLEMENTATION, TEST, CATEGORY } from "./labels.js";
+import * as updates from "./updates.js";
 
 export const name = () => "actions";
 
@@ -14,14 +15,16 @@ const XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 export async function render(_params, q) {
   const filters = Object.fromEntries(FILTERS.map((f) => [f, q.get(f) || ""]));
-  const [page, assessments, groups, regulations, updates] = await Promise.all([
+  const [page, assessments, groups, regulations, pending] = await Promise.all([
     get(`/actions${query({ ...filters, limit: 100 })}`),
     get("/assessments?limit=200"),
     get("/groups"),
     get("/regulations"),
-    get("/action-updates").catch(() => null),
+    get("/action-updates"),
   ]);
   const slot = h("div", { class: "slot" });
+  if (outcome) replace(slot, outcome);
+  outcome = null;
   const selected = new Set();
   const assignBtn = h("button", { type: "button", disabled: true, onclick: () => assign(selected, slot) }, "Assign to user");
   const onSelect = () => {
@@ -34,13 +37,16 @@ export async function render(_params, q) {
     can("edit_data") ? importButton(slot) : null,
   ].filter(Boolean);
   const groupName = new Map(groups.items.map((g) => [g.id, g.name]));
+  const regName = new Map(regulations.items.map((r) => [r.id, r.name]));
+  const groupOf = new Map(assessments.items.map((a) => [a.id, a.group_name]));
+  const names = { regulation: (r) => regName.get(r) || r, group: (a) => groupOf.get(a) };
   const draw = (a) => row(a, groupName, selected, onSelect);
   const list = actionTable(page.items, draw);
   const more = page.next_cursor ? moreButton(filters, page.next_cursor, list, draw) : null;
   return [
     pageHead("Improvement actions", "Every action your organisation manages, shared by the assessments that use it.", ...tools),
     slot,
-    updates && updates.items.length ? pendingSection(updates.items, q.get("pending") === "1") : null,
+    pending.items.length ? pendingSection(pending.items, q.get("pending") === "1", groupName, names) : null,
     filterForm(filters, assessments.items, groups.items, regulations.items),
     h("p", { class: "sub", id: "actions-count" }, `${page.items.length}${page.next_cursor ? "+" : ""} actions`),
     list,
@@ -168,50 +174,59 @@ function importOutcome(out) {
 
 const rejectedRows = (rows) => table("Rejected rows", ["Row", "Action", "Reason"], rows.map((r) => [String(r.row), r.id || "—", r.reason]));
 
-function pendingSection(items, open) {
-  const admin = can("manage_assessments");
+// What the last accept-all did, shown once on the page drawn after it.
+let outcome = null;
+
+// Each pending update in full; administrators accept one, or all at once.
+function pendingSection(items, open, groupName, names) {
+  const admin = updates.mayAccept();
   const slot = h("div", { class: "slot" });
-  const rows = items.map((u) => {
-    const d = u.pending_update;
-    const changes = d.changes.map((c) => label(c.field)).join(", ");
-    return [
-      h("a", { href: `#/actions/${enc(u.id)}` }, u.title),
-      `${d.from} → ${d.to}`,
-      changes,
-      `${signed(d.score_change.achieved)} / ${signed(d.score_change.possible)} points`,
-      String(d.assessments_affected.length),
-      admin ? h("button", { type: "button", onclick: () => acceptOne(u, slot) }, "Accept update") : null,
-    ];
-  });
-  const cols = ["Improvement action", "Version", "Changes", "Score change", "Assessments", admin ? "" : null].filter((c) => c !== null);
-  return h("details", { class: "card pending", open, id: "pending-updates" },
-    h("summary", {}, h("strong", {}, `${items.length} pending update${items.length === 1 ? "" : "s"}`),
-      h("span", { class: "sub" }, " · accepting one applies it tenant-wide (technical) or group-wide")),
+  const n = items.length;
+  const one = (u) => {
+    const mine = h("div", { class: "slot" });
+    const where = u.group_id ? `Group ${groupName.get(u.group_id) || u.group_id}` : "Whole tenant";
+    return h("article", { class: "update", "data-update": u.id },
+      h("h3", {}, link(`#/actions/${enc(u.id)}`, u.title), " ", h("span", { class: "sub" }, `· ${where}`)),
+      updates.details(u.pending_update, names),
+      mine,
+      admin ? h("button", { type: "button", class: "primary", onclick: (e) => acceptOne(u, mine, e.target) }, "Accept update") : null);
+  };
+  return h("details", { class: "card pending", open: open || n <= 3, id: "pending-updates" },
+    h("summary", {}, h("h2", {}, `${n} pending update${n === 1 ? "" : "s"}`),
+      h("span", { class: "sub" }, admin
+        ? "A newer library version of these actions: review what changes, then accept. Technical actions update tenant-wide, the others group by group."
+        : "A newer library version of these actions: an administrator reviews and accepts them.")),
     slot,
-    admin ? h("button", { type: "button", class: "primary", onclick: () => acceptAll(items.length, slot) }, "Accept all updates") : null,
-    table("Pending updates", cols, rows.map((r) => r.slice(0, cols.length))));
+    admin ? h("div", { class: "buttons" }, h("button", { type: "button", onclick: () => acceptAll(n, slot) }, `Accept all updates (${n})`)) : null,
+    items.map(one));
 }
 
-const signed = (n) => (n > 0 ? `+${n}` : String(n));
+const redraw = () => window.dispatchEvent(new HashChangeEvent("hashchange"));
 
-async function acceptOne(u, slot) {
+async function acceptOne(u, slot, btn) {
+  btn.disabled = true;
   try {
-    await post(`/actions/${enc(u.id)}/accept-update`, undefined, { ifMatch: u.version });
+    await updates.accept(u.id, u.version);
     notice(`Update accepted: ${u.title}.`);
-    window.dispatchEvent(new HashChangeEvent("hashchange"));
+    redraw();
   } catch (err) {
+    btn.disabled = false;
     showProblem(slot, err);
   }
 }
 
 async function acceptAll(n, slot) {
-  const ok = await modal("Accept all updates", [h("p", {}, `${n} improvement action${n === 1 ? "" : "s"} will take their new version. Accepted changes are permanent.`)],
-    [{ label: "Cancel" }, { label: "Accept updates", value: "yes", cls: "primary" }]);
+  const ok = await modal("Accept all updates", [h("p", {}, n === 1 ? "1 improvement action will take its new library version" : `${n} improvement actions will take their new library version`,
+    ", and the scores of the assessments affected will change as listed. Accepting cannot be undone.")],
+    [{ label: "Cancel" }, { label: "Accept all updates", value: "yes", cls: "primary" }]);
   if (ok !== "yes") return;
   try {
     const out = await post("/action-updates/accept-all");
-    notice(`${out.accepted.length} updates accepted${out.failed.length ? `, ${out.failed.length} failed` : ""}.`);
-    window.dispatchEvent(new HashChangeEvent("hashchange"));
+    const text = `${out.accepted.length} update${out.accepted.length === 1 ? "" : "s"} accepted${out.failed.length ? `, ${out.failed.length} not` : ""}.`;
+    notice(text);
+    outcome = h("div", { class: out.failed.length ? "problem" : "notice", role: "status", id: "accept-all-outcome" }, h("p", {}, text),
+      out.failed.length ? table("Updates not accepted", ["Action", "Reason"], out.failed.map((f) => [f.id, f.reason])) : null);
+    redraw();
   } catch (err) {
     showProblem(slot, err);
   }

@@ -8,9 +8,6 @@ import { label, tone, when, day, titled, CATEGORY } from "./labels.js";
 
 export const name = () => "dashboard";
 
-// Pending updates are listed by a route that may not be served by an older server.
-const pendingUpdates = () => get("/action-updates").catch(() => null);
-
 export async function render(_params, q) {
   const archived = q.get("archived") === "1";
   const [score, history, assessments, alerts, updates] = await Promise.all([
@@ -18,7 +15,7 @@ export async function render(_params, q) {
     get("/score/history"),
     get(`/assessments${query({ include_archived: archived ? "true" : "", limit: 200 })}`),
     get("/alerts?status=active&limit=5"),
-    pendingUpdates(),
+    get("/action-updates"),
   ]);
   const tools = can("manage_assessments") ? [h("button", { type: "button", class: "primary", onclick: addAssessment }, "Add assessment")] : [];
   return [
@@ -61,8 +58,8 @@ function activeAlerts(alerts, assessments) {
   );
 }
 
+// Improvement actions whose newer library version waits for an administrator's review.
 function pending(updates) {
-  if (!updates) return section("Pending updates", empty("Updates to improvement actions show here."));
   const n = updates.items.length;
   return section(
     "Pending updates",

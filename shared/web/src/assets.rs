@@ -38,6 +38,7 @@ pub static ASSETS: &[Asset] = &[
     asset!("assessment.js", JS),
     asset!("actions.js", JS),
     asset!("action.js", JS),
+    asset!("updates.js", JS),
     asset!("groups.js", JS),
     asset!("connectors.js", JS),
     asset!("alerts.js", JS),

@@ -211,6 +211,12 @@ fn the_template_routes_exactly_the_route_table() {
             )
         })
         .collect();
+    // The web app's routes (the `web` function), all public: not API routes.
+    table.extend(
+        attest_web::ROUTES
+            .iter()
+            .map(|(method, path)| (method.to_string(), path.to_string(), "web".to_owned(), true)),
+    );
     declared.sort();
     table.sort();
     assert_eq!(declared, table);
