@@ -1070,6 +1070,23 @@ async fn cognito_sign_in_sends_a_pkce_challenge_and_checks_the_state() {
             }
         }
     };
+    // A sign-in link is not taken where people sign in through Cognito: someone else's token
+    // in a link would sign the victim in as its maker.
+    let foreign = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJtYWxsb3J5IiwidGVuYW50IjoiZXZpbCIsImV4cCI6NDEwMjQ0NDgwMH0.c2ln";
+    b.goto(&format!("{base}/#token={foreign}")).await;
+    b.page("signin").await;
+    assert!(
+        b.text(".signin .notice")
+            .await
+            .contains("only on a local server"),
+        "{}",
+        b.text(".signin").await
+    );
+    assert_eq!(
+        b.js("return sessionStorage.getItem('attest.token')").await,
+        Value::Null
+    );
+    assert_eq!(b.js("return location.hash").await, json!("#/"));
     b.goto(&format!("{base}/")).await;
     b.page("signin").await;
     b.shot("signin-cognito").await;

@@ -194,6 +194,25 @@ fn check_len(field: &str, value: &str, max: usize) -> Result<(), DomainError> {
     Ok(())
 }
 
+/// The years a status date may fall in: a two-digit year typed as `0026` is a mistake, and
+/// spreadsheets (the Excel exports) hold dates from 1900 to 9999 only.
+pub const DATE_YEARS: std::ops::RangeInclusive<i32> = 1900..=9999;
+
+fn check_date(field: &str, date: Option<NaiveDate>) -> Result<(), DomainError> {
+    use chrono::Datelike;
+    match date {
+        Some(d) if !DATE_YEARS.contains(&d.year()) => Err(DomainError::invalid(
+            field,
+            format!(
+                "{d} is not a date from {} to {}",
+                DATE_YEARS.start(),
+                DATE_YEARS.end()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Provider-managed actions earn their points by default; nobody changes them here.
 pub fn ensure_editable(action: &ImprovementAction) -> Result<(), DomainError> {
     if action.managed_by == crate::vocab::ManagedBy::Provider {
@@ -248,6 +267,7 @@ pub fn apply_patch(
         next.implementation_status = s;
     }
     if let Some(d) = patch.implementation_date {
+        check_date("implementation_date", d)?;
         next.implementation_date = d;
     }
     if let Some(n) = &patch.implementation_notes {
@@ -257,6 +277,7 @@ pub fn apply_patch(
         next.test_status = s;
     }
     if let Some(d) = patch.test_date {
+        check_date("test_date", d)?;
         next.test_date = d;
     }
     if let Some(n) = &patch.test_notes {
@@ -540,5 +561,37 @@ mod tests {
         let err = serde_json::from_str::<ActionPatch>(r#"{"test_status":"good"}"#).unwrap_err();
         assert!(err.to_string().contains("unknown variant"), "{err}");
         assert!(serde_json::from_str::<ActionPatch>(r#"{"colour":"red"}"#).is_err());
+    }
+
+    #[test]
+    fn dates_outside_the_years_a_spreadsheet_holds_are_refused() {
+        let done = apply_patch(
+            &status(TestingType::Manual),
+            &patch(
+                r#"{"implementation_status": "implemented", "implementation_date": "0026-01-15"}"#,
+            ),
+            &Source::Manual,
+        );
+        let Err(DomainError::Invalid(f)) = done else {
+            panic!("{done:?}");
+        };
+        assert_eq!(f.field, "implementation_date");
+        assert!(f.message.contains("1900"), "{}", f.message);
+        let later = apply_patch(
+            &status(TestingType::Manual),
+            &patch(
+                r#"{"implementation_status": "implemented", "implementation_date": "2026-01-15"}"#,
+            ),
+            &Source::Manual,
+        );
+        assert!(later.is_ok());
+        let Err(DomainError::Invalid(f)) = apply_patch(
+            &status(TestingType::Manual),
+            &patch(r#"{"test_date": "1899-12-31"}"#),
+            &Source::Manual,
+        ) else {
+            panic!("1899 accepted");
+        };
+        assert_eq!(f.field, "test_date");
     }
 }

@@ -145,6 +145,7 @@ async function start() {
   await route();
 }
 
+const LINK_REFUSED = "Sign-in links work only on a local server: sign in here instead.";
 const LINK_EXPIRED = "This sign-in link has expired or is not valid: make a new one with attest token --link.";
 
 async function boot() {
@@ -154,9 +155,10 @@ async function boot() {
   });
   whenUnauthorized((detail) => showSignIn(`Your session has ended: ${detail || "sign in again"}.`));
   window.addEventListener("hashchange", () => {
-    const link = auth.takeTokenFromFragment();
+    const link = auth.takeTokenFromFragment(config.sign_in);
     if (link === "taken") return start();
     if (link === "expired") return showSignIn(LINK_EXPIRED);
+    if (link === "refused") return showSignIn(LINK_REFUSED);
     if (location.hash.startsWith("#/") || location.hash === "") route();
   });
   try {
@@ -164,7 +166,9 @@ async function boot() {
   } catch {
     // The shell without its config still signs in locally.
   }
-  if (auth.takeTokenFromFragment() === "expired") return showSignIn(LINK_EXPIRED);
+  const link = auth.takeTokenFromFragment(config.sign_in);
+  if (link === "expired") return showSignIn(LINK_EXPIRED);
+  if (link === "refused") return showSignIn(LINK_REFUSED);
   if (config.sign_in === "cognito") {
     const failed = await auth.finishCognito(config.cognito);
     if (failed) return showSignIn(failed);

@@ -63,10 +63,13 @@ export function user() {
 
 // `#token=...` from the address: kept, and removed from the address bar and history.
 // "taken", "expired" (or not a token), or null when the address holds none.
-export function takeTokenFromFragment() {
+// A sign-in link (#token=...) is taken only where links are how people sign in (`local`):
+// elsewhere a link could sign a victim in as its maker, so it is dropped unused.
+export function takeTokenFromFragment(signIn) {
   const m = /^#token=([A-Za-z0-9._-]+)/.exec(location.hash);
   if (!m) return null;
   history.replaceState(null, "", location.pathname + "#/");
+  if (signIn !== "local") return "refused";
   if (isExpired(claimsOf(m[1]))) return "expired";
   sessionStorage.setItem(TOKEN, m[1]);
   return "taken";

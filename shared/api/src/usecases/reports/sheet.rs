@@ -130,6 +130,10 @@ pub fn write(
         Cell::Number(n) => {
             ws.write_number(row, col, *n)?;
         }
+        // A date a spreadsheet cannot hold (stored before dates were checked) stays readable.
+        Cell::Date(Some(d)) if !attest_domain::action::DATE_YEARS.contains(&d.year()) => {
+            ws.write_string(row, col, d.to_string())?;
+        }
         Cell::Date(Some(d)) => {
             ws.write_datetime_with_format(row, col, excel_date(*d)?, &formats.date)?;
         }
@@ -198,7 +202,11 @@ pub fn pairs(
 }
 
 /// Most bytes an uploaded workbook may unpack to (every part of it together).
-pub const MAX_UNPACKED_BYTES: u64 = 128 * 1024 * 1024;
+pub const MAX_UNPACKED_BYTES: u64 = 64 * 1024 * 1024;
+/// Most shared strings an uploaded workbook may hold: calamine keeps them all in memory before
+/// the first row is read, at some 30 bytes each even when empty; an import of 10,000 rows of a
+/// few dozen text cells holds far fewer.
+pub const MAX_SHARED_STRINGS: u64 = 500_000;
 /// Most parts (files) an uploaded workbook may hold.
 pub const MAX_PARTS: usize = 10_000;
 /// Columns beyond this one are not read (they cannot be an import's columns).
@@ -232,8 +240,19 @@ fn check_unpacked_size(bytes: &[u8], limit: u64) -> Result<(), ReportError> {
     let mut left = limit;
     for i in 0..zip.len() {
         let part = zip.by_index(i).map_err(unreadable)?;
-        let read =
-            std::io::copy(&mut part.take(left + 1), &mut std::io::sink()).map_err(unreadable)?;
+        let shared_strings = part.name().eq_ignore_ascii_case("xl/sharedStrings.xml");
+        let mut counter = SharedStrings::default();
+        let read = if shared_strings {
+            std::io::copy(&mut part.take(left + 1), &mut counter)
+        } else {
+            std::io::copy(&mut part.take(left + 1), &mut std::io::sink())
+        }
+        .map_err(unreadable)?;
+        if counter.count > MAX_SHARED_STRINGS {
+            return Err(ReportError::TooLarge(format!(
+                "the workbook holds more than {MAX_SHARED_STRINGS} shared strings; an import reads at most that"
+            )));
+        }
         if read > left {
             return Err(ReportError::TooLarge(format!(
                 "the workbook unpacks to more than {} MiB; an import reads at most that",
@@ -243,6 +262,37 @@ fn check_unpacked_size(bytes: &[u8], limit: u64) -> Result<(), ReportError> {
         left -= read;
     }
     Ok(())
+}
+
+/// Counts the `<si` elements (shared strings) of `xl/sharedStrings.xml` as it streams by.
+#[derive(Default)]
+struct SharedStrings {
+    count: u64,
+    /// The end of the previous chunk, for an element split between two.
+    carry: Vec<u8>,
+}
+
+impl std::io::Write for SharedStrings {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut window = std::mem::take(&mut self.carry);
+        let skip = window.len();
+        window.extend_from_slice(buf);
+        self.count += window
+            .windows(4)
+            .enumerate()
+            .filter(|(i, w)| {
+                i + 4 > skip
+                    && w[..3] == *b"<si"
+                    && matches!(w[3], b'>' | b'/' | b' ' | b'\t' | b'\r' | b'\n')
+            })
+            .count() as u64;
+        self.carry = window[window.len().saturating_sub(3)..].to_vec();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The rows of one sheet of an uploaded workbook that hold something: the sheet named
@@ -403,6 +453,38 @@ mod tests {
         assert!(matches!(err, ReportError::TooLarge(_)), "{err}");
         assert!(err.to_string().contains("2 MiB"), "{err}");
         assert!(check_unpacked_size(&bytes, 4 * 1024 * 1024).is_ok());
+    }
+
+    #[test]
+    fn a_small_workbook_of_too_many_shared_strings_is_refused_before_it_is_read() {
+        let strings = |n: u64, element: &str| {
+            let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+            let options = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated);
+            zip.start_file("xl/sharedStrings.xml", options).unwrap();
+            let body = element.repeat(n as usize);
+            std::io::Write::write_all(&mut zip, body.as_bytes()).unwrap();
+            zip.finish().unwrap().into_inner()
+        };
+        let bomb = strings(MAX_SHARED_STRINGS + 1, "<si/>");
+        assert!(bomb.len() < 64 * 1024, "{} bytes", bomb.len());
+        let err = check_unpacked_size(&bomb, MAX_UNPACKED_BYTES).unwrap_err();
+        assert!(matches!(err, ReportError::TooLarge(_)), "{err}");
+        assert!(err.to_string().contains("shared strings"), "{err}");
+        let other = strings(MAX_SHARED_STRINGS + 1, "<si>\n<t>a</t></si>");
+        assert!(check_unpacked_size(&other, MAX_UNPACKED_BYTES).is_err());
+        assert!(check_unpacked_size(
+            &strings(MAX_SHARED_STRINGS, "<si><t>a</t></si>"),
+            MAX_UNPACKED_BYTES
+        )
+        .is_ok());
+        // A real workbook's strings are counted, not refused.
+        let bytes = book(|ws| {
+            for r in 0..100 {
+                ws.write_string(r, 0, format!("row {r}")).unwrap();
+            }
+        });
+        assert_eq!(read_rows(&bytes, "Sheet1", 1000).unwrap().len(), 100);
     }
 
     #[test]
