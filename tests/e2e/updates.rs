@@ -54,6 +54,21 @@ impl Api {
         self.ok(Method::GET, path, None).await
     }
 
+    /// The NIST controls an action instance meets, as its page lists them.
+    async fn related(&self, action: &str) -> Vec<String> {
+        let related = self
+            .get(&format!(
+                "/actions/{action}/controls?regulation=nist-800-53-r5-moderate"
+            ))
+            .await;
+        related["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["control_id"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
     /// The ids of a control's actions in an assessment.
     async fn control_actions(&self, assessment: &str, control: &str) -> Vec<String> {
         let controls = self
@@ -160,8 +175,10 @@ async fn updates(backend: Backend) {
         .as_str()
         .unwrap()
         .contains("administrators included"));
-    // Europe's policy keeps AC-1; Asia's untouched one follows the library.
+    // Europe's policy keeps AC-1 (in the assessment and in its related controls); Asia's
+    // untouched one follows the library.
     assert!(api.control_actions(&eu, "AC-1").await.contains(&policy_eu));
+    assert!(api.related(&policy_eu).await.contains(&"AC-1".to_owned()));
     assert!(!api
         .control_actions(&asia, "AC-1")
         .await
@@ -285,6 +302,7 @@ async fn updates(backend: Backend) {
     assert_eq!(all["accepted"], json!([policy_eu]));
     assert_eq!(all["failed"], json!([]));
     assert!(!api.control_actions(&eu, "AC-1").await.contains(&policy_eu));
+    assert!(!api.related(&policy_eu).await.contains(&"AC-1".to_owned()));
     assert_eq!(api.get("/action-updates").await["items"], json!([]));
 
     // A restart keeps it.

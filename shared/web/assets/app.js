@@ -108,6 +108,7 @@ async function route() {
     try {
       content = await module.render(match.slice(1).map(decodeURIComponent), query, path);
     } catch (err) {
+      if (err instanceof URIError) Object.assign(err, { status: 404, title: "Not found", detail: "This address names nothing the app knows." });
       if (err.status === 401) return;
       content = [h("h1", { tabindex: "-1" }, err.status === 404 ? "Not found" : "Something went wrong"), problem(err)];
     }

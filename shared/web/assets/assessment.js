@@ -168,7 +168,7 @@ function control(c) {
   return h("tbody", { "data-control": c.id }, c.actions.map((x, i) =>
     h("tr", {},
       i === 0 ? head : null,
-      h("td", {}, h("a", { href: `#/actions/${enc(x.id)}` }, x.title), x.pending_update ? [" ", badge("Pending update", "warn")] : null),
+      h("td", {}, h("a", { href: `#/actions/${enc(x.id)}` }, x.title)),
       h("td", {}, x.owner || "Unassigned"),
       h("td", {}, badge(label(x.implementation_status), tone(x.implementation_status))),
       h("td", {}, badge(label(x.test_status), tone(x.test_status))),

@@ -351,8 +351,14 @@ pub async fn related_controls(
 ) -> Result<Vec<ControlRef>, ActionError> {
     let ctx = find_instance(store, tenant, id).await?;
     let action = &ctx.instance.action;
+    let library = attest_library::builtin();
     let mut items: Vec<ControlRef> = Vec::new();
-    for reg in attest_library::builtin().regulations() {
+    for current in library.regulations() {
+        // As the instance accepted its action's mapping, until it accepts a newer one.
+        let accepted = library.regulation_as_accepted(current, |a| {
+            (a == action).then_some(ctx.status.library_version)
+        });
+        let reg = accepted.as_ref().unwrap_or(current);
         for family in &reg.families {
             for control in family
                 .controls

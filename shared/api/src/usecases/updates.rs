@@ -15,6 +15,7 @@ use attest_domain::identity::{Identity, Permission};
 use attest_domain::ids::{ActionId, AssessmentId, GroupId, RegulationId};
 use attest_domain::regulation::ImprovementAction;
 use attest_domain::score::action_score;
+use attest_domain::vocab::{TestStatus, TestingType};
 use attest_library::{Library, Mapping};
 use attest_store::instances::InstanceUpdate;
 use attest_store::usage::Usage;
@@ -103,6 +104,20 @@ fn delta(
     }
 }
 
+/// The status an instance has once it accepts `new`: its testing type, and waiting for its
+/// first automatic test when it becomes automatically tested (a result set by hand is not a
+/// connector's to keep).
+fn accepted_status(status: &ActionStatus, new: &ImprovementAction) -> ActionStatus {
+    let mut after = status.clone();
+    if new.testing_type != status.testing_type {
+        after.testing_type = new.testing_type;
+        if new.testing_type == TestingType::Automatic {
+            after.test_status = TestStatus::ToBeDetected;
+        }
+    }
+    after
+}
+
 /// The pending update of an instance, if the library has a newer definition of its action
 /// that changes something.
 pub fn pending(
@@ -114,8 +129,7 @@ pub fn pending(
     let update = library.update(action, status.library_version)?;
     let (old, old_map) = library.definition_at(action, update.from)?;
     let (new, new_map) = library.definition_at(action, update.to)?;
-    let mut after = status.clone();
-    after.testing_type = new.testing_type;
+    let after = accepted_status(status, new);
     let (old_score, new_score) = (action_score(old, status), action_score(new, &after));
     let assessments_affected = usages
         .iter()
@@ -200,16 +214,14 @@ pub async fn list(state: &AppState, caller: &Identity) -> Result<Vec<PendingItem
         }
     }
     let stored = state.store.get_instances(tenant, &candidates).await?;
+    let behind: Vec<(InstanceRef, Versioned<ActionStatus>)> = candidates
+        .into_iter()
+        .zip(stored)
+        .filter_map(|(instance, stored)| Some((instance, stored?)))
+        .filter(|(i, s)| library.update(&i.action, s.value.library_version).is_some())
+        .collect();
     let mut out = Vec::new();
-    for (instance, stored) in candidates.into_iter().zip(stored) {
-        let Some(stored) = stored else { continue };
-        if library
-            .update(&instance.action, stored.value.library_version)
-            .is_none()
-        {
-            continue;
-        }
-        let usages = state.store.usages_of(tenant, &instance).await?;
+    for (instance, stored, usages) in with_usages(state, tenant, behind).await? {
         if usages.is_empty() {
             continue;
         }
@@ -231,6 +243,40 @@ pub async fn list(state: &AppState, caller: &Identity) -> Result<Vec<PendingItem
             version: stored.version,
             pending_update,
         });
+    }
+    Ok(out)
+}
+
+/// How many usage items are read at once.
+const PARALLEL_READS: usize = 16;
+
+/// The instances with the assessments that use them, read 16 at a time, in their order.
+async fn with_usages(
+    state: &AppState,
+    tenant: &attest_domain::ids::TenantId,
+    instances: Vec<(InstanceRef, Versioned<ActionStatus>)>,
+) -> Result<Vec<(InstanceRef, Versioned<ActionStatus>, Vec<Usage>)>, UpdateError> {
+    let mut out = Vec::with_capacity(instances.len());
+    let mut rest = instances.into_iter().peekable();
+    while rest.peek().is_some() {
+        let chunk: Vec<_> = rest.by_ref().take(PARALLEL_READS).collect();
+        let mut reads = tokio::task::JoinSet::new();
+        for (n, (instance, _)) in chunk.iter().enumerate() {
+            let (store, tenant, instance) = (state.store.clone(), tenant.clone(), instance.clone());
+            reads.spawn(async move { (n, store.usages_of(&tenant, &instance).await) });
+        }
+        let mut usages: Vec<Option<Vec<Usage>>> = vec![None; chunk.len()];
+        while let Some(done) = reads.join_next().await {
+            let (n, read) =
+                done.map_err(|e| StoreError::Backend(BackendError::Unavailable(e.to_string())))?;
+            usages[n] = Some(read?);
+        }
+        out.extend(
+            chunk
+                .into_iter()
+                .zip(usages)
+                .map(|((i, s), u)| (i, s, u.unwrap_or_default())),
+        );
     }
     Ok(out)
 }
@@ -318,14 +364,11 @@ fn acceptance(
         json!(pending.to),
     )];
     if let Some(new) = library.action_at(&ctx.instance.action, pending.to) {
-        if new.testing_type != status.testing_type {
-            history.push(entry(
-                "testing_type",
-                json!(status.testing_type),
-                json!(new.testing_type),
-            ));
-            status.testing_type = new.testing_type;
+        let after = accepted_status(&status, new);
+        for c in attest_domain::action::diff(&status, &after) {
+            history.push(entry(c.field, c.old, c.new));
         }
+        status = after;
     }
     let mut data = super::events::affected(&ctx.usages);
     data["action"] = ctx.instance.api_id().into();
@@ -380,7 +423,12 @@ pub async fn accept_all(state: &AppState, caller: &Identity) -> Result<AcceptedA
             Ok(_) => out.accepted.push(item.id),
             // Accepted meanwhile by someone else: nothing left to do.
             Err(UpdateError::NothingPending(_)) => {}
-            Err(UpdateError::Store(e)) => return Err(e.into()),
+            // The store failing: what was accepted stays accepted (and is logged); the caller
+            // learns that the rest was not done, without the store's own words.
+            Err(UpdateError::Store(e)) | Err(UpdateError::Action(ActionError::Store(e))) => {
+                tracing::error!(tenant = %caller.tenant, accepted = ?out.accepted, error = %e, "accepting all updates stopped");
+                return Err(UpdateError::Store(e));
+            }
             Err(e) => out.failed.push(Failed {
                 id: item.id,
                 reason: e.to_string(),
