@@ -566,6 +566,10 @@ async fn find_all(
 const MAX_TRANSACTION_BYTES: usize = 1024 * 1024;
 /// How many times a row overtaken by another change is checked and written again.
 const ATTEMPTS: u32 = 8;
+/// How long an import may spend before it stops writing: well within the 30 s that API
+/// Gateway and the function give a request, so that the caller gets an answer saying how far
+/// it went rather than a timeout.
+pub const IMPORT_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Writes rows the way `PATCH` writes one (instance, history, event), several to a
 /// transaction. Rows whose transaction lost a race are checked and written again one by one;
@@ -577,6 +581,7 @@ async fn write(
     ready: Vec<Ready>,
     mode: ImportMode,
     outcome: &mut ImportOutcome,
+    deadline: std::time::Instant,
 ) -> Result<(), ReportError> {
     let mut batches: Vec<Vec<Ready>> = vec![Vec::new()];
     let (mut ops, mut bytes) = (0, 0);
@@ -591,7 +596,11 @@ async fn write(
         (ops, bytes) = (ops + o, bytes + b);
         batches.last_mut().expect("one batch at least").push(r);
     }
-    for batch in batches.into_iter().filter(|b| !b.is_empty()) {
+    let mut batches = batches.into_iter().filter(|b| !b.is_empty());
+    while let Some(batch) = batches.next() {
+        if std::time::Instant::now() >= deadline {
+            return out_of_time(batch.into_iter().chain(batches.flatten()), mode, outcome);
+        }
         let updates: Vec<InstanceUpdate> = batch.iter().map(|r| r.update.clone()).collect();
         let events: Vec<Event> = batch.iter().map(|r| r.event.clone()).collect();
         match state
@@ -608,6 +617,45 @@ async fn write(
             Err(e) => return Err(e.into()),
         }
     }
+    Ok(())
+}
+
+/// The import's time is up with `left` still to write: all or nothing, 409 saying how far it
+/// went; partial, those rows listed as not applied. Importing the same workbook again applies
+/// them (the rows written now change nothing).
+fn out_of_time(
+    left: impl Iterator<Item = Ready>,
+    mode: ImportMode,
+    outcome: &mut ImportOutcome,
+) -> Result<(), ReportError> {
+    let left: Vec<Ready> = left.collect();
+    tracing::warn!(
+        applied = outcome.applied,
+        left = left.len(),
+        "an import ran out of time"
+    );
+    let reason = format!(
+        "not applied: the import stopped after {} s with {} rows applied; import the same workbook again to apply the rest",
+        IMPORT_BUDGET.as_secs(),
+        outcome.applied
+    );
+    if mode == ImportMode::AllOrNothing {
+        return Err(ReportError::Conflict(format!(
+            "this import took too long and stopped after {} s: {} rows were applied, {} were not (from row {}); import the same workbook again to apply the rest",
+            IMPORT_BUDGET.as_secs(),
+            outcome.applied,
+            left.len(),
+            left.first().map_or(0, |r| r.row.number)
+        )));
+    }
+    outcome
+        .rejected
+        .extend(left.into_iter().map(|r| RejectedRow {
+            row: r.row.number,
+            id: Some(r.row.id.clone()),
+            refusal: Refusal::Conflict,
+            reason: reason.clone(),
+        }));
     Ok(())
 }
 
@@ -694,6 +742,18 @@ pub async fn import_actions(
     bytes: &[u8],
     mode: ImportMode,
 ) -> Result<ImportOutcome, ReportError> {
+    import_within(state, caller, bytes, mode, IMPORT_BUDGET).await
+}
+
+/// [`import_actions`], writing only until `budget` has passed since it began.
+async fn import_within(
+    state: &AppState,
+    caller: &Identity,
+    bytes: &[u8],
+    mode: ImportMode,
+    budget: std::time::Duration,
+) -> Result<ImportOutcome, ReportError> {
+    let deadline = std::time::Instant::now() + budget;
     let rows = sheet::read_rows(bytes, SHEET, MAX_IMPORT_ROWS)?;
     let Some((header, rows)) = rows.split_first() else {
         return Err(ReportError::Invalid(FieldError::new(
@@ -739,7 +799,7 @@ pub async fn import_actions(
     if mode == ImportMode::AllOrNothing && !outcome.rejected.is_empty() {
         return Err(ReportError::Rejected(outcome));
     }
-    write(state, caller, ready, mode, &mut outcome).await?;
+    write(state, caller, ready, mode, &mut outcome, deadline).await?;
     outcome.rejected.sort_by_key(|r| r.row);
     tracing::info!(tenant = %caller.tenant, applied = outcome.applied, skipped = outcome.skipped, rejected = outcome.rejected.len(), "actions imported");
     Ok(outcome)
@@ -1042,6 +1102,47 @@ mod tests {
                 .len(),
             2
         );
+    }
+
+    #[tokio::test]
+    async fn an_import_out_of_time_says_how_far_it_went_and_the_same_workbook_finishes_it() {
+        let (state, caller, _dir, sheet, [mfa, _group, bad]) = edited().await;
+        let late = import_within(
+            &state,
+            &caller,
+            &sheet.bytes(),
+            ImportMode::Partial,
+            std::time::Duration::ZERO,
+        )
+        .await
+        .unwrap();
+        assert_eq!(late.applied, 0);
+        let not_applied: Vec<&RejectedRow> = late
+            .rejected
+            .iter()
+            .filter(|r| r.reason.contains("import the same workbook again"))
+            .collect();
+        assert_eq!(not_applied.len(), 2, "{:?}", late.rejected);
+        assert!(late.rejected.iter().any(|r| r.row == sheet.number(&bad)));
+        let ctx = actions::find_instance(&state.store, &caller.tenant, &mfa)
+            .await
+            .unwrap();
+        assert_eq!(ctx.version, 1, "nothing written");
+        let err = import_within(
+            &state,
+            &caller,
+            &sheet.bytes(),
+            ImportMode::AllOrNothing,
+            std::time::Duration::ZERO,
+        )
+        .await
+        .unwrap_err();
+        // All or nothing checks every row first: the bad one is the answer here.
+        assert!(matches!(err, ReportError::Rejected(_)), "{err}");
+        let done = import_actions(&state, &caller, &sheet.bytes(), ImportMode::Partial)
+            .await
+            .unwrap();
+        assert_eq!(done.applied, 2);
     }
 
     #[tokio::test]
