@@ -224,6 +224,18 @@ async fn scores_over_time(backend: Backend) {
         let (status, _) = api.get(&path).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
     }
+    // A date is the end of that day (UTC): today's is the latest score; a day before any data
+    // is 404; what is neither is 422 naming as_of.
+    let today = Utc::now().date_naive();
+    let now = api.ok(&format!("/score?as_of={today}")).await;
+    assert_eq!(points(&now["overall"]), *tenant_said.last().unwrap());
+    let now = api.ok(&format!("/assessments/{id}?as_of={today}")).await;
+    assert_eq!(points(&now["score"]), *assessment_said.last().unwrap());
+    let (status, _) = api.get("/score?as_of=2020-01-01").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, problem) = api.get(&format!("/assessments/{id}?as_of=last-week")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "as_of");
     // The list reads the same stored scores.
     let list = api.ok("/assessments").await;
     assert_eq!(

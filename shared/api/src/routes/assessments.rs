@@ -103,7 +103,8 @@ pub(crate) async fn show(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = QueryParams::parse(raw.as_deref(), SHOW_QUERY)?;
-    let view = assessments::show(&state, &caller.0.tenant, &id, q.time("as_of")?).await?;
+    let view =
+        assessments::show(&state, &caller.0.tenant, &id, q.instant_or_date("as_of")?).await?;
     Ok(with_etag(StatusCode::OK, view))
 }
 

@@ -28,7 +28,7 @@ pub(crate) async fn score(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<TenantScoreView>, ApiError> {
     let q = QueryParams::parse(raw.as_deref(), SCORE_QUERY)?;
-    let view = usecase::tenant_score(&state, &caller.0.tenant, q.time("as_of")?).await?;
+    let view = usecase::tenant_score(&state, &caller.0.tenant, q.instant_or_date("as_of")?).await?;
     Ok(Json(view))
 }
 
