@@ -317,22 +317,30 @@ pub fn checks() -> Vec<Check> {
     ]
 }
 
-/// The Zoom token endpoint and error format, for one set of credentials.
+/// The Zoom token endpoint (Server-to-Server OAuth) and error format, for one set of
+/// credentials; shared by every Zoom connector, each naming the scope its requests need.
 pub(crate) struct ZoomAuth {
     account_id: String,
     client_id: String,
     client_secret: String,
     /// The OAuth base, e.g. `https://zoom.us`.
     oauth: String,
+    /// What a permission error tells the user to grant.
+    scope_hint: &'static str,
 }
 
 impl ZoomAuth {
-    fn new(client: &HttpClient, creds: &Credentials) -> Result<Self, ConnectorError> {
+    pub(crate) fn new(
+        client: &HttpClient,
+        creds: &Credentials,
+        scope_hint: &'static str,
+    ) -> Result<Self, ConnectorError> {
         Ok(Self {
             account_id: creds.require("account_id")?.trim().to_owned(),
             client_id: creds.require("client_id")?.trim().to_owned(),
             client_secret: creds.require("client_secret")?.to_owned(),
             oauth: client.endpoints().zoom_oauth().to_owned(),
+            scope_hint,
         })
     }
 }
@@ -403,7 +411,7 @@ impl TokenSource for ZoomAuth {
     }
 
     fn classify(&self, response: &HttpResponse, request: &str) -> Rejection {
-        classify(response, request)
+        classify(response, request, self.scope_hint)
     }
 }
 
@@ -456,7 +464,7 @@ fn token_error(response: &HttpResponse) -> ConnectorError {
 /// Zoom's API errors: 401 code 124 is a rejected token; code 200 ("No permission.", "Only
 /// available for paid accounts", sent with HTTP 400), codes 4700/4711 (scopes) and HTTP 403
 /// are missing permissions; other 401s are authentication failures.
-fn classify(response: &HttpResponse, request: &str) -> Rejection {
+fn classify(response: &HttpResponse, request: &str, scope_hint: &str) -> Rejection {
     let (code, said) = zoom_error(response);
     let status = response.status.as_u16();
     if status == 401 && code == Some(124) {
@@ -464,7 +472,7 @@ fn classify(response: &HttpResponse, request: &str) -> Rejection {
     }
     if matches!(code, Some(200) | Some(4700) | Some(4711)) || status == 403 {
         return Rejection::Error(ConnectorError::permission(format!(
-            "permission denied for {request} ({said}); {SCOPE_HINT}"
+            "permission denied for {request} ({said}); {scope_hint}"
         )));
     }
     if status == 401 {
@@ -488,7 +496,10 @@ fn session<'a>(
     client: &'a HttpClient,
     creds: &Credentials,
 ) -> Result<Session<'a, ZoomAuth>, ConnectorError> {
-    Ok(Session::new(client, ZoomAuth::new(client, creds)?))
+    Ok(Session::new(
+        client,
+        ZoomAuth::new(client, creds, SCOPE_HINT)?,
+    ))
 }
 
 #[async_trait]
@@ -567,6 +578,7 @@ mod tests {
                 json!({"code": 124, "message": "Invalid access token."}),
             ),
             SETTINGS,
+            SCOPE_HINT,
         );
         assert!(matches!(r, Rejection::TokenRejected(_)));
         let Rejection::Error(e) = classify(
@@ -575,6 +587,7 @@ mod tests {
                 json!({"code": 4711, "message": "Invalid access token, does not contain scopes:[account:read:admin]."}),
             ),
             SECURITY,
+            SCOPE_HINT,
         ) else {
             panic!()
         };
@@ -587,6 +600,7 @@ mod tests {
         let Rejection::Error(e) = classify(
             &response(403, json!({"code": 300, "message": "No privilege."})),
             SECURITY,
+            SCOPE_HINT,
         ) else {
             panic!()
         };
@@ -594,6 +608,7 @@ mod tests {
         let Rejection::Error(e) = classify(
             &response(400, json!({"code": 200, "message": "No permission."})),
             SECURITY,
+            SCOPE_HINT,
         ) else {
             panic!()
         };
@@ -606,6 +621,7 @@ mod tests {
         let Rejection::Error(e) = classify(
             &response(404, json!({"code": 1001, "message": "User does not exist"})),
             SECURITY,
+            SCOPE_HINT,
         ) else {
             panic!()
         };

@@ -22,7 +22,6 @@
 //! address) ([`source_id`]).
 
 use std::sync::LazyLock;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -32,10 +31,10 @@ use serde_json::{json, Value};
 use crate::data::{
     deliver, kind_info, stable_hash, DataKind, FetchReport, RawRecord, RecordSink, Window,
 };
-use crate::http::{HttpClient, HttpRequest, HttpResponse};
-use crate::model::{ConnectorError, Credentials, ErrorCategory, FieldSpec, KindInfo, RunStats};
-use crate::session::{AccessToken, Rejection, Session, TokenSource};
-use crate::zoom::truncate;
+use crate::http::HttpClient;
+use crate::model::{ConnectorError, Credentials, ErrorCategory, FieldSpec, KindInfo};
+use crate::session::Session;
+use crate::zoom::{truncate, ZoomAuth};
 
 /// The documented request, for messages.
 pub const ACTIVITIES: &str = "GET /v2/report/activities";
@@ -91,139 +90,14 @@ pub fn source_id(email: &str, at: DateTime<Utc>, kind: &str, ip: &str) -> String
     ])
 }
 
-/// The Zoom token endpoint, for one set of credentials (the flow of [`crate::zoom`], whose
-/// token source is private to it).
-struct ActivityAuth {
-    account_id: String,
-    client_id: String,
-    client_secret: String,
-    oauth: String,
-}
-
-impl ActivityAuth {
-    fn new(client: &HttpClient, creds: &Credentials) -> Result<Self, ConnectorError> {
-        Ok(Self {
-            account_id: creds.require("account_id")?.trim().to_owned(),
-            client_id: creds.require("client_id")?.trim().to_owned(),
-            client_secret: creds.require("client_secret")?.to_owned(),
-            oauth: client.endpoints().zoom_oauth().to_owned(),
-        })
-    }
-}
-
-/// `{"code": .., "message": ..}` of a Zoom error body as `(code, "status, code c: message")`.
-fn zoom_error(response: &HttpResponse) -> (Option<i64>, String) {
-    let body = response.json_or_null();
-    let code = body.get("code").and_then(Value::as_i64);
-    let message = body
-        .get("message")
-        .and_then(Value::as_str)
-        .map(|m| truncate(m, 200))
-        .unwrap_or_default();
-    let status = response.status.as_u16();
-    let text = match (code, message.is_empty()) {
-        (Some(c), false) => format!("{status}, code {c}: {message}"),
-        (Some(c), true) => format!("{status}, code {c}"),
-        (None, false) => format!("{status}: {message}"),
-        (None, true) => format!("{status}"),
-    };
-    (code, text)
-}
-
-/// A failed token request (`{"reason", "error"}`): `auth` naming the likely field.
-fn token_error(response: &HttpResponse) -> ConnectorError {
-    let status = response.status.as_u16();
-    let body = response.json_or_null();
-    let error = body.get("error").and_then(Value::as_str).unwrap_or("");
-    let reason = body
-        .get("reason")
-        .or_else(|| body.get("error_description"))
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let said = match (error.is_empty(), reason.is_empty()) {
-        (false, false) => format!("{status}, {error}: {}", truncate(reason, 200)),
-        (false, true) => format!("{status}, {error}"),
-        (true, false) => format!("{status}: {}", truncate(reason, 200)),
-        (true, true) => format!("{status}"),
-    };
-    if !response.status.is_client_error() {
-        return ConnectorError::unavailable(format!("Zoom's token endpoint answered {said}"));
-    }
-    let lower = format!("{error} {reason}").to_lowercase();
-    let hint = if status == 403 {
-        "check that the Server-to-Server OAuth app is activated"
-    } else if lower.contains("account") {
-        "check account_id"
-    } else if lower.contains("client") || status == 401 {
-        "check client_id and client_secret"
-    } else {
-        "check account_id, client_id and client_secret"
-    };
-    ConnectorError::auth(format!("Zoom refused the credentials ({said}); {hint}"))
-}
-
-#[async_trait]
-impl TokenSource for ActivityAuth {
-    async fn fetch_token(
-        &self,
-        client: &HttpClient,
-        stats: &mut RunStats,
-    ) -> Result<AccessToken, ConnectorError> {
-        let mut url = client
-            .endpoints()
-            .check_url(&format!("{}/oauth/token", self.oauth))?;
-        url.query_pairs_mut()
-            .append_pair("grant_type", "account_credentials")
-            .append_pair("account_id", &self.account_id);
-        let request = HttpRequest::post(url)
-            .basic(&self.client_id, &self.client_secret)
-            .token();
-        let response = client.send(stats, &request).await?;
-        if !response.status.is_success() {
-            return Err(token_error(&response));
-        }
-        let body = response.json()?;
-        let Some(token) = body.get("access_token").and_then(Value::as_str) else {
-            return Err(ConnectorError::bad_record(
-                "Zoom's token response has no access_token",
-            ));
-        };
-        let expires_in = body
-            .get("expires_in")
-            .and_then(Value::as_u64)
-            .map(Duration::from_secs);
-        let mut token = AccessToken::new(token.to_owned(), expires_in);
-        token.account = Some(self.account_id.clone());
-        Ok(token)
-    }
-
-    fn classify(&self, response: &HttpResponse, request: &str) -> Rejection {
-        let (code, said) = zoom_error(response);
-        let status = response.status.as_u16();
-        if status == 401 && code == Some(124) {
-            return Rejection::TokenRejected(format!("Zoom rejected the access token ({said})"));
-        }
-        if matches!(code, Some(200) | Some(4700) | Some(4711)) || status == 403 {
-            return Rejection::Error(ConnectorError::permission(format!(
-                "permission denied for {request} ({said}); {SCOPE_HINT}"
-            )));
-        }
-        if status == 401 {
-            return Rejection::Error(ConnectorError::auth(format!(
-                "Zoom refused the request {request} ({said})"
-            )));
-        }
-        Rejection::Error(ConnectorError::bad_record(format!(
-            "Zoom answered {request} with {said}"
-        )))
-    }
-}
-
 fn session<'a>(
     client: &'a HttpClient,
     creds: &Credentials,
-) -> Result<Session<'a, ActivityAuth>, ConnectorError> {
-    Ok(Session::new(client, ActivityAuth::new(client, creds)?))
+) -> Result<Session<'a, ZoomAuth>, ConnectorError> {
+    Ok(Session::new(
+        client,
+        ZoomAuth::new(client, creds, SCOPE_HINT)?,
+    ))
 }
 
 /// The URL of one page.
