@@ -26,6 +26,7 @@
 //!   that counts its calls (one per chunk of 10, what SQS `SendMessageBatch` takes) and
 //!   messages: time, messages, queue calls, storage calls (the `CONNIDX` query pages).
 
+mod local;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
@@ -420,22 +421,8 @@ async fn open_store(kind: StoreKind, dir: &Path, name: &str) -> Opened {
             }
         }
         StoreKind::Dynamodb => {
-            let local = tokio::task::spawn_blocking(attest_testkit::dynamodb_local)
-                .await
-                .unwrap();
-            use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-            let client = aws_sdk_dynamodb::Client::from_conf(
-                aws_sdk_dynamodb::Config::builder()
-                    .behavior_version(BehaviorVersion::latest())
-                    .endpoint_url(&local.endpoint)
-                    .region(Region::new("us-east-1"))
-                    .credentials_provider(Credentials::new("bench", "bench", None, None, "bench"))
-                    .build(),
-            );
             let table = format!("attest-bench-{name}");
-            attest_store_dynamodb::schema::create_table(&client, &table)
-                .await
-                .unwrap();
+            let (client, endpoint) = local::dynamodb_local_table(&table).await;
             // The table's stream off: DynamoDB Local answers each write to a table with a
             // stream after a query over the stream records it keeps, which slows every write
             // as they pile up (a 500-connector index took 2 minutes to write after the runs).
@@ -454,10 +441,7 @@ async fn open_store(kind: StoreKind, dir: &Path, name: &str) -> Opened {
                 .unwrap();
             let meter = Arc::new(CapacityMeter::new());
             Opened {
-                text: format!(
-                    "DynamoDB Local at {}, table {table} (in memory)",
-                    local.endpoint
-                ),
+                text: format!("DynamoDB Local at {}, table {table} (in memory)", endpoint),
                 backend: Arc::new(DynamoDbBackend::new(client, &table).with_meter(meter.clone())),
                 meter: Some(meter),
             }

@@ -25,6 +25,7 @@
 //! calls) and the items they read and wrote, and on DynamoDB the capacity units DynamoDB
 //! reports for them (`ReturnConsumedCapacity=TOTAL`, through the backend's meter).
 
+mod local;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -1053,26 +1054,10 @@ async fn main() {
                 (Arc::new(EmbeddedBackend::open(&path).unwrap()), None, text)
             }
             StoreKind::Dynamodb => {
-                let local = tokio::task::spawn_blocking(attest_testkit::dynamodb_local)
-                    .await
-                    .unwrap();
-                use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-                let client = aws_sdk_dynamodb::Client::from_conf(
-                    aws_sdk_dynamodb::Config::builder()
-                        .behavior_version(BehaviorVersion::latest())
-                        .endpoint_url(&local.endpoint)
-                        .region(Region::new("us-east-1"))
-                        .credentials_provider(Credentials::new(
-                            "bench", "bench", None, None, "bench",
-                        ))
-                        .build(),
-                );
                 let table = "attest-bench";
-                attest_store_dynamodb::schema::create_table(&client, table)
-                    .await
-                    .unwrap();
+                let (client, endpoint) = local::dynamodb_local_table(table).await;
                 let meter = Arc::new(CapacityMeter::new());
-                let text = format!("DynamoDB Local at {} (in memory)", local.endpoint);
+                let text = format!("DynamoDB Local at {} (in memory)", endpoint);
                 (
                     Arc::new(DynamoDbBackend::new(client, table).with_meter(meter.clone())),
                     Some(meter),

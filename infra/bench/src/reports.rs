@@ -24,6 +24,7 @@
 //! before, Linux ≥ 4.0): the server and this client share the process, so the peak includes
 //! both the workbook being built or read and the bench holding it.
 
+mod local;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -266,23 +267,9 @@ async fn open(kind: StoreKind, dir: &std::path::Path) -> (Arc<dyn Backend>, Stri
             (Arc::new(EmbeddedBackend::open(&path).unwrap()), text)
         }
         StoreKind::Dynamodb => {
-            let local = tokio::task::spawn_blocking(attest_testkit::dynamodb_local)
-                .await
-                .unwrap();
-            use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-            let client = aws_sdk_dynamodb::Client::from_conf(
-                aws_sdk_dynamodb::Config::builder()
-                    .behavior_version(BehaviorVersion::latest())
-                    .endpoint_url(&local.endpoint)
-                    .region(Region::new("us-east-1"))
-                    .credentials_provider(Credentials::new("bench", "bench", None, None, "bench"))
-                    .build(),
-            );
             let table = "attest-bench-reports";
-            attest_store_dynamodb::schema::create_table(&client, table)
-                .await
-                .unwrap();
-            let text = format!("DynamoDB Local at {} (in memory)", local.endpoint);
+            let (client, endpoint) = local::dynamodb_local_table(table).await;
+            let text = format!("DynamoDB Local at {} (in memory)", endpoint);
             (Arc::new(DynamoDbBackend::new(client, table)), text)
         }
     }

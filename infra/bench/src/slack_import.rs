@@ -206,18 +206,7 @@ struct Held {
 }
 
 async fn local_client() -> aws_sdk_dynamodb::Client {
-    let local = tokio::task::spawn_blocking(attest_testkit::dynamodb_local)
-        .await
-        .unwrap();
-    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-    aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .endpoint_url(&local.endpoint)
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("bench", "bench", None, None, "bench"))
-            .build(),
-    )
+    crate::local::dynamodb_local().await.0
 }
 
 /// What one run cost.

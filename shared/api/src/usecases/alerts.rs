@@ -361,29 +361,38 @@ pub struct AlertQuery<'a> {
     pub limit: usize,
 }
 
+impl AlertQuery<'_> {
+    /// The status and severity asked for, every parameter checked: an unknown value is
+    /// invalid, naming the parameter.
+    fn checked(&self) -> Result<(Option<AlertStatus>, Option<Severity>), AlertError> {
+        let status = self
+            .status
+            .map(|s| AlertStatus::parse("status", s))
+            .transpose()?;
+        let severity = self
+            .severity
+            .map(|s| Severity::parse("severity", s))
+            .transpose()?;
+        if let Some(p) = self.policy.filter(|p| !is_valid_id(p)) {
+            return Err(invalid("policy", format!("{p:?} is not a policy id")));
+        }
+        if let Some(a) = self.after.filter(|a| !is_valid_id(a)) {
+            return Err(invalid("after", format!("{a:?} is not an alert id")));
+        }
+        if !(1..=MAX_LIMIT).contains(&self.limit) {
+            return Err(invalid("limit", format!("give 1 to {MAX_LIMIT}")));
+        }
+        Ok((status, severity))
+    }
+}
+
 /// `GET /alerts`: newest first; unknown filter values are invalid, naming the parameter.
 pub async fn list_alerts(
     state: &AppState,
     tenant: &TenantId,
     q: AlertQuery<'_>,
 ) -> Result<AlertPage, AlertError> {
-    let status = q
-        .status
-        .map(|s| AlertStatus::parse("status", s))
-        .transpose()?;
-    let severity = q
-        .severity
-        .map(|s| Severity::parse("severity", s))
-        .transpose()?;
-    if let Some(p) = q.policy.filter(|p| !is_valid_id(p)) {
-        return Err(invalid("policy", format!("{p:?} is not a policy id")));
-    }
-    if let Some(a) = q.after.filter(|a| !is_valid_id(a)) {
-        return Err(invalid("after", format!("{a:?} is not an alert id")));
-    }
-    if !(1..=MAX_LIMIT).contains(&q.limit) {
-        return Err(invalid("limit", format!("give 1 to {MAX_LIMIT}")));
-    }
+    let (status, severity) = q.checked()?;
     let keep = |a: &Alert| {
         status.is_none_or(|s| a.status == s)
             && severity.is_none_or(|s| a.severity == s)

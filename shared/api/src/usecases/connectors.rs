@@ -1611,12 +1611,20 @@ mod tests {
     }
 
     async fn world() -> World {
+        world_on(None).await
+    }
+
+    /// Ports over the Zoom fake (and the Slack fake when given), a global admin.
+    async fn world_on(slack: Option<&attest_fakes::SlackFake>) -> World {
         let (state, admin, dir) = testkit::ports();
         let zoom = ZoomFake::start().await;
         let secrets = Arc::new(MemorySecrets::new());
         let queue = Arc::new(Queue::default());
-        let http = HttpClient::new(Endpoints::for_tests(&zoom.api_url(), &zoom.oauth_url()))
-            .with_backoff(Duration::from_millis(1));
+        let mut endpoints = Endpoints::for_tests(&zoom.api_url(), &zoom.oauth_url());
+        if let Some(slack) = slack {
+            endpoints = endpoints.with_slack(&slack.api_url());
+        }
+        let http = HttpClient::new(endpoints).with_backoff(Duration::from_millis(1));
         let state = state.with_connectors(ConnectorPorts {
             secrets: secrets.clone(),
             queue: queue.clone(),
@@ -1921,33 +1929,8 @@ mod tests {
     }
 
     async fn data_world() -> (World, attest_fakes::SlackFake) {
-        let (state, admin, dir) = testkit::ports();
-        let zoom = ZoomFake::start().await;
         let slack = attest_fakes::SlackFake::start().await;
-        let secrets = Arc::new(MemorySecrets::new());
-        let queue = Arc::new(Queue::default());
-        let http = HttpClient::new(
-            Endpoints::for_tests(&zoom.api_url(), &zoom.oauth_url()).with_slack(&slack.api_url()),
-        )
-        .with_backoff(Duration::from_millis(1));
-        let state = state.with_connectors(ConnectorPorts {
-            secrets: secrets.clone(),
-            queue: queue.clone(),
-            http: Arc::new(http),
-        });
-        let admin = Identity {
-            roles: BTreeSet::from([Role::GlobalAdmin]),
-            ..admin
-        };
-        let w = World {
-            state,
-            admin,
-            secrets,
-            queue,
-            zoom,
-            _dir: dir,
-        };
-        (w, slack)
+        (world_on(Some(&slack)).await, slack)
     }
 
     async fn slack_connector(

@@ -40,7 +40,8 @@
 //! UUIDs are version-4-form RFC 4122 UUIDs whose bits come from a SHA-256 of the assessment
 //! id and the subject (a control, an action instance, a piece of evidence), so the same
 //! subject keeps its UUID across documents, as OSCAL asks. The document's own UUID and
-//! `metadata.version` come from a digest of its content: they change when the content does.
+//! `metadata.version` come from a digest of its content (without the time it was made at):
+//! they change when the content does.
 //! `last-modified` is the time of the document (an archive's: when it was archived, so an
 //! archive's document is the same every time).
 
@@ -230,7 +231,7 @@ fn timestamp(t: DateTime<Utc>) -> String {
 }
 
 fn midnight(d: NaiveDate) -> DateTime<Utc> {
-    d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
+    d.and_time(chrono::NaiveTime::MIN).and_utc()
 }
 
 /// The API route a file is downloaded from.
@@ -495,6 +496,45 @@ fn build(
     as_of: DateTime<Utc>,
 ) -> Document {
     let aid = view.id.as_str();
+    let (result, back_matter) = content(view, controls, evidence, notes, as_of);
+    // The document's identity follows its content, not the time it was made at (which its
+    // descriptions quote): the digest is of the same content made at a fixed time, so the
+    // same state gives the same uuid and version.
+    let fixed = content(view, controls, evidence, notes, DateTime::UNIX_EPOCH);
+    let digest = hex::encode(Sha256::digest(
+        serde_json::to_vec(&fixed).unwrap_or_default(),
+    ));
+    Document {
+        assessment_results: AssessmentResults {
+            uuid: derived_uuid(&[aid, "document", &digest]),
+            metadata: Metadata {
+                title: format!("Assessment results: {}", view.name),
+                last_modified: timestamp(as_of),
+                version: digest[..16].to_owned(),
+                oscal_version: OSCAL_VERSION,
+                props: vec![prop("assessment-id", aid)],
+            },
+            import_ap: ImportAp {
+                href: format!("#{}", derived_uuid(&[aid, "plan"])),
+                remarks: "Attest keeps no separate OSCAL assessment plan; the back-matter \
+                          resource this points to describes the assessment."
+                    .into(),
+            },
+            results: vec![result],
+            back_matter,
+        },
+    }
+}
+
+/// The result and back matter of the document, `as_of` a time.
+fn content(
+    view: &AssessmentView,
+    controls: &[ControlView],
+    evidence: &EvidenceById,
+    notes: &HashMap<String, Notes>,
+    as_of: DateTime<Utc>,
+) -> (ResultSet, BackMatter) {
+    let aid = view.id.as_str();
     let mut resources = Vec::new();
 
     // The assessment, described in place of an OSCAL assessment plan.
@@ -619,30 +659,7 @@ fn build(
         findings,
     };
 
-    let back_matter = BackMatter { resources };
-    // The document's identity follows its content.
-    let content = serde_json::to_vec(&(&result, &back_matter)).unwrap_or_default();
-    let digest = hex::encode(Sha256::digest(&content));
-    Document {
-        assessment_results: AssessmentResults {
-            uuid: derived_uuid(&[aid, "document", &digest]),
-            metadata: Metadata {
-                title: format!("Assessment results: {}", view.name),
-                last_modified: timestamp(as_of),
-                version: digest[..16].to_owned(),
-                oscal_version: OSCAL_VERSION,
-                props: vec![prop("assessment-id", aid)],
-            },
-            import_ap: ImportAp {
-                href: format!("#{plan_uuid}"),
-                remarks: "Attest keeps no separate OSCAL assessment plan; the back-matter \
-                          resource this points to describes the assessment."
-                    .into(),
-            },
-            results: vec![result],
-            back_matter,
-        },
-    }
+    (result, BackMatter { resources })
 }
 
 /// An action instance's observation; its files go to the back matter.

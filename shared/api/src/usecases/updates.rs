@@ -228,10 +228,10 @@ pub async fn list(state: &AppState, caller: &Identity) -> Result<Vec<PendingItem
         let Some(pending_update) = pending(&instance.action, &stored.value, &usages) else {
             continue;
         };
-        let def = accepted(
-            library.action(&instance.action).expect("listed"),
-            &stored.value,
-        );
+        let Some(current) = library.action(&instance.action) else {
+            continue;
+        };
+        let def = accepted(current, &stored.value);
         out.push(PendingItem {
             id: instance.api_id(),
             action_id: instance.action.clone(),

@@ -583,20 +583,23 @@ async fn write(
     outcome: &mut ImportOutcome,
     deadline: std::time::Instant,
 ) -> Result<(), ReportError> {
-    let mut batches: Vec<Vec<Ready>> = vec![Vec::new()];
+    let mut batches: Vec<Vec<Ready>> = Vec::new();
+    let mut batch: Vec<Ready> = Vec::new();
     let (mut ops, mut bytes) = (0, 0);
     for r in ready {
         let (o, b) = r.cost();
-        let batch = batches.last_mut().expect("one batch at least");
         if !batch.is_empty() && (ops + o > MAX_TRANSACTION_OPS || bytes + b > MAX_TRANSACTION_BYTES)
         {
-            batches.push(Vec::new());
+            batches.push(std::mem::take(&mut batch));
             (ops, bytes) = (0, 0);
         }
         (ops, bytes) = (ops + o, bytes + b);
-        batches.last_mut().expect("one batch at least").push(r);
+        batch.push(r);
     }
-    let mut batches = batches.into_iter().filter(|b| !b.is_empty());
+    if !batch.is_empty() {
+        batches.push(batch);
+    }
+    let mut batches = batches.into_iter();
     while let Some(batch) = batches.next() {
         if std::time::Instant::now() >= deadline {
             return out_of_time(batch.into_iter().chain(batches.flatten()), mode, outcome);
